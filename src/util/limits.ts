@@ -1,0 +1,91 @@
+/**
+ * Every queue, batch and size in raftkv has a named limit, and they all live here.
+ * Hitting one is a tested path with a clear error, never a crash or a hang.
+ * `checkLimits` runs at start-up and refuses combinations that cannot work together.
+ */
+import { InvalidArgumentError } from './errors.js';
+
+/** All limits. Names end in `Max`; units are in the name where they are not a count. */
+export interface Limits {
+  /** Largest key, in bytes. */
+  readonly keyBytesMax: number;
+  /** Largest value, in bytes. */
+  readonly valueBytesMax: number;
+  /** Largest client request, in bytes (gRPC receive limit on the client port). */
+  readonly requestBytesMax: number;
+  /** Most operations in one transaction (compares + success ops + failure ops, each counted). */
+  readonly txnOpsMax: number;
+  /** Most proposals waiting for commit and apply on the leader before new writes are shed. */
+  readonly proposalsPendingMax: number;
+  /** Most linearizable reads waiting for a ReadIndex round before new reads are shed. */
+  readonly readsPendingMax: number;
+  /** Most append messages in flight to one follower (the pipelining window). */
+  readonly inflightAppendsMax: number;
+  /** Most entry bytes in one append message. */
+  readonly appendBytesMax: number;
+  /** Most bytes of proposed but uncommitted entries on a leader; beyond it proposals are dropped. */
+  readonly uncommittedBytesMax: number;
+  /** Most committed entry bytes handed to the application in one Ready. */
+  readonly applyBytesMax: number;
+  /** Most bytes in one snapshot chunk on the wire. */
+  readonly snapshotChunkBytesMax: number;
+  /** Most client sessions remembered for exactly-once writes; the oldest are evicted past it. */
+  readonly sessionsMax: number;
+  /** Most concurrent watchers on one node. */
+  readonly watchersMax: number;
+  /** Most messages queued for one peer before new ones are dropped for Raft to resend. */
+  readonly peerQueueMessagesMax: number;
+  /** Most keys returned by one range request. */
+  readonly rangeKeysMax: number;
+  /** Most bytes of live keys and values held by the state machine (the space quota). */
+  readonly dataBytesMax: number;
+}
+
+/** Defaults, chosen for a laptop cluster that can still take a benchmark. */
+export const defaultLimits: Limits = Object.freeze({
+  keyBytesMax: 4 * 1024,
+  valueBytesMax: 1024 * 1024,
+  requestBytesMax: 2 * 1024 * 1024,
+  txnOpsMax: 128,
+  proposalsPendingMax: 10_000,
+  readsPendingMax: 10_000,
+  inflightAppendsMax: 256,
+  appendBytesMax: 1024 * 1024,
+  uncommittedBytesMax: 64 * 1024 * 1024,
+  applyBytesMax: 4 * 1024 * 1024,
+  snapshotChunkBytesMax: 1024 * 1024,
+  sessionsMax: 100_000,
+  watchersMax: 10_000,
+  peerQueueMessagesMax: 4096,
+  rangeKeysMax: 10_000,
+  dataBytesMax: 2 * 1024 * 1024 * 1024,
+});
+
+/**
+ * Checks that a set of limits is usable: every limit is a positive integer, and the sizes fit
+ * inside each other (a value must fit in a request, a request in an append message).
+ * Throws `InvalidArgumentError` naming the limit otherwise.
+ */
+export function checkLimits(limits: Limits): Limits {
+  for (const [name, value] of Object.entries(limits)) {
+    if (!Number.isSafeInteger(value) || value <= 0) {
+      throw new InvalidArgumentError(name, `must be a positive integer, got ${String(value)}`);
+    }
+  }
+  const mustBeAtLeast = (big: keyof Limits, small: keyof Limits): void => {
+    if (limits[big] < limits[small]) {
+      throw new InvalidArgumentError(big, `(${limits[big]}) must be at least ${small} (${limits[small]})`);
+    }
+  };
+  mustBeAtLeast('requestBytesMax', 'valueBytesMax');
+  mustBeAtLeast('requestBytesMax', 'keyBytesMax');
+  mustBeAtLeast('appendBytesMax', 'requestBytesMax');
+  mustBeAtLeast('uncommittedBytesMax', 'appendBytesMax');
+  mustBeAtLeast('applyBytesMax', 'requestBytesMax');
+  return limits;
+}
+
+/** Merges overrides into the defaults and checks the result. */
+export function makeLimits(overrides: Partial<Limits> = {}): Limits {
+  return checkLimits({ ...defaultLimits, ...overrides });
+}
