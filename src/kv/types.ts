@@ -1,0 +1,170 @@
+/**
+ * The replicated key-value state machine's data types. Keys and values are bytes. Every write
+ * raises the global revision by one; each key records the revision that created it, the revision
+ * that last changed it, and how many times it was written since creation (etcd's MVCC model).
+ */
+import type { LogIndex, Revision } from '../util/index.js';
+
+/** One live key and its metadata. */
+export interface KeyValue {
+  readonly key: Uint8Array;
+  readonly value: Uint8Array;
+  /** The revision of the put that created the key (since its last deletion). */
+  readonly createRevision: Revision;
+  /** The revision of the last put to the key. */
+  readonly modRevision: Revision;
+  /** Number of puts since creation: 1 after the first. */
+  readonly version: number;
+}
+
+/** Selects keys: one key, `[key, rangeEnd)`, or (with `prefix`) every key starting with `key`. */
+export interface KeyRange {
+  readonly key: Uint8Array;
+  /** Exclusive end of the range; absent for a single key. An empty array means "to the end". */
+  readonly rangeEnd?: Uint8Array;
+  /** Select every key starting with `key` (overrides `rangeEnd`). */
+  readonly prefix?: boolean;
+}
+
+/** Put `value` at `key`. */
+export interface PutOp {
+  readonly type: 'put';
+  readonly key: Uint8Array;
+  readonly value: Uint8Array;
+  /** Return the previous key-value in the response. */
+  readonly prevKv?: boolean;
+}
+
+/** Delete a key or a range of keys. */
+export interface DeleteOp extends KeyRange {
+  readonly type: 'delete';
+  readonly prevKv?: boolean;
+}
+
+/** Read a key or a range of keys (inside a transaction, or as a read-only query). */
+export interface RangeOp extends KeyRange {
+  readonly type: 'range';
+  /** Most keys to return (0 = the server's limit). */
+  readonly limit?: number;
+  readonly keysOnly?: boolean;
+  readonly countOnly?: boolean;
+}
+
+/** A transaction guard (etcd's Compare). */
+export interface Compare {
+  readonly key: Uint8Array;
+  readonly target: 'value' | 'version' | 'modRevision' | 'createRevision';
+  readonly op: '=' | '!=' | '<' | '>';
+  /** For `value`: bytes. For the others: a number (a missing key has version 0 and revisions 0). */
+  readonly value: Uint8Array | number;
+}
+
+/** If every compare holds, apply `success`, else `failure`; atomically, at one revision. */
+export interface TxnOp {
+  readonly type: 'txn';
+  readonly compares: readonly Compare[];
+  readonly success: readonly (PutOp | DeleteOp | RangeOp)[];
+  readonly failure: readonly (PutOp | DeleteOp | RangeOp)[];
+}
+
+/** Every write operation a command can carry. */
+export type WriteOp = PutOp | DeleteOp | TxnOp;
+
+/**
+ * What a client write proposes through Raft. `clientId`/`seq` make it exactly-once (Raft thesis
+ * §6.3): `ackSeq` says the client has received answers for every seq <= ackSeq, so their saved
+ * responses can be dropped. `timeMs` is the proposing leader's clock, the only clock the pure state
+ * machine sees (it drives session expiry identically on every replica).
+ */
+export interface KvCommand {
+  readonly clientId: string;
+  readonly seq: number;
+  readonly ackSeq: number;
+  readonly timeMs: number;
+  readonly op: WriteOp;
+}
+
+/** The answer to a put. */
+export interface PutResult {
+  readonly type: 'put';
+  readonly revision: Revision;
+  readonly prevKv: KeyValue | null;
+}
+
+/** The answer to a delete. */
+export interface DeleteResult {
+  readonly type: 'delete';
+  readonly revision: Revision;
+  readonly deleted: number;
+  readonly prevKvs: readonly KeyValue[];
+}
+
+/** The answer to a range read. */
+export interface RangeResult {
+  readonly type: 'range';
+  readonly revision: Revision;
+  readonly kvs: readonly KeyValue[];
+  /** Keys in the range (regardless of `limit`). */
+  readonly count: number;
+  /** True if `limit` cut the result. */
+  readonly more: boolean;
+}
+
+/** The answer to a transaction. */
+export interface TxnResult {
+  readonly type: 'txn';
+  readonly revision: Revision;
+  readonly succeeded: boolean;
+  readonly results: readonly (PutResult | DeleteResult | RangeResult)[];
+}
+
+/** A write refused by the state machine (a limit or quota); deterministic on every replica. */
+export interface ErrorResult {
+  readonly type: 'error';
+  readonly code: 'INVALID_ARGUMENT' | 'OVERLOADED' | 'FAILED_PRECONDITION';
+  readonly message: string;
+}
+
+/** The answer to a write command. */
+export type WriteResult = PutResult | DeleteResult | TxnResult | ErrorResult;
+
+/** A client session: the saved answers that make retried writes exactly-once. */
+export interface SessionRecord {
+  readonly clientId: string;
+  /** Every seq <= ackSeq has been answered and acknowledged by the client. */
+  readonly ackSeq: number;
+  /** Encoded `WriteResult`s of applied seqs > ackSeq, by seq. */
+  readonly responses: readonly { readonly seq: number; readonly result: Uint8Array }[];
+  /** `timeMs` of the last command from this client: the session expires sessionTtlMs after it. */
+  readonly lastSeenMs: number;
+}
+
+/**
+ * One change the state machine made while applying an entry. The node writes all mutations of an
+ * entry and the new applied index and revision in ONE LevelDB batch.
+ */
+export type Mutation =
+  | { readonly type: 'putKey'; readonly kv: KeyValue }
+  | { readonly type: 'deleteKey'; readonly key: Uint8Array }
+  | { readonly type: 'putSession'; readonly session: SessionRecord }
+  | { readonly type: 'deleteSession'; readonly clientId: string };
+
+/** What applying one entry produced. */
+export interface ApplyOutcome {
+  /** The answer for the client (a duplicate gets the saved answer). */
+  readonly result: WriteResult;
+  /** The changes to persist with `appliedIndex` and `revision`. Empty for a duplicate. */
+  readonly mutations: readonly Mutation[];
+  /** True if this was a retried command answered from its session. */
+  readonly duplicate: boolean;
+  readonly appliedIndex: LogIndex;
+  readonly revision: Revision;
+}
+
+/** The full persisted state, as loaded at start-up or carried in a snapshot. */
+export interface KvStateImage {
+  readonly appliedIndex: LogIndex;
+  readonly revision: Revision;
+  readonly kvs: Iterable<KeyValue>;
+  readonly sessions: Iterable<SessionRecord>;
+}
