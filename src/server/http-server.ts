@@ -1,0 +1,66 @@
+/**
+ * The node's HTTP endpoint: `/metrics` (Prometheus text format), `/healthz` (liveness: the process
+ * is up and its loop turns) and `/readyz` (readiness: the node knows a leader and can serve
+ * linearizable requests), plus `/status`, a JSON summary for scripts. Binds exactly the address it is given.
+ */
+import { createServer } from 'node:http';
+import type { Server } from 'node:http';
+import type { Registry } from 'prom-client';
+
+/** What the health endpoints report on. */
+export interface HealthSource {
+  /** Liveness: null when healthy, else the reason. */
+  liveness(): string | null;
+  /** Readiness: null when ready, else the reason. */
+  readiness(): string | null;
+  /** A small JSON-able summary for `/status` (id, role, leader, term, indexes). */
+  status(): object;
+}
+
+/** Starts the HTTP server on `host:port`; resolves once it listens. */
+export async function startHttpServer(address: string, registry: Registry, health: HealthSource): Promise<Server> {
+  const server = createServer((req, res) => {
+    const path = (req.url ?? '/').split('?')[0];
+    const answer = (status: number, body: string, type = 'text/plain; charset=utf-8'): void => {
+      res.writeHead(status, { 'content-type': type });
+      res.end(body);
+    };
+    if (req.method !== 'GET' && req.method !== 'HEAD') return answer(405, 'method not allowed\n');
+    switch (path) {
+      case '/metrics':
+        registry.metrics().then(
+          (text) => answer(200, text, registry.contentType),
+          (e: unknown) => answer(500, `metrics failed: ${String(e)}\n`),
+        );
+        return;
+      case '/healthz': {
+        const problem = health.liveness();
+        return problem === null ? answer(200, 'ok\n') : answer(503, `${problem}\n`);
+      }
+      case '/readyz': {
+        const problem = health.readiness();
+        return problem === null ? answer(200, 'ok\n') : answer(503, `${problem}\n`);
+      }
+      case '/status':
+        return answer(200, `${JSON.stringify(health.status())}\n`, 'application/json');
+      default:
+        return answer(404, 'not found: try /metrics, /healthz, /readyz or /status\n');
+    }
+  });
+  const { host, port } = splitHostPort(address);
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  return server;
+}
+
+/** Splits `host:port` (IPv6 hosts in brackets). */
+export function splitHostPort(address: string): { host: string; port: number } {
+  const i = address.lastIndexOf(':');
+  const host = address.slice(0, i).replace(/^\[(.*)\]$/, '$1');
+  return { host, port: Number(address.slice(i + 1)) };
+}

@@ -1,0 +1,39 @@
+// Proves option resolution: precedence flag > env > file > default, and clear errors naming the option.
+import { describe, expect, it } from 'vitest';
+import { envName, optionsFromEnv, optionsFromFile, parseInitialCluster, resolveNodeOptions } from './options.js';
+
+describe('node options', () => {
+  it('maps option names to RAFTKV_ environment variables', () => {
+    expect(envName('dataDir')).toBe('RAFTKV_DATA_DIR');
+    expect(envName('keyBytesMax')).toBe('RAFTKV_KEY_BYTES_MAX');
+  });
+
+  it('applies flag over environment over file over default', () => {
+    const file = optionsFromFile({ id: 'n1', electionTicks: 20, heartbeatTicks: 2, tickIntervalMs: 30 }, 'x.json');
+    const env = optionsFromEnv({ RAFTKV_ELECTION_TICKS: '15', RAFTKV_UNRELATED: 'x' });
+    const flags = { electionTicks: '12' };
+    const o = resolveNodeOptions(flags, env, file);
+    expect(o.electionTicks).toBe(12);
+    expect(o.heartbeatTicks).toBe(2);
+    expect(o.tickIntervalMs).toBe(30);
+    expect(o.snapshotEntries).toBe(10_000);
+    expect(o.dataDir).toBe('data/n1');
+    expect(o.initialCluster).toEqual([{ id: 'n1', peerAddress: '127.0.0.1:7101' }]);
+    expect(resolveNodeOptions({}, env, file).electionTicks).toBe(15);
+  });
+
+  it('parses the initial cluster and refuses malformed or duplicate entries', () => {
+    expect(parseInitialCluster('n1=127.0.0.1:7101, n2=127.0.0.1:7102')).toHaveLength(2);
+    expect(() => parseInitialCluster('n1=nohostport')).toThrow(/initialCluster: "n1=nohostport" is not id=host:port/);
+    expect(() => parseInitialCluster('n1=a:1,n1=b:2')).toThrow(/twice/);
+  });
+
+  it('names the option and the problem on bad values', () => {
+    expect(() => resolveNodeOptions({})).toThrow(/id: is required/);
+    expect(() => resolveNodeOptions({ id: 'n1', electionTicks: 'ten' })).toThrow(/electionTicks: must be a positive integer/);
+    expect(() => resolveNodeOptions({ id: 'n1', heartbeatTicks: 10 })).toThrow(/heartbeatTicks/);
+    expect(() => resolveNodeOptions({ id: 'n1', initialCluster: 'n2=a:1' })).toThrow(/does not list this node/);
+    expect(() => resolveNodeOptions({ id: 'n1', valueBytesMax: 10 * 1024 * 1024 })).toThrow(/requestBytesMax/);
+    expect(() => optionsFromFile({ bogus: 1 }, 'c.json')).toThrow(/unknown option "bogus"/);
+  });
+});

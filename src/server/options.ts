@@ -1,0 +1,232 @@
+/**
+ * The node's options: every `raftkv serve` flag can also come from a `RAFTKV_*` environment variable
+ * or a JSON config file (`--config`). Precedence: flag > environment > config file > default.
+ * Resolution is pure (inputs in, options out) so it is easy to test.
+ */
+import { InvalidArgumentError, makeLimits, nodeId } from '../util/index.js';
+import type { Limits, NodeId } from '../util/index.js';
+
+/** One member of the initial cluster. */
+export interface InitialMember {
+  readonly id: NodeId;
+  /** The member's peer (Raft) address, host:port. */
+  readonly peerAddress: string;
+}
+
+/** Negative controls for jepsen-lite. Never set outside tests. */
+export interface NodeTestFaults {
+  /** Serve linearizable reads from local state without ReadIndex. */
+  readonly staleLinearizableReads: boolean;
+  /** Acknowledge writes as soon as they are proposed, before they commit. */
+  readonly ackBeforeCommit: boolean;
+  /** Apply retried writes again instead of answering from the session. */
+  readonly skipDuplicateCheck: boolean;
+}
+
+/** Everything `raftkv serve` needs. */
+export interface NodeOptions {
+  readonly id: NodeId;
+  readonly dataDir: string;
+  /** Address the client gRPC API binds, host:port. */
+  readonly listenClient: string;
+  /** Address the peer gRPC API binds, host:port. */
+  readonly listenPeer: string;
+  /** Address the metrics and health HTTP server binds, host:port. */
+  readonly listenHttp: string;
+  /** Client address other nodes and clients are told to use (defaults to listenClient). */
+  readonly advertiseClient: string;
+  /** Peer address other nodes are told to use (defaults to listenPeer). */
+  readonly advertisePeer: string;
+  /** The members a brand-new cluster starts with (ignored once the data dir holds a membership). */
+  readonly initialCluster: readonly InitialMember[];
+  /** Join an existing cluster: start with no membership and wait to be added (issue: membership). */
+  readonly join: boolean;
+  readonly tickIntervalMs: number;
+  readonly electionTicks: number;
+  readonly heartbeatTicks: number;
+  /** Take a snapshot every this many applied entries. */
+  readonly snapshotEntries: number;
+  /** Entries kept behind a snapshot for slow followers. */
+  readonly snapshotCatchupEntries: number;
+  /** Exactly-once sessions expire after this long without a write. */
+  readonly sessionTtlMs: number;
+  /** Default deadline for a request that carries none. */
+  readonly requestTimeoutMs: number;
+  readonly logLevel: string;
+  readonly limits: Limits;
+  readonly testFaults: NodeTestFaults;
+}
+
+/** Raw string values, by option name in camelCase, as given by flags, environment or file. */
+export type RawOptions = Readonly<Record<string, string | number | boolean | undefined>>;
+
+const numberOptions = [
+  'tickIntervalMs',
+  'electionTicks',
+  'heartbeatTicks',
+  'snapshotEntries',
+  'snapshotCatchupEntries',
+  'sessionTtlMs',
+  'requestTimeoutMs',
+] as const;
+
+const limitNames = [
+  'keyBytesMax',
+  'valueBytesMax',
+  'requestBytesMax',
+  'txnOpsMax',
+  'proposalsPendingMax',
+  'readsPendingMax',
+  'inflightAppendsMax',
+  'appendBytesMax',
+  'uncommittedBytesMax',
+  'applyBytesMax',
+  'snapshotChunkBytesMax',
+  'sessionsMax',
+  'watchersMax',
+  'peerQueueMessagesMax',
+  'rangeKeysMax',
+  'dataBytesMax',
+] as const satisfies readonly (keyof Limits)[];
+
+/** Every option name that can be set, for flags, environment and config file alike. */
+export const optionNames: readonly string[] = [
+  'id',
+  'dataDir',
+  'listenClient',
+  'listenPeer',
+  'listenHttp',
+  'advertiseClient',
+  'advertisePeer',
+  'initialCluster',
+  'join',
+  'logLevel',
+  ...numberOptions,
+  ...limitNames,
+  'testStaleLinearizableReads',
+  'testAckBeforeCommit',
+  'testSkipDuplicateCheck',
+];
+
+/** `dataDir` → `RAFTKV_DATA_DIR`. */
+export function envName(option: string): string {
+  return `RAFTKV_${option.replace(/[A-Z]/g, (c) => `_${c}`).toUpperCase()}`;
+}
+
+/** Picks the `RAFTKV_*` variables that name known options. */
+export function optionsFromEnv(env: Readonly<Record<string, string | undefined>>): RawOptions {
+  const out: Record<string, string> = {};
+  for (const name of optionNames) {
+    const value = env[envName(name)];
+    if (value !== undefined && value !== '') out[name] = value;
+  }
+  return out;
+}
+
+/** Checks a parsed JSON config file: an object whose keys are known options. */
+export function optionsFromFile(parsed: unknown, path: string): RawOptions {
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+    throw new InvalidArgumentError('config', `${path} must hold a JSON object`);
+  }
+  for (const key of Object.keys(parsed)) {
+    if (!optionNames.includes(key)) throw new InvalidArgumentError('config', `${path}: unknown option "${key}"`);
+  }
+  return parsed as RawOptions;
+}
+
+/** Parses `n1=127.0.0.1:7101,n2=127.0.0.1:7102`. */
+export function parseInitialCluster(text: string): InitialMember[] {
+  const members = text
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '')
+    .map((part) => {
+      const match = /^([A-Za-z0-9_.-]{1,64})=(\S+:\d{1,5})$/.exec(part);
+      if (!match) throw new InvalidArgumentError('initialCluster', `"${part}" is not id=host:port`);
+      return { id: nodeId(match[1] ?? ''), peerAddress: match[2] ?? '' };
+    });
+  const ids = new Set(members.map((m) => m.id));
+  if (ids.size !== members.length) throw new InvalidArgumentError('initialCluster', 'lists a node id twice');
+  return members;
+}
+
+function toNumber(name: string, value: string | number | boolean): number {
+  const n = typeof value === 'number' ? value : Number(value);
+  if (!Number.isSafeInteger(n) || n <= 0) throw new InvalidArgumentError(name, `must be a positive integer, got "${String(value)}"`);
+  return n;
+}
+
+function toBoolean(name: string, value: string | number | boolean | undefined): boolean {
+  if (value === undefined || value === false || value === 'false' || value === '0' || value === '') return false;
+  if (value === true || value === 'true' || value === '1') return true;
+  throw new InvalidArgumentError(name, `must be true or false, got "${String(value)}"`);
+}
+
+function checkAddress(name: string, value: string): string {
+  if (!/^\S+:\d{1,5}$/.test(value)) throw new InvalidArgumentError(name, `"${value}" is not host:port`);
+  return value;
+}
+
+/**
+ * Merges option sources (earlier wins) over the defaults and checks the result.
+ * Throws `InvalidArgumentError` naming the option on any bad value.
+ */
+export function resolveNodeOptions(...sources: RawOptions[]): NodeOptions {
+  const pick = (name: string): string | number | boolean | undefined => {
+    for (const s of sources) if (s[name] !== undefined) return s[name];
+    return undefined;
+  };
+  const str = (name: string, fallback?: string): string => {
+    const v = pick(name);
+    if (v === undefined) {
+      if (fallback === undefined) throw new InvalidArgumentError(name, `is required (flag --${name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} or ${envName(name)})`);
+      return fallback;
+    }
+    return String(v);
+  };
+  const num = (name: string, fallback: number): number => {
+    const v = pick(name);
+    return v === undefined ? fallback : toNumber(name, v);
+  };
+  const id = str('id');
+  if (!/^[A-Za-z0-9_.-]{1,64}$/.test(id)) throw new InvalidArgumentError('id', 'must be 1-64 characters of letters, digits, _ . -');
+  const listenClient = checkAddress('listenClient', str('listenClient', '127.0.0.1:7001'));
+  const listenPeer = checkAddress('listenPeer', str('listenPeer', '127.0.0.1:7101'));
+  const limitOverrides: Partial<Record<keyof Limits, number>> = {};
+  for (const name of limitNames) {
+    const v = pick(name);
+    if (v !== undefined) limitOverrides[name] = toNumber(name, v);
+  }
+  const options: NodeOptions = {
+    id: nodeId(id),
+    dataDir: str('dataDir', `data/${id}`),
+    listenClient,
+    listenPeer,
+    listenHttp: checkAddress('listenHttp', str('listenHttp', '127.0.0.1:7201')),
+    advertiseClient: checkAddress('advertiseClient', str('advertiseClient', listenClient)),
+    advertisePeer: checkAddress('advertisePeer', str('advertisePeer', listenPeer)),
+    initialCluster: parseInitialCluster(str('initialCluster', `${id}=${listenPeer}`)),
+    join: toBoolean('join', pick('join')),
+    tickIntervalMs: num('tickIntervalMs', 50),
+    electionTicks: num('electionTicks', 10),
+    heartbeatTicks: num('heartbeatTicks', 1),
+    snapshotEntries: num('snapshotEntries', 10_000),
+    snapshotCatchupEntries: num('snapshotCatchupEntries', 5_000),
+    sessionTtlMs: num('sessionTtlMs', 10 * 60 * 1000),
+    requestTimeoutMs: num('requestTimeoutMs', 5_000),
+    logLevel: str('logLevel', 'info'),
+    limits: makeLimits(limitOverrides),
+    testFaults: {
+      staleLinearizableReads: toBoolean('testStaleLinearizableReads', pick('testStaleLinearizableReads')),
+      ackBeforeCommit: toBoolean('testAckBeforeCommit', pick('testAckBeforeCommit')),
+      skipDuplicateCheck: toBoolean('testSkipDuplicateCheck', pick('testSkipDuplicateCheck')),
+    },
+  };
+  if (options.heartbeatTicks >= options.electionTicks) {
+    throw new InvalidArgumentError('heartbeatTicks', `(${options.heartbeatTicks}) must be less than electionTicks (${options.electionTicks})`);
+  }
+  if (!options.join && !options.initialCluster.some((m) => m.id === options.id)) {
+    throw new InvalidArgumentError('initialCluster', `does not list this node's id "${id}"`);
+  }
+  return options;
+}
