@@ -118,7 +118,12 @@ export interface TxnResult {
   readonly results: readonly (PutResult | DeleteResult | RangeResult)[];
 }
 
-/** A write refused by the state machine (a limit or quota); deterministic on every replica. */
+/**
+ * A write refused by the state machine (a limit or quota, a stale sequence number); deterministic
+ * on every replica. A refused write changed nothing. One exception, for exactly-once replay only: a
+ * retried write whose first answer was too large to keep gets FAILED_PRECONDITION saying it WAS
+ * applied and its answer was not kept (see `savedResultBytesMax`).
+ */
 export interface ErrorResult {
   readonly type: 'error';
   readonly code: 'INVALID_ARGUMENT' | 'OVERLOADED' | 'FAILED_PRECONDITION';
@@ -153,18 +158,26 @@ export type Mutation =
 export interface ApplyOutcome {
   /** The answer for the client (a duplicate gets the saved answer). */
   readonly result: WriteResult;
-  /** The changes to persist with `appliedIndex` and `revision`. Empty for a duplicate. */
+  /** The changes to persist with `appliedIndex`, `revision` and `clockMs`. Empty for a duplicate. */
   readonly mutations: readonly Mutation[];
   /** True if this was a retried command answered from its session. */
   readonly duplicate: boolean;
   readonly appliedIndex: LogIndex;
   readonly revision: Revision;
+  /**
+   * The state machine's clock after this entry: the largest `KvCommand.timeMs` applied so far.
+   * Added to the contract: it decides session expiry, so it is replicated state and must be
+   * persisted with `appliedIndex` (LevelDB `kv-meta/clockMs`) and restored in the image.
+   */
+  readonly clockMs: number;
 }
 
 /** The full persisted state, as loaded at start-up or carried in a snapshot. */
 export interface KvStateImage {
   readonly appliedIndex: LogIndex;
   readonly revision: Revision;
+  /** The state machine's clock (see `ApplyOutcome.clockMs`). Added to the contract. */
+  readonly clockMs: number;
   readonly kvs: Iterable<KeyValue>;
   readonly sessions: Iterable<SessionRecord>;
 }

@@ -1,0 +1,26 @@
+/**
+ * How raftkv's typed errors travel in gRPC trailers. The server sets these keys next to the gRPC
+ * status (DESIGN.md, "Errors on the wire"); the client reads them back into the same typed errors.
+ */
+
+/** Trailer keys. */
+export const ErrorTrailer = {
+  /** The stable raftkv error code (`NOT_LEADER`, `OUTCOME_UNKNOWN`, ...). */
+  code: 'raftkv-code',
+  /** For a failed write: `not_applied` or `unknown`. */
+  outcome: 'raftkv-outcome',
+  /** The current leader's id, when known. */
+  leaderId: 'raftkv-leader-id',
+  /** The current leader's client address, when known. */
+  leaderAddress: 'raftkv-leader-address',
+  /** For overload: milliseconds after which a retry may succeed. */
+  retryAfterMs: 'raftkv-retry-after-ms',
+  /** For bad input: the offending field. */
+  field: 'raftkv-field',
+} as const;
+
+/** Request metadata keys the client sends. */
+export const RequestHeader = {
+  /** A request id for log correlation. */
+  requestId: 'raftkv-request-id',
+} as const;

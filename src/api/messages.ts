@@ -1,0 +1,179 @@
+/**
+ * TypeScript shapes of the public client API messages (proto/kv.proto, package raftkv.v1), as
+ * protobufjs decodes them (camelCase fields, bytes as Uint8Array, uint64 as number or Long) and as
+ * our code builds them for encoding (numbers). Only the fields we read or write are listed.
+ */
+
+/** A uint64 as protobufjs may decode it. */
+export type Uint64 = number | { toNumber(): number };
+
+/** `raftkv.v1.Consistency`. */
+export const Consistency = { LINEARIZABLE: 0, STALE: 1 } as const;
+
+export interface ResponseHeaderMsg {
+  revision: Uint64;
+  raftTerm: Uint64;
+  nodeId: string;
+  appliedIndex: Uint64;
+  leaderId: string;
+}
+
+export interface KeyValueMsg {
+  key: Uint8Array;
+  value: Uint8Array;
+  createRevision: Uint64;
+  modRevision: Uint64;
+  version: Uint64;
+}
+
+export interface PutRequestMsg {
+  key: Uint8Array;
+  value: Uint8Array;
+  prevKv?: boolean;
+  clientId?: string;
+  seq?: Uint64;
+  ackSeq?: Uint64;
+}
+export interface PutResponseMsg {
+  header: ResponseHeaderMsg;
+  prevKv?: KeyValueMsg | null;
+}
+
+export interface GetRequestMsg {
+  key: Uint8Array;
+  consistency?: number;
+  maxStalenessMs?: Uint64;
+}
+export interface GetResponseMsg {
+  header: ResponseHeaderMsg;
+  found: boolean;
+  value: Uint8Array;
+  kv?: KeyValueMsg | null;
+  stalenessMs: Uint64;
+}
+
+export interface DeleteRequestMsg {
+  key: Uint8Array;
+  rangeEnd?: Uint8Array;
+  prefix?: boolean;
+  prevKv?: boolean;
+  clientId?: string;
+  seq?: Uint64;
+  ackSeq?: Uint64;
+}
+export interface DeleteResponseMsg {
+  header: ResponseHeaderMsg;
+  deleted: Uint64;
+  prevKvs: KeyValueMsg[];
+}
+
+export interface RangeRequestMsg {
+  key: Uint8Array;
+  rangeEnd?: Uint8Array;
+  prefix?: boolean;
+  limit?: Uint64;
+  keysOnly?: boolean;
+  countOnly?: boolean;
+  consistency?: number;
+  maxStalenessMs?: Uint64;
+}
+export interface RangeResponseMsg {
+  header: ResponseHeaderMsg;
+  kvs: KeyValueMsg[];
+  more: boolean;
+  count: Uint64;
+  stalenessMs: Uint64;
+}
+
+/** Compare targets and results, as numbered in kv.proto. */
+export const CompareTarget = { VALUE: 0, VERSION: 1, MOD: 2, CREATE: 3 } as const;
+export const CompareResult = { EQUAL: 0, NOT_EQUAL: 1, LESS: 2, GREATER: 3 } as const;
+
+export interface CompareMsg {
+  key: Uint8Array;
+  target?: number;
+  result?: number;
+  value?: Uint8Array | null;
+  version?: Uint64 | null;
+  modRevision?: Uint64 | null;
+  createRevision?: Uint64 | null;
+  targetUnion?: string;
+}
+export interface RequestOpMsg {
+  requestRange?: RangeRequestMsg | null;
+  requestPut?: PutRequestMsg | null;
+  requestDelete?: DeleteRequestMsg | null;
+}
+export interface ResponseOpMsg {
+  responseRange?: RangeResponseMsg | null;
+  responsePut?: PutResponseMsg | null;
+  responseDelete?: DeleteResponseMsg | null;
+}
+export interface TxnRequestMsg {
+  compare: CompareMsg[];
+  success: RequestOpMsg[];
+  failure: RequestOpMsg[];
+  clientId?: string;
+  seq?: Uint64;
+  ackSeq?: Uint64;
+}
+export interface TxnResponseMsg {
+  header: ResponseHeaderMsg;
+  succeeded: boolean;
+  responses: ResponseOpMsg[];
+}
+
+export interface WatchRequestMsg {
+  key: Uint8Array;
+  rangeEnd?: Uint8Array;
+  prefix?: boolean;
+  startRevision?: Uint64;
+  prevKv?: boolean;
+}
+/** `raftkv.v1.Event.EventType`. */
+export const EventType = { PUT: 0, DELETE: 1 } as const;
+export interface EventMsg {
+  type: number;
+  kv: KeyValueMsg;
+  prevKv?: KeyValueMsg | null;
+}
+export interface WatchResponseMsg {
+  header: ResponseHeaderMsg;
+  events: EventMsg[];
+  compactRevision: Uint64;
+  canceled: boolean;
+  cancelReason: string;
+}
+
+/** `raftkv.v1.StatusResponse.Role`. */
+export const RoleNumber = { follower: 0, preCandidate: 1, candidate: 2, leader: 3 } as const;
+export interface StatusResponseMsg {
+  header: ResponseHeaderMsg;
+  nodeId: string;
+  leaderId: string;
+  raftTerm: Uint64;
+  commitIndex: Uint64;
+  appliedIndex: Uint64;
+  role: number;
+  raftIndex: Uint64;
+  dbSizeBytes: Uint64;
+  revision: Uint64;
+  isLearner: boolean;
+  errors: string[];
+}
+export interface MemberMsg {
+  id: string;
+  peerAddresses: string[];
+  clientAddress: string;
+  isLearner: boolean;
+}
+export interface MemberListResponseMsg {
+  header: ResponseHeaderMsg;
+  members: MemberMsg[];
+}
+
+/** A uint64 field as a JavaScript number (exact below 2^53, which every raftkv counter stays under). */
+export function toNumber(v: Uint64 | null | undefined): number {
+  if (v === null || v === undefined) return 0;
+  return typeof v === 'number' ? v : v.toNumber();
+}

@@ -1,0 +1,45 @@
+/**
+ * gRPC service definitions for the public client API, with binary protobuf (de)serialisers built
+ * directly on protobufjs types: no JSON and no intermediate plain-object conversion on the hot
+ * path. The server (`server/`) and the client library (`client/`) share these definitions, so the
+ * two ends can never disagree on a method path or a codec.
+ */
+import type { MethodDefinition, ServiceDefinition } from '@grpc/grpc-js';
+import protobuf from 'protobufjs';
+import type * as M from './messages.js';
+import { resolveProtoFile } from './proto-files.js';
+
+/** The loaded `proto/kv.proto`. */
+export const apiRoot: protobuf.Root = protobuf.loadSync(resolveProtoFile('kv.proto'));
+
+function method<Req, Res>(service: string, name: string, req: string, res: string, responseStream = false): MethodDefinition<Req, Res> {
+  const reqType = apiRoot.lookupType(`raftkv.v1.${req}`);
+  const resType = apiRoot.lookupType(`raftkv.v1.${res}`);
+  return {
+    path: `/raftkv.v1.${service}/${name}`,
+    requestStream: false,
+    responseStream,
+    requestSerialize: (m: Req) => Buffer.from(reqType.encode(m as object).finish()),
+    requestDeserialize: (b: Buffer) => reqType.decode(b) as unknown as Req,
+    responseSerialize: (m: Res) => Buffer.from(resType.encode(m as object).finish()),
+    responseDeserialize: (b: Buffer) => resType.decode(b) as unknown as Res,
+    originalName: name.charAt(0).toLowerCase() + name.slice(1),
+  };
+}
+
+
+/** `raftkv.v1.KV`. */
+export const kvService = {
+  Put: method<M.PutRequestMsg, M.PutResponseMsg>('KV', 'Put', 'PutRequest', 'PutResponse'),
+  Get: method<M.GetRequestMsg, M.GetResponseMsg>('KV', 'Get', 'GetRequest', 'GetResponse'),
+  Delete: method<M.DeleteRequestMsg, M.DeleteResponseMsg>('KV', 'Delete', 'DeleteRequest', 'DeleteResponse'),
+  Range: method<M.RangeRequestMsg, M.RangeResponseMsg>('KV', 'Range', 'RangeRequest', 'RangeResponse'),
+  Txn: method<M.TxnRequestMsg, M.TxnResponseMsg>('KV', 'Txn', 'TxnRequest', 'TxnResponse'),
+  Watch: method<M.WatchRequestMsg, M.WatchResponseMsg>('KV', 'Watch', 'WatchRequest', 'WatchResponse', true),
+} satisfies ServiceDefinition;
+
+/** `raftkv.v1.Cluster`. */
+export const clusterService = {
+  Status: method<object, M.StatusResponseMsg>('Cluster', 'Status', 'StatusRequest', 'StatusResponse'),
+  MemberList: method<object, M.MemberListResponseMsg>('Cluster', 'MemberList', 'MemberListRequest', 'MemberListResponse'),
+} satisfies ServiceDefinition;

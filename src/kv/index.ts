@@ -1,0 +1,14 @@
+/**
+ * kv: the replicated key-value state machine (pure, deterministic), its data types, and the binary
+ * codecs shared with the log (commands), the sessions (results) and LevelDB (records).
+ */
+export type * from './types.js';
+export { KvStateMachine } from './kv-state-machine.js';
+export type { KvStateMachineOptions } from './kv-state-machine.js';
+export { encodeCommand, decodeCommand } from './command-codec.js';
+export { encodeWriteResult, decodeWriteResult } from './result-codec.js';
+export { encodeKeyValue, decodeKeyValue, encodeSession, decodeSession } from './record-codec.js';
+export { validateCommand, validateRangeOp } from './validate-command.js';
+export { prefixEnd } from './key-range.js';
+export { compareBytes } from './binary-key.js';
+export { clientIdBytesMax, savedResultBytesMax, sessionResponsesMax, sessionsExpiredPerApplyMax } from './session-limits.js';

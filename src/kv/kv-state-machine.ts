@@ -1,0 +1,295 @@
+/**
+ * The replicated key-value state machine: pure and deterministic. Every replica that applies the
+ * same committed entries in the same order, with the same `limits` and `sessionTtlMs`, reaches the
+ * same state and gives the same answers. The whole live key space is held in memory; LevelDB
+ * keeps the durable copy by persisting the `mutations` of each `ApplyOutcome` together with its
+ * `appliedIndex`, `revision` and `clockMs` in ONE batch, and hands back a `KvStateImage` at start-up.
+ *
+ * Exactly-once writes follow Raft thesis §6.3: a command carries `clientId`, `seq` and `ackSeq`;
+ * the session saves the answer of each applied seq until the client acknowledges it, and a retry
+ * is answered from the session instead of being applied again.
+ */
+import { assert, InvalidArgumentError, logIndex, revision } from '../util/index.js';
+import type { Limits, LogIndex, Revision } from '../util/index.js';
+import { toBinaryString } from './binary-key.js';
+import { decodeCommand } from './command-codec.js';
+import { KeySpace } from './key-space.js';
+import { queryRange } from './range-query.js';
+import { decodeWriteResult, encodeWriteResult } from './result-codec.js';
+import { savedResultBytesMax, sessionResponsesMax, sessionsExpiredPerApplyMax } from './session-limits.js';
+import { acknowledge, findResponse, newSession, saveResponse } from './session-record.js';
+import { SessionTable } from './session-table.js';
+import { Fnv1a64 } from './state-hash.js';
+import type { ApplyOutcome, ErrorResult, KeyValue, KvCommand, KvStateImage, Mutation, RangeOp, RangeResult, SessionRecord, WriteResult } from './types.js';
+import { validateCommand, validateRangeOp } from './validate-command.js';
+import { WriteExecutor } from './write-executor.js';
+
+/** How to build a state machine. */
+export interface KvStateMachineOptions {
+  /** The limits; those that shape state (sizes, txnOpsMax, dataBytesMax, sessionsMax) must match on every replica. */
+  readonly limits: Limits;
+  /** A session expires once the clock passes its `lastSeenMs` by more than this. Same on every replica. */
+  readonly sessionTtlMs: number;
+  /** The state to start from (LevelDB at start-up, or a snapshot); empty if absent. */
+  readonly image?: KvStateImage;
+}
+
+/** The key-value state machine. Not thread-safe; one driver loop calls it. */
+export class KvStateMachine {
+  private readonly limits: Limits;
+  private readonly sessionTtlMs: number;
+  /** Live keys. */
+  private readonly keys = new KeySpace();
+  /** Live client sessions. */
+  private readonly sessions = new SessionTable();
+  /** The index of the last entry applied. */
+  private applied: LogIndex = logIndex(0);
+  /** The store revision: raised by one for every command that changed keys. */
+  private rev: Revision = revision(0);
+  /** The largest command `timeMs` applied. Invariant: every session's `lastSeenMs <= clock`. */
+  private clock = 0;
+
+  constructor(options: KvStateMachineOptions) {
+    if (!Number.isSafeInteger(options.sessionTtlMs) || options.sessionTtlMs <= 0) {
+      throw new InvalidArgumentError('sessionTtlMs', `must be a positive integer, got ${String(options.sessionTtlMs)}`);
+    }
+    this.limits = options.limits;
+    this.sessionTtlMs = options.sessionTtlMs;
+    if (options.image !== undefined) this.load(options.image);
+  }
+
+  /** The index of the last entry applied (0 before any). */
+  get appliedIndex(): LogIndex {
+    return this.applied;
+  }
+
+  /** The current store revision (0 before any write). */
+  get revision(): Revision {
+    return this.rev;
+  }
+
+  /** The state machine's clock: the largest `timeMs` of any applied command. */
+  get clockMs(): number {
+    return this.clock;
+  }
+
+  /** Sum of key and value bytes over live keys (what `dataBytesMax` limits). */
+  get dataBytes(): number {
+    return this.keys.dataBytes;
+  }
+
+  /** Number of live keys. */
+  get keyCount(): number {
+    return this.keys.size;
+  }
+
+  /** Number of live client sessions. */
+  sessionCount(): number {
+    return this.sessions.size;
+  }
+
+  /**
+   * Applies the command of the committed entry at `index`, which must be `appliedIndex + 1`
+   * (entries without a command go through `applyNoop`). Never throws for bad input.
+   *
+   * - An invalid command: INVALID_ARGUMENT; only `appliedIndex` changes.
+   * - A stale seq (at or below the session's ackSeq): FAILED_PRECONDITION; a duplicate (seq
+   *   saved): the saved answer with `duplicate: true`. Both change only `appliedIndex` and the
+   *   clock, so they have no mutations (the session is refreshed by the client's next new seq).
+   * - Otherwise: up to `sessionsExpiredPerApplyMax` expired sessions are removed, the operation
+   *   runs (or is refused by the quota with OVERLOADED, changing no key), and the client's
+   *   session saves the answer unless it is an error.
+   *
+   * The command's byte arrays are kept as they are: do not modify them afterwards
+   * (`decodeCommand` returns fresh ones).
+   */
+  apply(index: LogIndex, command: KvCommand): ApplyOutcome {
+    this.advance(index);
+    try {
+      validateCommand(command, this.limits);
+    } catch (e) {
+      if (e instanceof InvalidArgumentError) return this.outcome(errorResult('INVALID_ARGUMENT', e.message), [], false);
+      throw e;
+    }
+    this.clock = Math.max(this.clock, command.timeMs);
+    const session = command.clientId === '' ? undefined : this.sessions.get(command.clientId);
+    if (session !== undefined) {
+      if (command.seq <= session.ackSeq) {
+        const message = `stale sequence number: seq ${command.seq} of client ${JSON.stringify(command.clientId)} is at or below its acknowledged seq ${session.ackSeq}; its answer is no longer kept`;
+        return this.outcome(errorResult('FAILED_PRECONDITION', message), [], false);
+      }
+      const saved = findResponse(session, command.seq);
+      if (saved !== undefined) return this.outcome(decodeWriteResult(saved), [], true);
+    }
+    const mutations: Mutation[] = this.expireSessions(command.clientId);
+    const executed = new WriteExecutor(this.keys, this.limits, this.rev).execute(command.op);
+    assert(executed.revision === this.rev || executed.revision === this.rev + 1, 'a command raises the revision by at most one');
+    this.rev = executed.revision;
+    mutations.push(...executed.mutations);
+    if (command.clientId !== '') mutations.push(...this.recordInSession(command, session, executed.result));
+    return this.outcome(executed.result, mutations, false);
+  }
+
+  /**
+   * Decodes and applies an entry's data. Undecodable data (which validation before proposing
+   * should make impossible) is answered with an INVALID_ARGUMENT `ErrorResult`, identically on
+   * every replica, instead of stopping the node.
+   */
+  applyEncoded(index: LogIndex, data: Uint8Array): ApplyOutcome {
+    let command: KvCommand;
+    try {
+      command = decodeCommand(data);
+    } catch (e) {
+      if (!(e instanceof InvalidArgumentError)) throw e;
+      this.advance(index);
+      return this.outcome(errorResult('INVALID_ARGUMENT', e.message), [], false);
+    }
+    return this.apply(index, command);
+  }
+
+  /** Records that the entry at `index` (a leader's no-op or a configuration change) was applied. */
+  applyNoop(index: LogIndex): void {
+    this.advance(index);
+  }
+
+  /** The live key `key`, or null. The returned arrays are shared: do not modify them. */
+  get(key: Uint8Array): KeyValue | null {
+    return this.keys.get(toBinaryString(key)) ?? null;
+  }
+
+  /**
+   * A read-only range query at the current revision (see `queryRange` for limit, keysOnly and
+   * countOnly). Throws `InvalidArgumentError` for an invalid query. Returned arrays are shared.
+   */
+  range(op: RangeOp): RangeResult {
+    validateRangeOp(op, this.limits);
+    return { type: 'range', revision: this.rev, ...queryRange(this.keys, op, this.limits.rangeKeysMax) };
+  }
+
+  /**
+   * The full state, for a snapshot or a test. Keys and sessions are copy-on-write clones taken
+   * now: iterating them later, even while more entries are applied, sees exactly this state.
+   */
+  image(): KvStateImage {
+    return {
+      appliedIndex: this.applied,
+      revision: this.rev,
+      clockMs: this.clock,
+      kvs: this.keys.snapshot(),
+      sessions: this.sessions.snapshot(),
+    };
+  }
+
+  /**
+   * A deterministic FNV-1a 64 fingerprint (16 hex digits) of the replicated state: the revision,
+   * the clock, every key with its value, revisions and version, and every session. It leaves out
+   * `appliedIndex`, so replicas compare equal whenever they applied the same commands.
+   */
+  stateHash(): string {
+    const hash = new Fnv1a64().string('raftkv/kv-state/1').uint(this.rev).uint(this.clock);
+    for (const kv of this.keys.values()) {
+      hash.raw(kvTag).bytes(kv.key).bytes(kv.value).uint(kv.createRevision).uint(kv.modRevision).uint(kv.version);
+    }
+    for (const session of this.sessions.values()) {
+      hash.raw(sessionTag).string(session.clientId).uint(session.ackSeq).uint(session.lastSeenMs).uint(session.responses.length);
+      for (const response of session.responses) hash.uint(response.seq).bytes(response.result);
+    }
+    return hash.raw(endTag).digest();
+  }
+
+  private advance(index: LogIndex): void {
+    assert(index === this.applied + 1, () => `applying index ${index} after ${this.applied}: entries must be applied in order, once`);
+    this.applied = index;
+  }
+
+  private outcome(result: WriteResult, mutations: readonly Mutation[], duplicate: boolean): ApplyOutcome {
+    return { result, mutations, duplicate, appliedIndex: this.applied, revision: this.rev, clockMs: this.clock };
+  }
+
+  /** Lazily removes up to `sessionsExpiredPerApplyMax` expired sessions, least recently seen first. */
+  private expireSessions(keepClientId: string): Mutation[] {
+    const expired = this.sessions.leastRecent({
+      countMax: sessionsExpiredPerApplyMax,
+      keepClientId,
+      stale: (session) => this.clock - session.lastSeenMs > this.sessionTtlMs,
+    });
+    return expired.map((session) => this.dropSession(session));
+  }
+
+  /**
+   * Saves the command's answer in its session (creating it if needed) and evicts the least
+   * recently seen sessions beyond `sessionsMax`. A refused write changed nothing, so its
+   * ErrorResult is not saved: a retry with the same seq is evaluated afresh.
+   */
+  private recordInSession(command: KvCommand, existing: SessionRecord | undefined, result: WriteResult): Mutation[] {
+    let session = acknowledge(existing ?? newSession(command.clientId, command.ackSeq, this.clock), command.ackSeq);
+    if (result.type === 'error') session = { ...session, lastSeenMs: this.clock };
+    else session = saveResponse(session, { seq: command.seq, result: savedAnswer(command.seq, result), nowMs: this.clock });
+    this.sessions.set(session);
+    const mutations: Mutation[] = [{ type: 'putSession', session }];
+    const excess = this.sessions.size - this.limits.sessionsMax;
+    if (excess > 0) {
+      const evicted = this.sessions.leastRecent({ countMax: excess, keepClientId: command.clientId, stale: () => true });
+      for (const victim of evicted) mutations.push(this.dropSession(victim));
+    }
+    return mutations;
+  }
+
+  private dropSession(session: SessionRecord): Mutation {
+    this.sessions.delete(session.clientId);
+    return { type: 'deleteSession', clientId: session.clientId };
+  }
+
+  /** Loads an image, checking every durable invariant after reading it back. */
+  private load(image: KvStateImage): void {
+    for (const [name, n] of [['appliedIndex', image.appliedIndex], ['revision', image.revision], ['clockMs', image.clockMs]] as const) {
+      assert(Number.isSafeInteger(n) && n >= 0, () => `image ${name} must be a non-negative integer, got ${String(n)}`);
+    }
+    this.applied = image.appliedIndex;
+    this.rev = image.revision;
+    this.clock = image.clockMs;
+    for (const kv of image.kvs) {
+      const key = toBinaryString(kv.key);
+      assert(kv.key.length > 0, 'image key is empty');
+      assert(this.keys.get(key) === undefined, () => `image holds key ${JSON.stringify(key)} twice`);
+      assert(kv.version >= 1 && kv.createRevision >= 1 && kv.createRevision <= kv.modRevision && kv.modRevision <= this.rev, () =>
+        `image key ${JSON.stringify(key)} breaks 1 <= createRevision (${kv.createRevision}) <= modRevision (${kv.modRevision}) <= revision (${this.rev}), version ${kv.version} >= 1`);
+      this.keys.set(key, kv);
+    }
+    for (const session of image.sessions) {
+      assert(session.clientId !== '' && this.sessions.get(session.clientId) === undefined, () => `image session ${JSON.stringify(session.clientId)} is empty or repeated`);
+      assert(session.lastSeenMs <= this.clock, () => `image session ${JSON.stringify(session.clientId)} was seen after the clock`);
+      assert(session.responses.length <= sessionResponsesMax, 'image session has too many responses');
+      let previousSeq = session.ackSeq;
+      for (const response of session.responses) {
+        assert(response.seq > previousSeq, () => `image session ${JSON.stringify(session.clientId)} responses out of order`);
+        previousSeq = response.seq;
+      }
+      this.sessions.set(session);
+    }
+  }
+}
+
+const kvTag = new Uint8Array([1]);
+const sessionTag = new Uint8Array([2]);
+const endTag = new Uint8Array([0]);
+
+function errorResult(code: ErrorResult['code'], message: string): ErrorResult {
+  return { type: 'error', code, message };
+}
+
+/**
+ * The encoded answer to save for replay: the result itself, or, when it is larger than
+ * `savedResultBytesMax`, a small FAILED_PRECONDITION saying that the write was applied.
+ */
+function savedAnswer(seq: number, result: WriteResult): Uint8Array {
+  const encoded = encodeWriteResult(result);
+  if (encoded.length <= savedResultBytesMax) return encoded;
+  const revisionNote = result.type === 'error' ? '' : ` at revision ${result.revision}`;
+  return encodeWriteResult(
+    errorResult(
+      'FAILED_PRECONDITION',
+      `seq ${seq} was applied${revisionNote}, but its ${encoded.length}-byte answer is over savedResultBytesMax (${savedResultBytesMax}) and was not kept; read the keys to see the outcome`,
+    ),
+  );
+}

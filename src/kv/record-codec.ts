@@ -1,0 +1,101 @@
+/**
+ * Binary codecs for the state machine's durable records: a `KeyValue` (LevelDB `kv/<key>`) and a
+ * `SessionRecord` (LevelDB `session/<clientId>`). Each record starts with a format version byte so
+ * the layout can change without guessing. Decoding checks structure and the records' invariants
+ * and throws `InvalidArgumentError` on anything else (the storage layer reports it as corruption).
+ */
+import { revision } from '../util/index.js';
+import { ByteReader } from './byte-reader.js';
+import { ByteWriter } from './byte-writer.js';
+import type { KeyValue, SessionRecord } from './types.js';
+
+/** The format version of key-value records. */
+const keyValueFormat = 1;
+/** The format version of session records. */
+const sessionFormat = 1;
+
+/** Writes a key-value's fields (no version byte); shared with the result codec. */
+export function writeKeyValue(w: ByteWriter, kv: KeyValue): void {
+  w.bytes(kv.key, 'key');
+  w.bytes(kv.value, 'value');
+  w.varint(kv.createRevision, 'createRevision');
+  w.varint(kv.modRevision, 'modRevision');
+  w.varint(kv.version, 'version');
+}
+
+/**
+ * Reads what `writeKeyValue` wrote and checks a live key's invariants: a non-empty key, version at
+ * least 1, and `1 <= createRevision <= modRevision`.
+ */
+export function readKeyValue(r: ByteReader): KeyValue {
+  const key = r.bytes('key');
+  const value = r.bytes('value');
+  const createRevision = r.varint('createRevision');
+  const modRevision = r.varint('modRevision');
+  const version = r.varint('version');
+  if (key.length === 0) throw r.error('key is empty');
+  if (version < 1) throw r.error('version must be at least 1');
+  if (createRevision < 1 || createRevision > modRevision) {
+    throw r.error(`revisions must satisfy 1 <= createRevision (${createRevision}) <= modRevision (${modRevision})`);
+  }
+  return { key, value, createRevision: revision(createRevision), modRevision: revision(modRevision), version };
+}
+
+/** Encodes a key-value record. */
+export function encodeKeyValue(kv: KeyValue): Uint8Array {
+  const w = new ByteWriter(16 + kv.key.length + kv.value.length);
+  w.u8(keyValueFormat);
+  writeKeyValue(w, kv);
+  return w.finish();
+}
+
+/** Decodes a key-value record; throws `InvalidArgumentError` (field `keyValue`) if it is malformed. */
+export function decodeKeyValue(bytes: Uint8Array): KeyValue {
+  const r = new ByteReader(bytes, 'keyValue');
+  const format = r.u8('format');
+  if (format !== keyValueFormat) throw r.error(`unsupported format version ${format}`);
+  const kv = readKeyValue(r);
+  r.end();
+  return kv;
+}
+
+/** Encodes a session record. */
+export function encodeSession(session: SessionRecord): Uint8Array {
+  const w = new ByteWriter();
+  w.u8(sessionFormat);
+  w.string(session.clientId, 'clientId');
+  w.varint(session.ackSeq, 'ackSeq');
+  w.varint(session.lastSeenMs, 'lastSeenMs');
+  w.varint(session.responses.length, 'responses');
+  for (const response of session.responses) {
+    w.varint(response.seq, 'seq');
+    w.bytes(response.result, 'result');
+  }
+  return w.finish();
+}
+
+/**
+ * Decodes a session record; throws `InvalidArgumentError` (field `session`) if it is malformed or
+ * breaks the invariant that saved responses have strictly increasing seqs, all above `ackSeq`.
+ */
+export function decodeSession(bytes: Uint8Array): SessionRecord {
+  const r = new ByteReader(bytes, 'session');
+  const format = r.u8('format');
+  if (format !== sessionFormat) throw r.error(`unsupported format version ${format}`);
+  const clientId = r.string('clientId');
+  const ackSeq = r.varint('ackSeq');
+  const lastSeenMs = r.varint('lastSeenMs');
+  const n = r.count('responses');
+  const responses: { seq: number; result: Uint8Array }[] = [];
+  let previousSeq = ackSeq;
+  for (let i = 0; i < n; i++) {
+    const seq = r.varint('seq');
+    // Invariant: saved responses are in strictly increasing seq order, all above ackSeq.
+    if (seq <= previousSeq) throw r.error(`response seq ${seq} is not above ${previousSeq}`);
+    previousSeq = seq;
+    responses.push({ seq, result: r.bytes('result') });
+  }
+  r.end();
+  if (clientId.length === 0) throw r.error('clientId is empty');
+  return { clientId, ackSeq, lastSeenMs, responses };
+}

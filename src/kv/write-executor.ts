@@ -1,0 +1,183 @@
+/**
+ * Executes one write operation (put, delete or txn) against the key space, atomically: it keeps
+ * the original state of every key it touches, so a refused write (the space quota) is rolled back
+ * completely, and the touched keys' final states become the mutations to persist.
+ *
+ * Revisions follow etcd v3: a command that changes something raises the revision by exactly one,
+ * however many keys it writes; every key it puts gets that revision as `modRevision`. A delete that
+ * removes nothing and a txn whose branch writes nothing leave the revision alone. Results carry the
+ * revision after the command (inside a txn too, for every sub-result).
+ */
+import { assert, revision, unreachable } from '../util/index.js';
+import type { Limits, Revision } from '../util/index.js';
+import { toBinaryString } from './binary-key.js';
+import { resolveRange } from './key-range.js';
+import type { KeySpace } from './key-space.js';
+import { queryRange } from './range-query.js';
+import { compareHolds } from './txn-compare.js';
+import type {
+  DeleteOp,
+  DeleteResult,
+  ErrorResult,
+  KeyValue,
+  Mutation,
+  PutOp,
+  PutResult,
+  RangeOp,
+  RangeResult,
+  TxnOp,
+  TxnResult,
+  WriteOp,
+  WriteResult,
+} from './types.js';
+
+/** A result whose revision is not known yet (it depends on whether the whole command wrote). */
+type Draft<T> = Omit<T, 'revision'>;
+/** A draft of a result allowed inside a txn. */
+type BranchDraft = Draft<PutResult> | Draft<DeleteResult> | Draft<RangeResult>;
+/** A draft of any successful result. */
+type ResultDraft = BranchDraft | (Omit<TxnResult, 'revision' | 'results'> & { readonly results: readonly BranchDraft[] });
+
+/** What executing one operation produced. */
+export interface Executed {
+  readonly result: WriteResult;
+  /** The final state of every key that changed, in first-touch order. */
+  readonly mutations: readonly Mutation[];
+  /** The revision after the operation. */
+  readonly revision: Revision;
+}
+
+/** Runs one write operation; use a new executor per command. */
+export class WriteExecutor {
+  /** The state before this command of every key it touched, by binary key, in first-touch order. */
+  private readonly originals = new Map<string, KeyValue | undefined>();
+  /** True once a put ran or a delete removed a key: the command takes a new revision. */
+  private wrote = false;
+  /** The revision this command's writes carry. */
+  private readonly nextRevision: Revision;
+
+  constructor(
+    private readonly keys: KeySpace,
+    private readonly limits: Limits,
+    /** The revision before this command. */
+    private readonly currentRevision: Revision,
+  ) {
+    this.nextRevision = revision(currentRevision + 1);
+  }
+
+  /**
+   * Executes `op` (already validated). The operation's byte arrays are stored as they are: the
+   * caller hands them over and must not modify them afterwards (decodeCommand returns fresh ones).
+   */
+  execute(op: WriteOp): Executed {
+    const dataBytesBefore = this.keys.dataBytes;
+    const draft = this.run(op);
+    const dataBytesAfter = this.keys.dataBytes;
+    // The quota refuses writes that grow the data past dataBytesMax; writes that shrink it are
+    // always allowed, so an over-quota database can be cleaned up.
+    if (dataBytesAfter > this.limits.dataBytesMax && dataBytesAfter > dataBytesBefore) {
+      this.rollBack();
+      assert(this.keys.dataBytes === dataBytesBefore, 'rollback restored dataBytes');
+      const refused: ErrorResult = {
+        type: 'error',
+        code: 'OVERLOADED',
+        message: `database space exceeded: the write would raise dataBytes from ${dataBytesBefore} to ${dataBytesAfter}, over dataBytesMax (${this.limits.dataBytesMax})`,
+      };
+      return { result: refused, mutations: [], revision: this.currentRevision };
+    }
+    const rev = this.wrote ? this.nextRevision : this.currentRevision;
+    return { result: finish(draft, rev), mutations: this.mutations(), revision: rev };
+  }
+
+  private run(op: WriteOp): ResultDraft {
+    switch (op.type) {
+      case 'put':
+        return this.put(op);
+      case 'delete':
+        return this.delete(op);
+      case 'txn':
+        return this.txn(op);
+      default:
+        return unreachable(op, 'write operation');
+    }
+  }
+
+  private runBranchOp(op: PutOp | DeleteOp | RangeOp): BranchDraft {
+    switch (op.type) {
+      case 'put':
+        return this.put(op);
+      case 'delete':
+        return this.delete(op);
+      case 'range':
+        return { type: 'range', ...queryRange(this.keys, op, this.limits.rangeKeysMax) };
+      default:
+        return unreachable(op, 'txn operation');
+    }
+  }
+
+  private put(op: PutOp): Draft<PutResult> {
+    const key = toBinaryString(op.key);
+    const previous = this.keys.get(key);
+    this.remember(key, previous);
+    this.keys.set(key, {
+      key: previous === undefined ? op.key : previous.key,
+      value: op.value,
+      createRevision: previous === undefined ? this.nextRevision : previous.createRevision,
+      modRevision: this.nextRevision,
+      version: previous === undefined ? 1 : previous.version + 1,
+    });
+    this.wrote = true;
+    return { type: 'put', prevKv: op.prevKv === true ? (previous ?? null) : null };
+  }
+
+  private delete(op: DeleteOp): Draft<DeleteResult> {
+    const victims: [string, KeyValue][] = [];
+    this.keys.scan(resolveRange(op), (key, kv) => victims.push([key, kv]));
+    for (const [key, kv] of victims) {
+      this.remember(key, kv);
+      this.keys.delete(key);
+    }
+    if (victims.length > 0) this.wrote = true;
+    return { type: 'delete', deleted: victims.length, prevKvs: op.prevKv === true ? victims.map(([, kv]) => kv) : [] };
+  }
+
+  /** Every compare is evaluated first, on the state before the txn; then one branch runs in order. */
+  private txn(op: TxnOp): ResultDraft {
+    const succeeded = op.compares.every((compare) => compareHolds(compare, this.keys.get(toBinaryString(compare.key))));
+    const results = (succeeded ? op.success : op.failure).map((inner) => this.runBranchOp(inner));
+    return { type: 'txn', succeeded, results };
+  }
+
+  /** Records `key`'s state before this command, the first time the command touches it. */
+  private remember(key: string, original: KeyValue | undefined): void {
+    if (!this.originals.has(key)) this.originals.set(key, original);
+  }
+
+  private rollBack(): void {
+    for (const [key, original] of this.originals) {
+      if (original === undefined) this.keys.delete(key);
+      else this.keys.set(key, original);
+    }
+  }
+
+  /** One mutation per touched key whose final state differs from its original state. */
+  private mutations(): Mutation[] {
+    const mutations: Mutation[] = [];
+    for (const [key, original] of this.originals) {
+      const current = this.keys.get(key);
+      if (current === original) continue;
+      if (current !== undefined) mutations.push({ type: 'putKey', kv: current });
+      else if (original !== undefined) mutations.push({ type: 'deleteKey', key: original.key });
+    }
+    return mutations;
+  }
+}
+
+/** Attaches the command's final revision to a draft and its sub-results. */
+function finish(draft: ResultDraft, rev: Revision): PutResult | DeleteResult | TxnResult {
+  if (draft.type === 'txn') {
+    return { ...draft, revision: rev, results: draft.results.map((inner) => ({ ...inner, revision: rev })) };
+  }
+  assert(draft.type !== 'range', 'a range is not a top-level write');
+  return { ...draft, revision: rev };
+}
