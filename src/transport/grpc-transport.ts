@@ -25,6 +25,8 @@ import type { Transport, TransportHandlers } from './transport.js';
 export interface GrpcTransportOptions {
   /** This node's id. Every message sent must come from it. */
   readonly nodeId: NodeId;
+  /** This node's advertised client address, announced to peers (for their leader hints). */
+  readonly clientAddress?: string;
   /** The initial peers: node id to host:port of its peer port. */
   readonly peers: ReadonlyMap<NodeId, string>;
   /** `peerQueueMessagesMax` bounds each peer's queue; `snapshotChunkBytesMax` each chunk. */
@@ -93,6 +95,7 @@ export class GrpcTransport implements Transport {
     assert(reconnectBackoffBaseMs > 0 && reconnectBackoffBaseMs <= reconnectBackoffMaxMs, 'need 0 < reconnectBackoffBaseMs <= reconnectBackoffMaxMs');
     this.channelOptions = peerChannelOptions({ ...options, reconnectBackoffBaseMs, reconnectBackoffMaxMs });
     this.ctx = {
+      ...(options.clientAddress ? { clientAddress: options.clientAddress } : {}),
       nodeId: options.nodeId,
       logger: this.logger,
       metrics: this.metrics,

@@ -25,7 +25,7 @@ export interface RaftPeerServiceOptions {
   /** `snapshotChunkBytesMax` bounds every received chunk. */
   readonly limits: Pick<Limits, 'snapshotChunkBytesMax'>;
   /** Where received messages and snapshots go. */
-  readonly handlers: Pick<TransportHandlers, 'onMessage' | 'onSnapshot'>;
+  readonly handlers: Pick<TransportHandlers, 'onMessage' | 'onSnapshot' | 'onPeerInfo'>;
   /** Logger; no-op by default. */
   readonly logger?: Logger;
   /** Metric hooks; no-op by default. */
@@ -53,6 +53,7 @@ interface StreamState {
 interface ServiceContext {
   readonly nodeId: NodeId;
   readonly onMessage: TransportHandlers['onMessage'];
+  readonly onPeerInfo?: TransportHandlers['onPeerInfo'];
   readonly logger: Logger;
   readonly metrics: TransportMetrics;
 }
@@ -103,6 +104,8 @@ function handleStream(ctx: ServiceContext): (call: ServerDuplexStream<Buffer, Ui
       return;
     }
     ctx.metrics.streamsAccepted(peer);
+    const clientAddress = metadataString(call.metadata, peerMetadataKeys.clientAddress);
+    if (clientAddress !== undefined && clientAddress !== '') ctx.onPeerInfo?.(peer, { clientAddress });
     ctx.logger.debug({ peer }, 'accepted a message stream');
     const state: StreamState = { peer, batches: 0, rejected: 0 };
     const ack = (): void => {
@@ -131,7 +134,13 @@ function handleStream(ctx: ServiceContext): (call: ServerDuplexStream<Buffer, Ui
 export function addRaftPeerService(server: Server, options: RaftPeerServiceOptions): void {
   const logger = options.logger ?? noopLogger;
   const metrics = options.metrics ?? noopTransportMetrics;
-  const ctx: ServiceContext = { nodeId: options.nodeId, onMessage: (m) => options.handlers.onMessage(m), logger, metrics };
+  const ctx: ServiceContext = {
+    nodeId: options.nodeId,
+    onMessage: (m) => options.handlers.onMessage(m),
+    onPeerInfo: (peer, info) => options.handlers.onPeerInfo?.(peer, info),
+    logger,
+    metrics,
+  };
   const snapshots: SnapshotReceiverContext = {
     nodeId: options.nodeId,
     snapshotChunkBytesMax: options.limits.snapshotChunkBytesMax,

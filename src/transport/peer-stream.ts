@@ -22,6 +22,8 @@ import { deserializeBytes, peerMetadataKeys, raftPeerPaths, serializeBytes } fro
 export interface PeerStreamContext {
   /** This node's id. */
   readonly nodeId: NodeId;
+  /** This node's advertised client address, announced to peers when a stream opens. */
+  readonly clientAddress?: string;
   readonly logger: Logger;
   readonly metrics: TransportMetrics;
   readonly credentials: ChannelCredentials;
@@ -106,6 +108,7 @@ export class PeerStream {
     const metadata = new Metadata();
     metadata.set(peerMetadataKeys.from, this.ctx.nodeId);
     metadata.set(peerMetadataKeys.to, this.peer);
+    if (this.ctx.clientAddress) metadata.set(peerMetadataKeys.clientAddress, this.ctx.clientAddress);
     const call = this.client.makeBidiStreamRequest<Uint8Array, Buffer>(raftPeerPaths.stream, serializeBytes, deserializeBytes, metadata);
     this.call = call;
     this.connected = false;

@@ -29,6 +29,8 @@ export const peerMetadataKeys = Object.freeze({
   from: 'raftkv-from',
   /** The node id the caller expects to reach; any other node refuses the call. */
   to: 'raftkv-to',
+  /** The caller's advertised client address, so that peers can send clients to it (leader hints). */
+  clientAddress: 'raftkv-client-address',
 });
 
 /** The RaftPeer service for `grpc.Server.addService`, working on raw bytes. */

@@ -39,6 +39,8 @@ export interface TransportHandlers {
   onUnreachable(peer: NodeId): void;
   /** A `sendSnapshot` to `peer` finished: `ok` is true if the peer verified and accepted it. */
   onSnapshotStatus(peer: NodeId, ok: boolean): void;
+  /** A peer opened a message stream and announced its advertised client address. */
+  onPeerInfo?(peer: NodeId, info: { readonly clientAddress: string }): void;
 }
 
 /** Sends Raft messages and snapshots to the other members of the cluster. */

@@ -1,0 +1,70 @@
+/**
+ * `raftkv serve`: runs one node. Every option is a flag, a `RAFTKV_*` environment variable, or a
+ * key in the JSON file given by `--config` (flag > environment > file > default).
+ * SIGTERM and SIGINT shut the node down cleanly; a second signal exits at once.
+ */
+import { readFileSync } from 'node:fs';
+import type { Command } from 'commander';
+import { pino } from 'pino';
+import { RaftkvNode, envName, optionNames, optionsFromEnv, optionsFromFile, resolveNodeOptions } from '../server/index.js';
+import type { RawOptions } from '../server/index.js';
+
+const kebab = (name: string): string => name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+
+const descriptions: Record<string, string> = {
+  id: 'this node\'s id (for example n1)',
+  dataDir: 'data directory (default data/<id>)',
+  listenClient: 'client gRPC address to bind, host:port (default 127.0.0.1:7001)',
+  listenPeer: 'peer gRPC address to bind, host:port (default 127.0.0.1:7101)',
+  listenHttp: 'metrics and health HTTP address to bind, host:port (default 127.0.0.1:7201)',
+  advertiseClient: 'client address to tell others (default: --listen-client)',
+  advertisePeer: 'peer address to tell others (default: --listen-peer)',
+  initialCluster: 'members of a new cluster: id=peerHost:port,... (default: this node alone)',
+  join: 'start without membership and wait to be added to an existing cluster',
+  tickIntervalMs: 'Raft tick interval in ms (default 50)',
+  electionTicks: 'ticks before a follower campaigns (default 10)',
+  heartbeatTicks: 'ticks between leader heartbeats (default 1)',
+  snapshotEntries: 'applied entries between snapshots (default 10000)',
+  snapshotCatchupEntries: 'entries kept behind a snapshot for slow followers (default 5000)',
+  sessionTtlMs: 'exactly-once client sessions expire after this long idle (default 600000)',
+  requestTimeoutMs: 'deadline for requests that carry none (default 5000)',
+  logLevel: 'log level: trace, debug, info, warn, error (default info)',
+};
+
+/** Registers `serve` on the program. */
+export function registerServeCommand(program: Command): void {
+  const serve = program.command('serve').description('run a raftkv node').option('--config <file>', 'JSON file of options (keys as in camelCase flag names)');
+  for (const name of optionNames) {
+    const hidden = name.startsWith('test');
+    const flag = name === 'join' || hidden ? `--${kebab(name)}` : `--${kebab(name)} <value>`;
+    const description = `${descriptions[name] ?? `limit ${name}`} [${envName(name)}]`;
+    serve.option(flag, hidden ? `negative control for tests only [${envName(name)}]` : description);
+  }
+  serve.action(async (flags: Record<string, string | boolean | undefined>) => {
+    const file: RawOptions = flags['config'] ? optionsFromFile(JSON.parse(readFileSync(String(flags['config']), 'utf8')) as unknown, String(flags['config'])) : {};
+    const fromFlags: Record<string, string | boolean> = {};
+    for (const name of optionNames) {
+      const v = flags[name];
+      if (v !== undefined) fromFlags[name] = v;
+    }
+    const options = resolveNodeOptions(fromFlags, optionsFromEnv(process.env), file);
+    const logger = pino({ level: options.logLevel, base: { nodeId: options.id } });
+    const fatal = (e: unknown): void => {
+      logger.fatal({ err: e }, 'node: fatal error, stopping');
+      process.exit(1);
+    };
+    const node = await RaftkvNode.start(options, logger, fatal);
+    let signals = 0;
+    const shutdown = (signal: string): void => {
+      signals += 1;
+      if (signals > 1) process.exit(1);
+      logger.info({ signal }, 'node: signal received');
+      node.stop().then(
+        () => process.exit(0),
+        (e: unknown) => fatal(e),
+      );
+    };
+    process.on('SIGTERM', () => shutdown('SIGTERM'));
+    process.on('SIGINT', () => shutdown('SIGINT'));
+  });
+}

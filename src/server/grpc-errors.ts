@@ -1,0 +1,62 @@
+/**
+ * Maps raftkv's typed errors to gRPC statuses with trailers (DESIGN.md, "Errors on the wire").
+ * This is the only place codes become gRPC statuses; the client maps them back.
+ */
+import { Metadata, status } from '@grpc/grpc-js';
+import type { ServiceError } from '@grpc/grpc-js';
+import { ErrorTrailer } from '../api/index.js';
+import {
+  CompactedError,
+  CorruptionError,
+  DeadlineExceededError,
+  FailedPreconditionError,
+  InvalidArgumentError,
+  NotLeaderError,
+  OutcomeUnknownError,
+  OverloadedError,
+  ProposalDroppedError,
+  RaftkvError,
+  UnavailableError,
+} from '../util/index.js';
+
+/** A gRPC error as handlers pass it to their callback. */
+export type GrpcError = Partial<ServiceError> & { code: status; details: string; metadata: Metadata };
+
+function grpcStatusOf(e: RaftkvError): status {
+  if (e instanceof NotLeaderError) return status.FAILED_PRECONDITION;
+  if (e instanceof UnavailableError || e instanceof OutcomeUnknownError || e instanceof ProposalDroppedError) return status.UNAVAILABLE;
+  if (e instanceof InvalidArgumentError) return status.INVALID_ARGUMENT;
+  if (e instanceof OverloadedError) return status.RESOURCE_EXHAUSTED;
+  if (e instanceof DeadlineExceededError) return status.DEADLINE_EXCEEDED;
+  if (e instanceof CompactedError) return status.OUT_OF_RANGE;
+  if (e instanceof FailedPreconditionError) return status.FAILED_PRECONDITION;
+  if (e instanceof CorruptionError) return status.DATA_LOSS;
+  return status.INTERNAL;
+}
+
+/**
+ * The gRPC error for `e`. For writes, the `outcome` trailer says whether the write may have been
+ * applied: only errors raised before the proposal reached Raft are `not_applied`.
+ */
+export function toGrpcError(e: unknown, options: { write: boolean }): GrpcError {
+  const metadata = new Metadata();
+  if (!(e instanceof RaftkvError)) {
+    metadata.set(ErrorTrailer.code, 'INTERNAL');
+    if (options.write) metadata.set(ErrorTrailer.outcome, 'unknown');
+    return { code: status.INTERNAL, details: `internal error: ${e instanceof Error ? e.message : String(e)}`, metadata, name: 'Error', message: '' };
+  }
+  metadata.set(ErrorTrailer.code, e.code);
+  if (e instanceof NotLeaderError) {
+    if (e.leaderId !== null) metadata.set(ErrorTrailer.leaderId, e.leaderId);
+    if (e.leaderAddress !== null) metadata.set(ErrorTrailer.leaderAddress, e.leaderAddress);
+  }
+  if (e instanceof OverloadedError) metadata.set(ErrorTrailer.retryAfterMs, String(e.retryAfterMs));
+  if (e instanceof InvalidArgumentError) metadata.set(ErrorTrailer.field, e.field);
+  if (options.write) metadata.set(ErrorTrailer.outcome, writeOutcome(e));
+  return { code: grpcStatusOf(e), details: e.message, metadata, name: e.name, message: e.message };
+}
+
+/** Whether a write that failed with `e` may have been applied. */
+function writeOutcome(e: RaftkvError): 'not_applied' | 'unknown' {
+  return e instanceof OutcomeUnknownError || e instanceof DeadlineExceededError ? 'unknown' : 'not_applied';
+}

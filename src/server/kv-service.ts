@@ -1,0 +1,311 @@
+/**
+ * The public `raftkv.v1.KV` and `raftkv.v1.Cluster` gRPC services. Requests are checked
+ * (INVALID_ARGUMENT names the field and limit), turned into state-machine operations, and run
+ * through the driver: writes are proposed through Raft; LINEARIZABLE reads wait for a ReadIndex
+ * (on any node: a follower asks the leader for the read index, then reads locally); STALE reads
+ * are answered from local state at once, optionally bounded by `max_staleness_ms`.
+ * A follower answers writes with FAILED_PRECONDITION and the leader's id and address in trailers
+ * (it does not forward them); the client library follows the hint.
+ */
+import type { handleServerStreamingCall, handleUnaryCall, sendUnaryData, ServerUnaryCall, ServerWritableStream, UntypedServiceImplementation } from '@grpc/grpc-js';
+import { status as grpcStatus } from '@grpc/grpc-js';
+import type * as M from '../api/index.js';
+import { CompareResult, CompareTarget, Consistency, EventType, RoleNumber, toNumber } from '../api/index.js';
+import type { Compare, DeleteOp, DeleteResult, KeyValue, PutOp, PutResult, RangeOp, RangeResult, TxnOp, TxnResult } from '../kv/index.js';
+import { validateRangeOp } from '../kv/index.js';
+import { DeadlineExceededError, InvalidArgumentError, UnavailableError } from '../util/index.js';
+import { toGrpcError } from './grpc-errors.js';
+import type { NodeMetrics } from './metrics.js';
+import type { NodeOptions } from './options.js';
+import type { RaftDriver, WriteSession } from './raft-driver.js';
+import type { WatchHub } from './watch-hub.js';
+
+/** What the services need. */
+export interface KvServiceDeps {
+  readonly options: NodeOptions;
+  readonly driver: RaftDriver;
+  readonly watches: WatchHub;
+  readonly metrics: NodeMetrics;
+  /** The database's size on disk, for Status. */
+  readonly dbSizeBytes: () => number;
+}
+
+const empty = new Uint8Array(0);
+
+/** Builds the `KV` service implementation. */
+export function kvServiceImplementation(deps: KvServiceDeps): UntypedServiceImplementation {
+  const { driver } = deps;
+  const header = (): M.ResponseHeaderMsg => ({
+    revision: driver.kv.revision,
+    raftTerm: driver.status().term,
+    nodeId: deps.options.id,
+    appliedIndex: driver.kv.appliedIndex,
+    leaderId: driver.leader ?? '',
+  });
+  const read = async (consistency: number | undefined, maxStalenessMs: M.Uint64 | undefined, deadlineMs: number): Promise<number> => {
+    const c = consistency ?? Consistency.LINEARIZABLE;
+    if (c === Consistency.LINEARIZABLE) {
+      await driver.linearizableRead(Math.max(1, deadlineMs - Date.now()));
+      return 0;
+    }
+    if (c !== Consistency.STALE) throw new InvalidArgumentError('consistency', `unknown value ${c} (LINEARIZABLE = 0, STALE = 1)`);
+    const staleness = driver.stalenessMs();
+    const bound = toNumber(maxStalenessMs);
+    if (bound > 0 && staleness > bound) {
+      throw new UnavailableError(`this node cannot prove it is within ${bound} ms of the leader (last contact ${Number.isFinite(staleness) ? `${staleness} ms ago` : 'never'})`);
+    }
+    return Number.isFinite(staleness) ? staleness : 0;
+  };
+
+  const put: Handler<M.PutRequestMsg, M.PutResponseMsg> = async (req) => {
+    const result = (await driver.write(putOp(req), sessionOf(req))) as PutResult;
+    return { header: header(), prevKv: result.prevKv ? kvMsg(result.prevKv) : null };
+  };
+  const get: Handler<M.GetRequestMsg, M.GetResponseMsg> = async (req, deadlineMs) => {
+    requireKey(req.key, 'key', deps.options);
+    const stalenessMs = await read(req.consistency, req.maxStalenessMs, deadlineMs);
+    const kv = driver.kv.get(req.key);
+    return { header: header(), found: kv !== null, value: kv?.value ?? empty, kv: kv ? kvMsg(kv) : null, stalenessMs };
+  };
+  const del: Handler<M.DeleteRequestMsg, M.DeleteResponseMsg> = async (req) => {
+    const result = (await driver.write(deleteOp(req), sessionOf(req))) as DeleteResult;
+    return { header: header(), deleted: result.deleted, prevKvs: result.prevKvs.map(kvMsg) };
+  };
+  const range: Handler<M.RangeRequestMsg, M.RangeResponseMsg> = async (req, deadlineMs) => {
+    const op = rangeOp(req);
+    validateRangeOp(op, deps.options.limits);
+    const stalenessMs = await read(req.consistency, req.maxStalenessMs, deadlineMs);
+    return { ...rangeMsg(driver.kv.range(op)), header: header(), stalenessMs };
+  };
+  const txn: Handler<M.TxnRequestMsg, M.TxnResponseMsg> = async (req) => {
+    const result = (await driver.write(txnOp(req), sessionOf(req))) as TxnResult;
+    return { header: header(), succeeded: result.succeeded, responses: result.results.map((r) => responseOp(r, header())) };
+  };
+
+  return {
+    Put: unary('Put', true, put, deps),
+    Get: unary('Get', false, get, deps),
+    Delete: unary('Delete', true, del, deps),
+    Range: unary('Range', false, range, deps),
+    Txn: unary('Txn', true, txn, deps),
+    Watch: watchHandler(deps, header),
+  };
+}
+
+/** Builds the `Cluster` service implementation. */
+export function clusterServiceImplementation(deps: KvServiceDeps): UntypedServiceImplementation {
+  const { driver, options } = deps;
+  const header = (): M.ResponseHeaderMsg => ({
+    revision: driver.kv.revision,
+    raftTerm: driver.status().term,
+    nodeId: options.id,
+    appliedIndex: driver.kv.appliedIndex,
+    leaderId: driver.leader ?? '',
+  });
+  const status: Handler<object, M.StatusResponseMsg> = async () => {
+    const s = driver.status();
+    return {
+      header: header(),
+      nodeId: options.id,
+      leaderId: s.leader ?? '',
+      raftTerm: s.term,
+      commitIndex: s.commit,
+      appliedIndex: driver.kv.appliedIndex,
+      role: RoleNumber[s.role],
+      raftIndex: s.lastIndex,
+      dbSizeBytes: deps.dbSizeBytes(),
+      revision: driver.kv.revision,
+      isLearner: driver.confState.learners.includes(options.id),
+      errors: [],
+    };
+  };
+  const memberList: Handler<object, M.MemberListResponseMsg> = async () => {
+    const conf = driver.confState;
+    const member = (id: string, isLearner: boolean): M.MemberMsg => ({
+      id,
+      peerAddresses: [driver.peerAddresses.get(id as never) ?? ''].filter((a) => a !== ''),
+      clientAddress: driver.clientAddresses.get(id as never) ?? '',
+      isLearner,
+    });
+    return { header: header(), members: [...conf.voters.map((id) => member(id, false)), ...conf.learners.map((id) => member(id, true))] };
+  };
+  return { Status: unary('Status', false, status, deps), MemberList: unary('MemberList', false, memberList, deps) };
+}
+
+/** A request handler: the request and its absolute deadline (ms since the epoch) in, the response out. */
+type Handler<Req, Res> = (req: Req, deadlineMs: number) => Promise<Res>;
+
+/**
+ * Wraps a handler with the things every unary call needs: a deadline (the client's, else the
+ * node's default), error mapping, and request metrics by method and status code.
+ */
+function unary<Req, Res>(method: string, write: boolean, handler: Handler<Req, Res>, deps: KvServiceDeps): handleUnaryCall<Req, Res> {
+  return (call: ServerUnaryCall<Req, Res>, callback: sendUnaryData<Res>) => {
+    const end = deps.metrics.grpcDuration.startTimer({ method });
+    const deadlineMs = deadlineOf(call.getDeadline(), deps.options.requestTimeoutMs);
+    let timer: NodeJS.Timeout | undefined;
+    const expired = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new DeadlineExceededError(`deadline of ${method} passed`)), Math.max(0, deadlineMs - Date.now()));
+    });
+    Promise.race([handler(call.request, deadlineMs), expired]).then(
+      (res) => {
+        clearTimeout(timer);
+        deps.metrics.grpcRequests.inc({ method, code: 'OK' });
+        end({ code: 'OK' });
+        callback(null, res);
+      },
+      (e: unknown) => {
+        clearTimeout(timer);
+        const err = toGrpcError(e, { write });
+        const code = grpcStatus[err.code] ?? String(err.code);
+        deps.metrics.grpcRequests.inc({ method, code });
+        end({ code });
+        callback(err);
+      },
+    );
+  };
+}
+
+function deadlineOf(deadline: Date | number, defaultMs: number): number {
+  const d = deadline instanceof Date ? deadline.getTime() : deadline;
+  return Number.isFinite(d) && d > 0 ? d : Date.now() + defaultMs;
+}
+
+function requireKey(key: Uint8Array | undefined, field: string, options: NodeOptions): Uint8Array {
+  if (key === undefined || key.length === 0) throw new InvalidArgumentError(field, 'must not be empty');
+  if (key.length > options.limits.keyBytesMax) throw new InvalidArgumentError(field, `is ${key.length} bytes; the limit is keyBytesMax (${options.limits.keyBytesMax})`);
+  return key;
+}
+
+function sessionOf(req: { clientId?: string; seq?: M.Uint64; ackSeq?: M.Uint64 }): WriteSession {
+  return { clientId: req.clientId ?? '', seq: toNumber(req.seq), ackSeq: toNumber(req.ackSeq) };
+}
+
+function putOp(req: M.PutRequestMsg): PutOp {
+  return { type: 'put', key: req.key ?? empty, value: req.value ?? empty, prevKv: req.prevKv === true };
+}
+
+/**
+ * `range_end` on the wire: empty or absent = a single key; a single zero byte = "to the end"
+ * (etcd's convention, since proto3 cannot tell an empty bytes field from an absent one).
+ */
+function rangeEndOf(rangeEnd: Uint8Array | undefined): { rangeEnd?: Uint8Array } {
+  if (rangeEnd === undefined || rangeEnd.length === 0) return {};
+  if (rangeEnd.length === 1 && rangeEnd[0] === 0) return { rangeEnd: empty };
+  return { rangeEnd };
+}
+
+function deleteOp(req: M.DeleteRequestMsg): DeleteOp {
+  return { type: 'delete', key: req.key ?? empty, ...rangeEndOf(req.rangeEnd), prefix: req.prefix === true, prevKv: req.prevKv === true };
+}
+
+function rangeOp(req: M.RangeRequestMsg): RangeOp {
+  return {
+    type: 'range',
+    key: req.key ?? empty,
+    ...rangeEndOf(req.rangeEnd),
+    prefix: req.prefix === true,
+    limit: toNumber(req.limit),
+    keysOnly: req.keysOnly === true,
+    countOnly: req.countOnly === true,
+  };
+}
+
+const compareTargets = { [CompareTarget.VALUE]: 'value', [CompareTarget.VERSION]: 'version', [CompareTarget.MOD]: 'modRevision', [CompareTarget.CREATE]: 'createRevision' } as const;
+const compareOps = { [CompareResult.EQUAL]: '=', [CompareResult.NOT_EQUAL]: '!=', [CompareResult.LESS]: '<', [CompareResult.GREATER]: '>' } as const;
+
+function compareOf(c: M.CompareMsg, i: number): Compare {
+  const target = compareTargets[(c.target ?? 0) as keyof typeof compareTargets];
+  const op = compareOps[(c.result ?? 0) as keyof typeof compareOps];
+  if (target === undefined) throw new InvalidArgumentError(`compare[${i}].target`, `unknown value ${String(c.target)}`);
+  if (op === undefined) throw new InvalidArgumentError(`compare[${i}].result`, `unknown value ${String(c.result)}`);
+  const value =
+    target === 'value' ? (c.value ?? empty) : toNumber(target === 'version' ? c.version : target === 'modRevision' ? c.modRevision : c.createRevision);
+  return { key: c.key ?? empty, target, op, value };
+}
+
+function requestOp(r: M.RequestOpMsg, where: string): PutOp | DeleteOp | RangeOp {
+  if (r.requestPut) return putOp(r.requestPut);
+  if (r.requestDelete) return deleteOp(r.requestDelete);
+  if (r.requestRange) return rangeOp(r.requestRange);
+  throw new InvalidArgumentError(where, 'has no operation set');
+}
+
+function txnOp(req: M.TxnRequestMsg): TxnOp {
+  return {
+    type: 'txn',
+    compares: (req.compare ?? []).map(compareOf),
+    success: (req.success ?? []).map((r, i) => requestOp(r, `success[${i}]`)),
+    failure: (req.failure ?? []).map((r, i) => requestOp(r, `failure[${i}]`)),
+  };
+}
+
+function kvMsg(kv: KeyValue): M.KeyValueMsg {
+  return { key: kv.key, value: kv.value, createRevision: kv.createRevision, modRevision: kv.modRevision, version: kv.version };
+}
+
+function rangeMsg(r: RangeResult): Omit<M.RangeResponseMsg, 'header' | 'stalenessMs'> {
+  return { kvs: r.kvs.map(kvMsg), more: r.more, count: r.count };
+}
+
+function responseOp(r: PutResult | DeleteResult | RangeResult, header: M.ResponseHeaderMsg): M.ResponseOpMsg {
+  switch (r.type) {
+    case 'put':
+      return { responsePut: { header, prevKv: r.prevKv ? kvMsg(r.prevKv) : null } };
+    case 'delete':
+      return { responseDelete: { header, deleted: r.deleted, prevKvs: r.prevKvs.map(kvMsg) } };
+    case 'range':
+      return { responseRange: { header, ...rangeMsg(r), stalenessMs: 0 } };
+  }
+}
+
+/**
+ * `Watch`: replays kept history from `start_revision`, then streams live changes, until the
+ * client cancels or the server ends the watch (with `canceled` and a reason). Write backpressure:
+ * a watcher whose stream buffer stays full past `watcherQueueEventsMax` events is cancelled.
+ */
+function watchHandler(deps: KvServiceDeps, header: () => M.ResponseHeaderMsg): handleServerStreamingCall<M.WatchRequestMsg, M.WatchResponseMsg> {
+  return (call: ServerWritableStream<M.WatchRequestMsg, M.WatchResponseMsg>) => {
+    const req = call.request;
+    let queued = 0;
+    let unsubscribe = (): void => {};
+    const finish = (): void => {
+      unsubscribe();
+      if (!call.writableEnded) call.end();
+    };
+    try {
+      requireKey(req.key, 'key', deps.options);
+      unsubscribe = deps.watches.watch(
+        { key: req.key, rangeEnd: req.rangeEnd ?? empty, prefix: req.prefix === true, startRevision: toNumber(req.startRevision) },
+        {
+          events: (events) => {
+            const ok = call.write({
+              header: header(),
+              events: events.map((e) => ({ type: e.type === 'put' ? EventType.PUT : EventType.DELETE, kv: kvMsg(e.kv) })),
+              compactRevision: 0,
+              canceled: false,
+              cancelReason: '',
+            });
+            queued = ok ? 0 : queued + events.length;
+            if (queued > 10_000) {
+              call.write({ header: header(), events: [], compactRevision: 0, canceled: true, cancelReason: 'watcher too slow: resume from the last revision received' });
+              finish();
+            }
+          },
+          cancel: (reason, compactRevision) => {
+            call.write({ header: header(), events: [], compactRevision, canceled: true, cancelReason: reason });
+            finish();
+          },
+        },
+      );
+      deps.metrics.grpcRequests.inc({ method: 'Watch', code: 'OK' });
+    } catch (e) {
+      const err = toGrpcError(e, { write: false });
+      deps.metrics.grpcRequests.inc({ method: 'Watch', code: grpcStatus[err.code] ?? String(err.code) });
+      call.destroy(Object.assign(new Error(err.details), err));
+      return;
+    }
+    call.on('cancelled', () => unsubscribe());
+    call.on('close', () => unsubscribe());
+  };
+}

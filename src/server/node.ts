@@ -1,0 +1,237 @@
+/**
+ * A raftkv node: opens and verifies the data dir, then runs the Raft driver, the peer transport,
+ * the client gRPC API (KV, Cluster, grpc.health.v1.Health, reflection), and the HTTP endpoint
+ * (metrics, health). It binds exactly the addresses it is given.
+ */
+import { mkdirSync, readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import * as grpc from '@grpc/grpc-js';
+import * as protoLoader from '@grpc/proto-loader';
+import { ReflectionService } from '@grpc/reflection';
+import { HealthImplementation } from 'grpc-health-check';
+import type { Server as HttpServer } from 'node:http';
+import { clusterService, kvService, resolveProtoFile } from '../api/index.js';
+import type { NodeId, Logger } from '../util/index.js';
+import { LevelStorage } from '../storage/index.js';
+import { addRaftPeerService, GrpcTransport, peerServerOptions } from '../transport/index.js';
+import type { TransportMetrics } from '../transport/index.js';
+import { FailedPreconditionError } from '../util/index.js';
+import { startHttpServer } from './http-server.js';
+import { clusterServiceImplementation, kvServiceImplementation } from './kv-service.js';
+import { NodeMetrics } from './metrics.js';
+import type { NodeOptions } from './options.js';
+import { RaftDriver } from './raft-driver.js';
+import { WatchHub } from './watch-hub.js';
+
+/** How long SIGTERM waits for in-flight client calls before cutting them off. */
+const shutdownGraceMs = 5_000;
+/** How long a stopping leader waits for a transfer of leadership. */
+const shutdownTransferMs = 2_000;
+
+/** A running node. */
+export class RaftkvNode {
+  private stopping: Promise<void> | null = null;
+
+  private constructor(
+    readonly options: NodeOptions,
+    readonly driver: RaftDriver,
+    readonly metrics: NodeMetrics,
+    private readonly parts: {
+      storage: LevelStorage;
+      transport: GrpcTransport;
+      clientServer: grpc.Server;
+      peerServer: grpc.Server;
+      http: HttpServer;
+      health: HealthImplementation;
+      watches: WatchHub;
+      logger: Logger;
+    },
+  ) {}
+
+  /** Opens the data dir and starts every part of the node. */
+  static async start(options: NodeOptions, logger: Logger, onFatal: (e: unknown) => void): Promise<RaftkvNode> {
+    mkdirSync(options.dataDir, { recursive: true });
+    const metrics = new NodeMetrics();
+    const initialConf = { voters: options.join ? [] : options.initialCluster.map((m) => m.id), learners: [] };
+    const storage = await LevelStorage.open({ path: options.dataDir, nodeId: options.id, initialConf, logger });
+    const recovery = storage.kvRecovery();
+    if (recovery.status !== 'ok') {
+      await storage.close();
+      throw new FailedPreconditionError(
+        `the state machine in ${options.dataDir} is not usable (${recovery.status}): a snapshot install was interrupted. ` +
+          'Remove the data dir and add the node back to the cluster (raftkv member remove/add).',
+      );
+    }
+    const image = await storage.loadKvImage();
+    let driver: RaftDriver | null = null;
+    const watches = new WatchHub(options.limits.watchersMax, () => driver?.kv.revision ?? (0 as never));
+    const handlers = {
+      onMessage: (m: Parameters<RaftDriver['step']>[0]) => driver?.step(m),
+      onSnapshot: async (m: Parameters<RaftDriver['receiveSnapshot']>[0], chunks: AsyncIterable<Uint8Array>) => {
+        if (driver === null) throw new Error('the node is not started yet');
+        await driver.receiveSnapshot(m, chunks);
+      },
+      onUnreachable: (peer: NodeId) => driver?.reportUnreachable(peer),
+      onSnapshotStatus: () => {},
+      onPeerInfo: (peer: NodeId, info: { readonly clientAddress: string }) => driver?.clientAddresses.set(peer, info.clientAddress),
+    };
+    const transportMetrics = transportMetricsOf(metrics);
+    const initialPeers = new Map(options.initialCluster.filter((m) => m.id !== options.id).map((m) => [m.id, m.peerAddress] as const));
+    const transport = new GrpcTransport({ nodeId: options.id, clientAddress: options.advertiseClient, peers: initialPeers, limits: options.limits, handlers, logger, metrics: transportMetrics });
+    driver = new RaftDriver({ options, storage, transport, metrics, logger, onFatal, onApplied: (changes) => watches.publish(changes) }, image);
+    transport.setPeers(driver.peers());
+
+    const peerServer = new grpc.Server(peerServerOptions());
+    addRaftPeerService(peerServer, { nodeId: options.id, limits: options.limits, handlers, logger, metrics: transportMetrics });
+    await bind(peerServer, options.listenPeer, 'peer');
+
+    const clientServer = new grpc.Server({
+      'grpc.max_receive_message_length': options.limits.requestBytesMax,
+      'grpc.max_send_message_length': 64 * 1024 * 1024,
+      'grpc.keepalive_permit_without_calls': 1,
+    });
+    const dbSizeBytes = (): number => directoryBytes(options.dataDir);
+    const serviceDeps = { options, driver, watches, metrics, dbSizeBytes };
+    clientServer.addService(kvService, kvServiceImplementation(serviceDeps));
+    clientServer.addService(clusterService, clusterServiceImplementation(serviceDeps));
+    const health = new HealthImplementation({ '': 'NOT_SERVING', 'raftkv.v1.KV': 'NOT_SERVING' });
+    health.addToServer(clientServer);
+    const packageDefinition = protoLoader.loadSync(resolveProtoFile('kv.proto'), { keepCase: true });
+    new ReflectionService(packageDefinition).addToServer(clientServer);
+    await bind(clientServer, options.listenClient, 'client');
+
+    const node = new RaftkvNode(options, driver, metrics, { storage, transport, clientServer, peerServer, http: null as never, health, watches, logger });
+    node.parts.http = await startHttpServer(options.listenHttp, metrics.registry, {
+      liveness: () => (node.stopping ? 'shutting down' : null),
+      readiness: () => node.readiness(),
+      status: () => node.statusSummary(),
+    });
+    await transport.start();
+    driver.start();
+    node.healthTimer = setInterval(() => node.updateHealth(), 200);
+    logger.info(
+      { id: options.id, client: options.listenClient, peer: options.listenPeer, http: options.listenHttp, dataDir: options.dataDir, applied: image.appliedIndex },
+      'node: started',
+    );
+    return node;
+  }
+
+  private healthTimer: NodeJS.Timeout | null = null;
+
+  /** Null when the node can serve linearizable requests, else why not. */
+  readiness(): string | null {
+    if (this.stopping) return 'shutting down';
+    if (this.driver.leader === null) return 'no leader known';
+    return null;
+  }
+
+  /** The summary `/status` serves. */
+  statusSummary(): object {
+    const s = this.driver.status();
+    return {
+      id: this.options.id,
+      role: s.role,
+      leader: s.leader,
+      term: s.term,
+      commit: s.commit,
+      applied: this.driver.kv.appliedIndex,
+      lastIndex: s.lastIndex,
+      firstIndex: s.firstIndex,
+      revision: this.driver.kv.revision,
+      keys: this.driver.kv.keyCount,
+      voters: this.driver.confState.voters,
+      learners: this.driver.confState.learners,
+      clientAddress: this.options.advertiseClient,
+      stateHash: this.driver.kv.stateHash(),
+    };
+  }
+
+  private updateHealth(): void {
+    const state = this.readiness() === null ? 'SERVING' : 'NOT_SERVING';
+    this.parts.health.setStatus('', state);
+    this.parts.health.setStatus('raftkv.v1.KV', state);
+  }
+
+  /**
+   * Clean shutdown (SIGTERM): hand leadership over if this node leads, stop accepting calls,
+   * let in-flight calls finish (up to a grace period), fail what remains, flush and close.
+   */
+  stop(): Promise<void> {
+    this.stopping ??= this.doStop();
+    return this.stopping;
+  }
+
+  private async doStop(): Promise<void> {
+    const { logger, clientServer, peerServer, transport, storage, http, watches } = this.parts;
+    logger.info({}, 'node: shutting down');
+    if (this.healthTimer) clearInterval(this.healthTimer);
+    this.updateHealth();
+    await this.handOverLeadership();
+    watches.close('the node is shutting down');
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(() => {
+        clientServer.forceShutdown();
+        resolve();
+      }, shutdownGraceMs);
+      clientServer.tryShutdown(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+    await this.driver.stop();
+    await transport.stop();
+    peerServer.forceShutdown();
+    await new Promise<void>((resolve) => http.close(() => resolve()));
+    http.closeAllConnections();
+    await storage.close();
+    logger.info({}, 'node: stopped');
+  }
+
+  /** On the leader, asks the most caught-up voter to take over, and waits a little for it. */
+  private async handOverLeadership(): Promise<void> {
+    const s = this.driver.status();
+    if (s.role !== 'leader' || s.progress === null) return;
+    let best: { id: NodeId; match: number } | null = null;
+    for (const [id, p] of s.progress) {
+      if (id !== this.options.id && this.driver.confState.voters.includes(id) && (best === null || p.match > best.match)) best = { id, match: p.match };
+    }
+    if (best === null) return;
+    this.driver.transferLeader(best.id);
+    const end = Date.now() + shutdownTransferMs;
+    while (Date.now() < end && this.driver.role === 'leader') await new Promise((r) => setTimeout(r, 20));
+    this.parts.logger.info({ to: best.id, transferred: this.driver.role !== 'leader' }, 'node: leadership handed over before shutdown');
+  }
+}
+
+function bind(server: grpc.Server, address: string, what: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.bindAsync(address, grpc.ServerCredentials.createInsecure(), (err, port) => {
+      if (err) reject(new FailedPreconditionError(`cannot listen for ${what} traffic on ${address}: ${err.message}`));
+      else resolve(port);
+    });
+  });
+}
+
+/** Bytes of the files directly in `dir` (the LevelDB files). */
+function directoryBytes(dir: string): number {
+  try {
+    return readdirSync(dir).reduce((sum, f) => sum + statSync(join(dir, f)).size, 0);
+  } catch {
+    return 0;
+  }
+}
+
+function transportMetricsOf(m: NodeMetrics): TransportMetrics {
+  return {
+    messagesSent: (peer, count) => m.peerMessagesSent.inc({ peer }, count),
+    messagesDropped: (peer, _reason, count) => m.peerMessagesDropped.inc({ peer }, count),
+    batchesSent: () => {},
+    bytesSent: () => {},
+    reconnects: (peer) => m.peerReconnects.inc({ peer }),
+    messagesReceived: () => {},
+    bytesReceived: () => {},
+    streamsAccepted: () => {},
+    snapshotsSent: () => {},
+    snapshotsReceived: () => {},
+  };
+}

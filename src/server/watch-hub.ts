@@ -1,0 +1,143 @@
+/**
+ * Watches: streams of changes to a key or a prefix, from a given revision. The hub keeps a
+ * bounded history of recent events (`watchHistoryEventsMax`) so that a watch can start in the
+ * past (a client resuming after a reconnect); older revisions answer "compacted", and the client
+ * must re-read and watch from the current revision. Each watcher has a bounded queue: a watcher
+ * that cannot keep up is cancelled with a reason rather than holding memory without bound.
+ */
+import type { KeyValue, Mutation } from '../kv/index.js';
+import { compareBytes, prefixEnd } from '../kv/index.js';
+import { OverloadedError, revision } from '../util/index.js';
+import type { Revision } from '../util/index.js';
+import type { AppliedChange } from './raft-driver.js';
+
+/** Most events kept for watches that start in the past. */
+export const watchHistoryEventsMax = 100_000;
+/** Most events queued for one watcher before it is cancelled as too slow. */
+export const watcherQueueEventsMax = 10_000;
+
+/** One change to one key. */
+export interface WatchEvent {
+  readonly type: 'put' | 'delete';
+  /** For a put, the new key-value; for a delete, the key with an empty value and the delete's revision. */
+  readonly kv: KeyValue;
+}
+
+/** What a watcher wants. */
+export interface WatchSpec {
+  readonly key: Uint8Array;
+  /** Exclusive end; empty for a single key unless `prefix`. */
+  readonly rangeEnd: Uint8Array;
+  readonly prefix: boolean;
+  /** First revision to deliver; 0 means "from now". */
+  readonly startRevision: number;
+}
+
+/** A watcher's callbacks. */
+export interface WatchSink {
+  /** Events at one revision, in order. */
+  events(events: readonly WatchEvent[], revision: Revision): void;
+  /** The watch ended on the server's side (compacted history, too slow, snapshot reset, shutdown). */
+  cancel(reason: string, compactRevision: number): void;
+}
+
+interface Watcher {
+  readonly lo: Uint8Array;
+  /** Exclusive end, or null for a single key. */
+  readonly hi: Uint8Array | null;
+  readonly sink: WatchSink;
+}
+
+/** Fans applied changes out to watchers. */
+export class WatchHub {
+  private readonly history: { revision: Revision; events: WatchEvent[] }[] = [];
+  private historyEvents = 0;
+  private readonly watchers = new Set<Watcher>();
+
+  constructor(
+    private readonly watchersMax: number,
+    /** The current revision (for "from now"). */
+    private readonly currentRevision: () => Revision,
+  ) {}
+
+  /** Number of active watchers. */
+  get size(): number {
+    return this.watchers.size;
+  }
+
+  /**
+   * Registers a watcher and replays kept history from `startRevision`. Returns an unsubscribe
+   * function. Throws `OverloadedError` past `watchersMax`.
+   */
+  watch(spec: WatchSpec, sink: WatchSink): () => void {
+    if (this.watchers.size >= this.watchersMax) throw new OverloadedError(`too many watchers (watchersMax ${this.watchersMax})`, 1000);
+    const hi = spec.prefix ? prefixEnd(spec.key) : spec.rangeEnd.length > 0 ? spec.rangeEnd : null;
+    const watcher: Watcher = { lo: spec.key, hi, sink };
+    const oldest = this.history[0]?.revision ?? revision(this.currentRevision() + 1);
+    if (spec.startRevision > 0 && spec.startRevision < oldest && spec.startRevision <= this.currentRevision()) {
+      sink.cancel(`revision ${spec.startRevision} is older than the kept watch history (oldest ${oldest})`, oldest - 1);
+      return () => {};
+    }
+    if (spec.startRevision > 0) {
+      for (const h of this.history) {
+        if (h.revision < spec.startRevision) continue;
+        const mine = h.events.filter((e) => matches(watcher, e.kv.key));
+        if (mine.length > 0) sink.events(mine, h.revision);
+      }
+    }
+    this.watchers.add(watcher);
+    return () => this.watchers.delete(watcher);
+  }
+
+  /** Records applied changes and delivers them. */
+  publish(changes: readonly AppliedChange[]): void {
+    for (const change of changes) {
+      if (change.reset) {
+        this.resetAll(change.revision);
+        continue;
+      }
+      const events = change.mutations.map((m) => toEvent(m, change.revision)).filter((e): e is WatchEvent => e !== null);
+      if (events.length === 0) continue;
+      this.history.push({ revision: change.revision, events });
+      this.historyEvents += events.length;
+      while (this.historyEvents > watchHistoryEventsMax && this.history.length > 1) {
+        this.historyEvents -= this.history.shift()?.events.length ?? 0;
+      }
+      for (const w of this.watchers) {
+        const mine = events.filter((e) => matches(w, e.kv.key));
+        if (mine.length > 0) w.sink.events(mine, change.revision);
+      }
+    }
+  }
+
+  /** Cancels every watcher (shutdown). */
+  close(reason: string): void {
+    for (const w of this.watchers) w.sink.cancel(reason, 0);
+    this.watchers.clear();
+  }
+
+  /** A snapshot replaced the state: history no longer describes it, so every watch restarts. */
+  private resetAll(rev: Revision): void {
+    this.history.length = 0;
+    this.historyEvents = 0;
+    for (const w of this.watchers) w.sink.cancel('the node installed a snapshot; re-read and watch again', rev);
+    this.watchers.clear();
+  }
+}
+
+function matches(w: Watcher, key: Uint8Array): boolean {
+  if (w.hi === null) return compareBytes(key, w.lo) === 0;
+  return compareBytes(key, w.lo) >= 0 && (w.hi.length === 0 || compareBytes(key, w.hi) < 0);
+}
+
+function toEvent(m: Mutation, rev: Revision): WatchEvent | null {
+  switch (m.type) {
+    case 'putKey':
+      return { type: 'put', kv: m.kv };
+    case 'deleteKey':
+      return { type: 'delete', kv: { key: m.key, value: new Uint8Array(0), createRevision: revision(0), modRevision: rev, version: 0 } };
+    case 'putSession':
+    case 'deleteSession':
+      return null;
+  }
+}
