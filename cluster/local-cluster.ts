@@ -97,6 +97,24 @@ export interface LocalClusterOptions {
   readonly output?: 'file' | 'inherit';
   /** Extra environment variables. */
   readonly env?: Readonly<Record<string, string>>;
+  /**
+   * Per node id: a command that wraps the node's command line, for example
+   * `['ip', 'netns', 'exec', 'ns1']` to run the node in a network namespace. The wrapper must exec
+   * the node in place (as `ip netns exec` does), so the pid stays the node's.
+   */
+  readonly commandPrefix?: Readonly<Record<string, readonly string[]>>;
+  /**
+   * Per node id: the `--initial-cluster` value that node gets instead of `initialCluster`, so that
+   * each node can see its peers at different addresses (for example through per-link proxies).
+   */
+  readonly initialClusterFor?: Readonly<Record<string, string>>;
+  /** Called with each node process's pid right after it is spawned (for leftover tracking). */
+  readonly onSpawn?: (id: string, pid: number) => void;
+  /**
+   * Start each node in its own process group (and session), so a Ctrl-C in the terminal reaches
+   * only the parent, which then stops the nodes itself (jepsen-lite heals and checks first).
+   */
+  readonly detached?: boolean;
 }
 
 /** A set of raftkv node processes. */
@@ -141,8 +159,8 @@ export class LocalCluster {
     return this.specs.map((s) => s.id).filter((id) => this.pid(id) !== null);
   }
 
-  /** The arguments `raftkv serve` gets for node `id`. */
-  args(id: string): string[] {
+  /** The arguments `raftkv serve` gets for node `id` (plus `extra`, for one start). */
+  args(id: string, extra: readonly string[] = []): string[] {
     const s = this.spec(id);
     return [
       'serve',
@@ -151,9 +169,10 @@ export class LocalCluster {
       '--listen-client', s.clientAddress,
       '--listen-peer', s.peerAddress,
       '--listen-http', s.httpAddress,
-      '--initial-cluster', this.initialCluster,
+      '--initial-cluster', this.options.initialClusterFor?.[id] ?? this.initialCluster,
       ...(this.options.extraArgs ?? []),
       ...(this.options.nodeArgs?.[id] ?? []),
+      ...extra,
     ];
   }
 
@@ -163,16 +182,18 @@ export class LocalCluster {
     await Promise.all(this.specs.map((s) => this.waitForHttp(s.id, 20_000)));
   }
 
-  /** Starts node `id` (does not wait for it). */
-  start(id: string): ChildProcess {
+  /** Starts node `id` (does not wait for it), with `extraArgs` for this start only (for example `--join`). */
+  start(id: string, extraArgs: readonly string[] = []): ChildProcess {
     if (this.pid(id) !== null) throw new Error(`node ${id} is already running`);
     const s = this.spec(id);
     mkdirSync(dirname(s.dataDir), { recursive: true });
     mkdirSync(this.pidDir, { recursive: true });
     const inherit = this.options.output === 'inherit';
-    const child = spawn(process.execPath, [this.bin, ...this.args(id)], {
+    const [command, ...prefixArgs] = [...(this.options.commandPrefix?.[id] ?? []), process.execPath];
+    const child = spawn(command ?? process.execPath, [...prefixArgs, this.bin, ...this.args(id, extraArgs)], {
       stdio: inherit ? ['ignore', 'inherit', 'inherit'] : ['ignore', 'pipe', 'pipe'],
       env: { ...process.env, ...this.options.env },
+      detached: this.options.detached === true,
     });
     if (!inherit) {
       const log = createWriteStream(`${s.dataDir}.log`, { flags: 'a' });
@@ -181,7 +202,10 @@ export class LocalCluster {
       child.once('exit', () => setTimeout(() => log.end(), 50));
     }
     this.processes.set(id, child);
-    if (child.pid !== undefined) writeFileSync(join(this.pidDir, `${id}.pid`), `${child.pid}\n`);
+    if (child.pid !== undefined) {
+      writeFileSync(join(this.pidDir, `${id}.pid`), `${child.pid}\n`);
+      this.options.onSpawn?.(id, child.pid);
+    }
     return child;
   }
 
