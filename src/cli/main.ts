@@ -1,39 +1,49 @@
 /**
  * The `raftkv` command line (commander). Expected failures print one line and exit with a
- * documented code; never a stack trace.
+ * documented code (see exit-codes.ts); never a stack trace.
  */
 import { Command, CommanderError } from 'commander';
-import { RaftkvError } from '../util/index.js';
 import { registerClusterCommand } from './cluster-command.js';
-import { registerServeCommand } from './serve-command.js';
+import { errorLine, exitCodeOf } from './exit-codes.js';
+import { registerKvCommands } from './kv-commands.js';
+import { registerMemberCommand } from './member-command.js';
+import { registerStatusCommand } from './status-command.js';
 
-/** Exit codes scripts can rely on. */
-export const ExitCode = {
-  ok: 0,
-  notFound: 1,
-  usage: 2,
-  unavailable: 3,
-  failed: 4,
-} as const;
+export { ExitCode } from './exit-codes.js';
+
+/** Commands that only talk to a cluster as a client: they never need the node's code. */
+const clientCommands: ReadonlySet<string> = new Set(['put', 'get', 'del', 'delete', 'range', 'list', 'cas', 'txn', 'watch', 'status', 'member']);
 
 const program = new Command()
   .name('raftkv')
   .description('raftkv: a replicated key-value database (Raft over gRPC, LevelDB storage)')
   .exitOverride()
-  .showHelpAfterError(false);
-registerServeCommand(program);
+  .showHelpAfterError(false)
+  .addHelpText(
+    'after',
+    `
+Exit codes: 0 ok, 1 not found (get of a missing key, failed cas or txn guard),
+2 usage or invalid argument, 3 unavailable (no leader or quorum, deadline exceeded,
+outcome unknown), 4 other failure.
+Client commands take --endpoints (or RAFTKV_ENDPOINTS), --output table|json, --timeout.`,
+  );
+
+// The node's code (LevelDB, Raft, metrics) takes a while to load: client commands skip it.
+const first = process.argv[2];
+if (first === undefined || !clientCommands.has(first)) {
+  const { registerServeCommand } = await import('./serve-command.js');
+  registerServeCommand(program);
+}
 registerClusterCommand(program);
+registerKvCommands(program);
+registerStatusCommand(program);
+registerMemberCommand(program);
 
 try {
   await program.parseAsync(process.argv);
 } catch (e) {
-  if (e instanceof CommanderError) {
-    process.exit(e.exitCode === 0 ? 0 : ExitCode.usage);
-  }
-  if (e instanceof RaftkvError) {
-    console.error(`raftkv: ${e.message}`);
-    process.exit(e.code === 'INVALID_ARGUMENT' ? ExitCode.usage : e.code === 'UNAVAILABLE' ? ExitCode.unavailable : ExitCode.failed);
-  }
-  console.error(`raftkv: ${e instanceof Error ? e.message : String(e)}`);
-  process.exit(ExitCode.failed);
+  const code = exitCodeOf(e);
+  // Commander has already printed its own one-line message for usage errors.
+  if (!(e instanceof CommanderError)) console.error(errorLine(e));
+  process.exit(code);
 }

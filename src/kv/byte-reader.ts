@@ -62,11 +62,14 @@ export class ByteReader {
     return n;
   }
 
-  /** Reads length-prefixed bytes (a copy). */
+  /**
+   * Reads length-prefixed bytes: always a copy, even when the input is a Node Buffer (whose
+   * `slice` is a view), so a decoded key never pins a whole network or LevelDB buffer.
+   */
   bytes(label: string): Uint8Array {
     const n = this.varint(label);
     if (n > this.remaining()) throw this.error(`truncated: ${label} needs ${n} bytes, ${this.remaining()} left`);
-    const out = this.input.slice(this.offset, this.offset + n);
+    const out = new Uint8Array(this.input.subarray(this.offset, this.offset + n));
     this.offset += n;
     return out;
   }

@@ -66,3 +66,13 @@ describe('prefixEnd', () => {
     expect(resolveRange({ key: new Uint8Array(0), prefix: true })).toEqual({ kind: 'span', low: '', high: null });
   });
 });
+
+describe('prefixEnd on shared memory', () => {
+  it('never writes into its argument, even when the argument is a view of a larger buffer (a Node Buffer slice)', () => {
+    const backing = Buffer.from([0x61, 0x62, 0x63, 0x00]);
+    const prefix = backing.subarray(0, 3);
+    const end = prefixEnd(prefix);
+    expect([...end]).toEqual([0x61, 0x62, 0x64]);
+    expect([...backing]).toEqual([0x61, 0x62, 0x63, 0x00]);
+  });
+});

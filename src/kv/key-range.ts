@@ -15,7 +15,8 @@ export function prefixEnd(prefix: Uint8Array): Uint8Array {
   for (let i = prefix.length - 1; i >= 0; i--) {
     const byte = prefix[i] as number;
     if (byte < 0xff) {
-      const end = prefix.slice(0, i + 1);
+      // A copy, never a view: `prefix` may be a Node Buffer, whose `slice` shares memory.
+      const end = new Uint8Array(prefix.subarray(0, i + 1));
       end[i] = byte + 1;
       return end;
     }

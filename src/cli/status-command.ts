@@ -1,0 +1,64 @@
+/**
+ * `raftkv status`: every endpoint's view of the cluster as a table (id, address, role, term,
+ * commit, applied, lag, health). Lag is how far a node's applied index trails the highest commit
+ * index any node reports. Exit code 0 when a leader is known, 3 when no node answered or none
+ * knows a leader; an unreachable node shows in its row's HEALTH.
+ */
+import type { Command } from 'commander';
+import type { EndpointStatus } from '../client/index.js';
+import { addClientFlags, clientFlagsOf, withClient } from './client-flags.js';
+import { CliFailure, ExitCode } from './exit-codes.js';
+import { printJson, printTable } from './output.js';
+
+/** Registers `status`. */
+export function registerStatusCommand(program: Command): void {
+  addClientFlags(program.command('status').description('show every node: id, address, role, term, commit, applied, lag, health')).action(async (_o: unknown, cmd: Command) => {
+    const flags = clientFlagsOf(cmd);
+    const statuses = await withClient(flags, (kv) => kv.cluster.status({ timeoutMs: Math.min(flags.timeoutMs, 2000) }));
+    const rows = summarize(statuses);
+    if (flags.output === 'json') printJson(rows);
+    else printTable(['ID', 'ADDRESS', 'ROLE', 'TERM', 'COMMIT', 'APPLIED', 'LAG', 'HEALTH'], rows.map((r) => [r.id ?? '?', r.address, r.role ?? '-', num(r.term), num(r.commit), num(r.applied), num(r.lag), r.health]));
+    const answered = rows.filter((r) => r.role !== null);
+    if (answered.length === 0) throw new CliFailure(`no node answered (${rows.map((r) => r.address).join(', ')})`, ExitCode.unavailable);
+    if (!answered.some((r) => r.leader !== null)) throw new CliFailure('no node knows a leader', ExitCode.unavailable);
+  });
+}
+
+/** One row of the status table. */
+interface StatusRow {
+  id: string | null;
+  address: string;
+  role: string | null;
+  leader: string | null;
+  term: number | null;
+  commit: number | null;
+  applied: number | null;
+  lag: number | null;
+  revision: number | null;
+  health: string;
+}
+
+function num(n: number | null): string {
+  return n === null ? '-' : String(n);
+}
+
+function summarize(statuses: readonly EndpointStatus[]): StatusRow[] {
+  const commitMax = Math.max(0, ...statuses.map((s) => (s.ok ? s.status.commitIndex : 0)));
+  return statuses.map((s): StatusRow => {
+    if (!s.ok) return { id: null, address: s.endpoint, role: null, leader: null, term: null, commit: null, applied: null, lag: null, revision: null, health: `unreachable: ${s.error.message}` };
+    const st = s.status;
+    const problems = [...st.errors, ...(st.leaderId === null ? ['no leader known'] : [])];
+    return {
+      id: st.nodeId,
+      address: s.endpoint,
+      role: st.isLearner ? `${st.role} (learner)` : st.role,
+      leader: st.leaderId,
+      term: st.term,
+      commit: st.commitIndex,
+      applied: st.appliedIndex,
+      lag: Math.max(0, commitMax - st.appliedIndex),
+      revision: st.revision,
+      health: problems.length === 0 ? 'ok' : problems.join('; '),
+    };
+  });
+}

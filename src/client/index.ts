@@ -1,0 +1,64 @@
+/**
+ * client: the TypeScript client library of raftkv (the package's main export).
+ *
+ * ```ts
+ * import { connect } from 'raftkv';
+ * const kv = await connect({ endpoints: '127.0.0.1:7001,127.0.0.1:7002,127.0.0.1:7003' });
+ * await kv.put('greeting', 'hello');
+ * const r = await kv.get('greeting');
+ * console.log(r.found, r.text);
+ * kv.close();
+ * ```
+ */
+import { RaftkvClient } from './kv-client.js';
+import type { ClientOptions } from './options.js';
+import { resolveOptions } from './options.js';
+
+/**
+ * Creates a client and finds the leader (waiting at most `discoveryTimeoutMs`). It does not fail
+ * when no node answers: calls then fail with typed errors, and the client keeps looking.
+ * Throws `InvalidArgumentError` for bad options.
+ */
+export async function connect(options: ClientOptions): Promise<RaftkvClient> {
+  const client = new RaftkvClient(resolveOptions(options));
+  await client.discover();
+  return client;
+}
+
+/** Creates a client without contacting the cluster (it finds the leader on first use). */
+export function createClient(options: ClientOptions): RaftkvClient {
+  return new RaftkvClient(resolveOptions(options));
+}
+
+export { RaftkvClient, TxnBuilder } from './kv-client.js';
+export type { CallOptions, DeleteOptions, GetOptions, PutOptions, RangeOptions, ReadConsistency, ReadOptions, WatchOptions } from './kv-client.js';
+export type { ClientOptions } from './options.js';
+export { defaultEndpoints, parseEndpoints } from './options.js';
+export type { Bytes } from './bytes.js';
+export { isUtf8, utf8 } from './bytes.js';
+export { compare, op } from './requests.js';
+export type { Compare, CompareOp, CompareTargetName, KeySelector, RangeShape, TxnOp } from './requests.js';
+export { KeyValue } from './results.js';
+export type { Answered, CasResult, DeleteResult, Freshness, GetFound, GetMissing, GetResult, PutResult, RangeResult, TxnOpResult, TxnResult } from './results.js';
+export { Watch } from './watch.js';
+export type { WatchEvent } from './watch.js';
+export type { ClusterApi, EndpointStatus, Member, NodeRole, NodeStatus } from './cluster-api.js';
+export type { AttemptDoneEvent, AttemptEvent, BreakerStateChangeEvent, ClientHooks, LeaderChangeEvent, RetryEvent, WatchResumeEvent } from './hooks.js';
+export type { BackoffOptions } from './backoff.js';
+export type { RetryBudgetOptions } from './retry-budget.js';
+export type { BreakerState, CircuitBreakerOptions } from './circuit-breaker.js';
+export {
+  CompactedError,
+  CorruptionError,
+  DeadlineExceededError,
+  FailedPreconditionError,
+  InvalidArgumentError,
+  isErrorCode,
+  NotLeaderError,
+  OutcomeUnknownError,
+  OverloadedError,
+  RaftkvError,
+  UnavailableError,
+} from './errors.js';
+export type { ErrorCode, WriteOutcome } from './errors.js';
+export type { Logger } from '../util/index.js';

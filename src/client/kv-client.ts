@@ -1,0 +1,341 @@
+/**
+ * The raftkv client: `connect()` returns one. Every call has a deadline (the client's
+ * `timeoutMs`, or the call's own), sent to the node as the gRPC deadline; failed attempts are
+ * retried where safe (see `CallRunner`). Writes carry the client id, a seq and `ackSeq` so a
+ * retried write is applied at most once and answered with its first result.
+ */
+import type { MethodDefinition } from '@grpc/grpc-js';
+import type * as M from '../api/index.js';
+import { Consistency, kvService, toNumber } from '../api/index.js';
+import { InvalidArgumentError, UnavailableError } from '../util/index.js';
+import type { Bytes } from './bytes.js';
+import { prefixEnd, toBytes } from './bytes.js';
+import { CallRunner } from './call-runner.js';
+import { ClusterApi } from './cluster-api.js';
+import { DeadlineExceededError, NotLeaderError, OverloadedError } from './errors.js';
+import type { ResolvedOptions } from './options.js';
+import type { Compare, KeySelector, RangeShape, TxnOp } from './requests.js';
+import { compare as cmp, compareMsg, op, rangeFields, rangeRequestMsg, requestOpMsg, requireSelection, selectorOf } from './requests.js';
+import type { CasResult, DeleteResult, GetResult, PutResult, RangeResult, TxnResult } from './results.js';
+import { answeredOf, getResultOf, KeyValue, rangeResultOf, txnResultOf } from './results.js';
+import { RetryBudget } from './retry-budget.js';
+import { Router } from './router.js';
+import { Watch } from './watch.js';
+import { WriteSession } from './write-session.js';
+
+/** Options every call takes. */
+export interface CallOptions {
+  /** This call's deadline, in ms (default: the client's `timeoutMs`). */
+  readonly timeoutMs?: number;
+}
+
+/** How a read is served. */
+export type ReadConsistency = 'linearizable' | 'stale';
+
+/** Options of reads (`get`, `range`). */
+export interface ReadOptions extends CallOptions {
+  /** `linearizable` (default): sees every write acknowledged before the read began. `stale`: the answering node's local state, maybe behind. */
+  readonly consistency?: ReadConsistency;
+  /** Stale reads: refuse answers from a node that cannot prove it is at most this far behind (ms). */
+  readonly maxStalenessMs?: number;
+  /**
+   * Graceful degradation (opt-in): if a linearizable read cannot be served (no quorum, no leader)
+   * within 60% of the deadline, answer with a stale read instead. The result says `stale: true`.
+   */
+  readonly fallbackToStale?: boolean;
+}
+
+/** Options of `get`. */
+export type GetOptions = ReadOptions;
+
+/** Options of `range`: which keys (`KeySelector`; none selects every key), what to return, and how to read. */
+export interface RangeOptions extends KeySelector, RangeShape, ReadOptions {}
+
+/** Options of `put`. */
+export interface PutOptions extends CallOptions {
+  /** Return the previous key-value in the result. */
+  readonly prevKv?: boolean;
+}
+
+/** Options of `delete`. */
+export interface DeleteOptions extends CallOptions {
+  /** Return the deleted key-values in the result. */
+  readonly prevKv?: boolean;
+}
+
+/** Options of `watch`. */
+export interface WatchOptions {
+  /** Watch every key that starts with `key`. */
+  readonly prefix?: boolean;
+  /** Watch the span `[key, end)`. */
+  readonly end?: Bytes;
+  /** Deliver changes from this revision on (inclusive); default: from now. */
+  readonly fromRevision?: number;
+  /** Include each changed key's previous value (when the server sends it). */
+  readonly prevKv?: boolean;
+  /** Ends the watch when aborted. */
+  readonly signal?: AbortSignal;
+}
+
+/** A transaction under construction: `.if(...)`, `.then(...)`, `.else(...)`, `.commit()`. */
+export class TxnBuilder {
+  private readonly compares: Compare[] = [];
+  private readonly success: TxnOp[] = [];
+  private readonly failure: TxnOp[] = [];
+
+  constructor(private readonly commitFn: (txn: { compares: readonly Compare[]; success: readonly TxnOp[]; failure: readonly TxnOp[] }, options: CallOptions) => Promise<TxnResult>) {}
+
+  /** Guards that must all hold for the `then` branch (see `compare`). */
+  if(...compares: (Compare | readonly Compare[])[]): this {
+    this.compares.push(...compares.flat());
+    return this;
+  }
+
+  /** Operations applied when every guard holds (see `op`). */
+  then(...ops: (TxnOp | readonly TxnOp[])[]): this {
+    this.success.push(...ops.flat());
+    return this;
+  }
+
+  /** Operations applied otherwise. */
+  else(...ops: (TxnOp | readonly TxnOp[])[]): this {
+    this.failure.push(...ops.flat());
+    return this;
+  }
+
+  /** Sends the transaction; it applies atomically, at one revision, exactly once. */
+  commit(options: CallOptions = {}): Promise<TxnResult> {
+    return this.commitFn({ compares: this.compares, success: this.success, failure: this.failure }, options);
+  }
+}
+
+type SessionFields = { clientId?: string; seq?: M.Uint64; ackSeq?: M.Uint64 };
+
+/** A connection to a raftkv cluster. */
+export class RaftkvClient {
+  /** Cluster status and membership. */
+  readonly cluster: ClusterApi;
+  private readonly router: Router;
+  private readonly runner: CallRunner;
+  private readonly session: WriteSession;
+  private readonly watches = new Set<Watch>();
+  private closed = false;
+
+  constructor(private readonly options: ResolvedOptions) {
+    this.router = new Router(options);
+    this.runner = new CallRunner(options, this.router, options.retryBudget ? new RetryBudget(options.retryBudget) : null);
+    this.session = new WriteSession(options.clientId, options.writeWindowMax);
+    this.cluster = new ClusterApi(options, this.router, this.runner);
+  }
+
+  /** The client id its writes carry. */
+  get clientId(): string {
+    return this.options.clientId;
+  }
+
+  /** The leader's node id as last learned, or null. */
+  get leaderId(): string | null {
+    return this.router.leaderId;
+  }
+
+  /** Every endpoint this client knows (the seeds, then any learned), with its node id and circuit state. */
+  endpoints(): { address: string; nodeId: string | null; breaker: 'closed' | 'open' | 'half-open' }[] {
+    return this.router.endpoints.map((e) => ({ address: e.address, nodeId: e.nodeId, breaker: e.breaker?.state ?? 'closed' }));
+  }
+
+  /** Finds the leader and learns every endpoint's node id (bounded by `discoveryTimeoutMs`). Never throws. */
+  async discover(): Promise<void> {
+    await this.router.discover(Date.now() + this.options.discoveryTimeoutMs).catch(() => {});
+  }
+
+  /** Sets `key` to `value`. */
+  async put(key: Bytes, value: Bytes, options: PutOptions = {}): Promise<PutResult> {
+    const request: M.PutRequestMsg = { key: keyOf(key, 'key'), value: toBytes(value, 'value'), prevKv: options.prevKv === true };
+    const res = await this.write('Put', kvService.Put, request, options);
+    return { ...answeredOf(res.header), prevKv: res.prevKv ? KeyValue.fromMessage(res.prevKv) : null };
+  }
+
+  /** Reads one key. */
+  async get(key: Bytes, options: GetOptions = {}): Promise<GetResult> {
+    const k = keyOf(key, 'key');
+    return this.read(options, (consistency, maxStalenessMs) => ({ key: k, consistency, maxStalenessMs }), kvService.Get, (res, stale) => {
+      const kv = res.found && res.kv ? KeyValue.fromMessage(res.kv) : null;
+      return getResultOf(kv, answeredOf(res.header), { stale, stalenessMs: toNumber(res.stalenessMs) });
+    });
+  }
+
+  /** Reads a range of keys in key order (every key when no selector is given). */
+  async range(options: RangeOptions = {}): Promise<RangeResult> {
+    const request = rangeRequestMsg(options, 'range');
+    return this.read(options, (consistency, maxStalenessMs) => ({ ...request, consistency, maxStalenessMs }), kvService.Range, rangeResultOf);
+  }
+
+  /** Deletes a key, or the keys a selector names (`{ prefix }`, `{ start, end }`). */
+  async delete(target: Bytes | KeySelector, options: DeleteOptions = {}): Promise<DeleteResult> {
+    const selector = selectorOf(target);
+    requireSelection(selector, 'delete');
+    const request: M.DeleteRequestMsg = { ...rangeFields(selector, 'delete'), prevKv: options.prevKv === true };
+    const res = await this.write('Delete', kvService.Delete, request, options);
+    return { ...answeredOf(res.header), deleted: toNumber(res.deleted), prevKvs: (res.prevKvs ?? []).map(KeyValue.fromMessage) };
+  }
+
+  /** Starts a transaction: `client.txn().if(...).then(...).else(...).commit()`. */
+  txn(): TxnBuilder {
+    return new TxnBuilder(async (t, options) => {
+      const request: M.TxnRequestMsg = {
+        compare: t.compares.map((c, i) => compareMsg(c, `txn.if[${i}]`)),
+        success: t.success.map((o, i) => requestOpMsg(o, `txn.then[${i}]`)),
+        failure: t.failure.map((o, i) => requestOpMsg(o, `txn.else[${i}]`)),
+      };
+      return txnResultOf(await this.write('Txn', kvService.Txn, request, options));
+    });
+  }
+
+  /**
+   * Compare-and-swap: sets `key` to `value` only if it now holds `expected` (or, with
+   * `expected === null`, does not exist). On failure the result carries the key as it is.
+   */
+  async cas(key: Bytes, expected: Bytes | null, value: Bytes, options: CallOptions = {}): Promise<CasResult> {
+    const guard = expected === null ? cmp.absent(key) : cmp.value(key, '==', expected);
+    const result = await this.txn().if(guard).then(op.put(key, value)).else(op.get(key)).commit(options);
+    const read = result.results[0];
+    const current = !result.succeeded && read?.type === 'range' ? (read.kvs[0] ?? null) : null;
+    return { revision: result.revision, nodeId: result.nodeId, succeeded: result.succeeded, current };
+  }
+
+  /**
+   * Watches a key (or, with `prefix`, every key under it). Iterate the result with `for await`;
+   * it resumes after node failures without missing or repeating a change.
+   */
+  watch(key: Bytes, options: WatchOptions = {}): Watch {
+    this.assertOpen();
+    const k = keyOf(key, 'key');
+    if (options.prefix === true && options.end !== undefined) throw new InvalidArgumentError('watch', 'give prefix or end, not both');
+    const fields = options.end !== undefined ? rangeFields({ start: k, end: options.end }, 'watch') : options.prefix === true ? prefixWatchFields(k) : { key: k };
+    const fromRevision = options.fromRevision ?? 0;
+    if (!Number.isSafeInteger(fromRevision) || fromRevision < 0) throw new InvalidArgumentError('fromRevision', `must be a non-negative integer, got ${fromRevision}`);
+    const countRequest: M.RangeRequestMsg = { ...fields, countOnly: true, limit: 1 };
+    const watch = new Watch(
+      {
+        options: this.options,
+        router: this.router,
+        currentRevision: async () => toNumber((await this.readOnce(kvService.Range, countRequest, this.options.timeoutMs)).header?.revision),
+      },
+      { ...fields, prevKv: options.prevKv === true },
+      fromRevision,
+      options.signal,
+    );
+    this.watches.add(watch);
+    void watch.stopped().finally(() => this.watches.delete(watch));
+    return watch;
+  }
+
+  /** Closes every channel and watch; calls in progress fail with UNAVAILABLE. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    for (const w of this.watches) w.close();
+    this.runner.close();
+    this.router.close();
+  }
+
+  /** Sends a write to the leader with exactly-once fields, retrying as the runner decides. */
+  private async write<Req extends SessionFields, Res extends { header: M.ResponseHeaderMsg }>(method: string, def: MethodDefinition<Req, Res>, request: Req, options: CallOptions): Promise<Res> {
+    this.assertOpen();
+    const timeoutMs = timeoutOf(options, this.options);
+    const deadlineMs = Date.now() + timeoutMs;
+    const exactlyOnce = this.options.exactlyOnce;
+    const seq = exactlyOnce ? await this.session.begin() : 0;
+    try {
+      const { response } = await this.runner.run({
+        method,
+        write: true,
+        target: 'leader',
+        idempotent: exactlyOnce,
+        deadlineMs,
+        timeoutMs,
+        // The same seq on every attempt; ackSeq as of each attempt.
+        send: (e, attemptDeadlineMs) => e.unary(def, exactlyOnce ? { ...request, clientId: this.session.clientId, seq, ackSeq: this.session.ackSeq } : request, attemptDeadlineMs),
+        header: (r) => r.header,
+      });
+      return response;
+    } finally {
+      if (exactlyOnce) this.session.complete(seq);
+    }
+  }
+
+  /** A read with the consistency options and the opt-in stale fallback. */
+  private async read<Req, Res extends { header: M.ResponseHeaderMsg }, Out>(
+    options: ReadOptions,
+    build: (consistency: number, maxStalenessMs: number) => Req,
+    def: MethodDefinition<Req, Res>,
+    convert: (res: Res, stale: boolean) => Out,
+  ): Promise<Out> {
+    this.assertOpen();
+    const consistency = options.consistency ?? 'linearizable';
+    if (consistency !== 'linearizable' && consistency !== 'stale') throw new InvalidArgumentError('consistency', `must be "linearizable" or "stale", got ${JSON.stringify(consistency)}`);
+    const maxStalenessMs = options.maxStalenessMs ?? 0;
+    if (!Number.isSafeInteger(maxStalenessMs) || maxStalenessMs < 0) throw new InvalidArgumentError('maxStalenessMs', `must be a non-negative integer, got ${maxStalenessMs}`);
+    const timeoutMs = timeoutOf(options, this.options);
+    const started = Date.now();
+    if (consistency === 'stale') return convert(await this.readOnce(def, build(Consistency.STALE, maxStalenessMs), timeoutMs), true);
+    if (options.fallbackToStale !== true) return convert(await this.readOnce(def, build(Consistency.LINEARIZABLE, 0), timeoutMs), false);
+    const linearizableMs = Math.max(1, Math.floor(timeoutMs * 0.6));
+    try {
+      return convert(await this.readOnce(def, build(Consistency.LINEARIZABLE, 0), linearizableMs), false);
+    } catch (e) {
+      if (!isQuorumLoss(e)) throw e;
+      const remaining = timeoutMs - (Date.now() - started);
+      if (remaining <= 0) throw e;
+      this.options.logger.info({ err: (e as Error).message }, 'raftkv client: linearizable read failed; falling back to a stale read');
+      return convert(await this.readOnce(def, build(Consistency.STALE, maxStalenessMs), remaining), true);
+    }
+  }
+
+  /** One read call (with retries) of `timeoutMs`. */
+  private async readOnce<Req, Res extends { header: M.ResponseHeaderMsg }>(def: MethodDefinition<Req, Res>, request: Req, timeoutMs: number): Promise<Res> {
+    const { response } = await this.runner.run({
+      method: def.originalName ? def.originalName.charAt(0).toUpperCase() + def.originalName.slice(1) : def.path,
+      write: false,
+      target: 'any',
+      idempotent: true,
+      deadlineMs: Date.now() + timeoutMs,
+      timeoutMs,
+      send: (e, deadlineMs) => e.unary(def, request, deadlineMs),
+      header: (r) => r.header,
+    });
+    return response;
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new UnavailableError('the client is closed');
+  }
+}
+
+/**
+ * A prefix watch as the span `[prefix, prefixEnd(prefix))` rather than the `prefix` flag: some
+ * servers compute the end in place on the request's buffer and then match nothing. Only a prefix
+ * of 0xff bytes (which has no end) is sent with the flag.
+ */
+function prefixWatchFields(prefix: Uint8Array): { key: Uint8Array; rangeEnd?: Uint8Array; prefix?: boolean } {
+  const end = prefixEnd(prefix);
+  return end.length > 0 ? { key: prefix, rangeEnd: end } : { key: prefix, prefix: true };
+}
+
+/** A non-empty key's bytes. */
+function keyOf(key: Bytes, field: string): Uint8Array {
+  const bytes = toBytes(key, field);
+  if (bytes.length === 0) throw new InvalidArgumentError(field, 'must not be empty');
+  return bytes;
+}
+
+function timeoutOf(options: CallOptions, defaults: ResolvedOptions): number {
+  const t = options.timeoutMs ?? defaults.timeoutMs;
+  if (typeof t !== 'number' || !Number.isFinite(t) || t <= 0) throw new InvalidArgumentError('timeoutMs', `must be a positive number, got ${JSON.stringify(t)}`);
+  return t;
+}
+
+/** Failures a stale read can route around: the cluster cannot confirm a linearizable read. */
+function isQuorumLoss(e: unknown): boolean {
+  return e instanceof UnavailableError || e instanceof DeadlineExceededError || e instanceof NotLeaderError || e instanceof OverloadedError || (e as { code?: string }).code === 'DEADLINE_EXCEEDED';
+}

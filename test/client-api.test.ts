@@ -1,0 +1,192 @@
+// End-to-end tests of the client library's API and routing against a real three-node cluster.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { LocalCluster, planTestCluster } from '../cluster/local-cluster.js';
+import { compare, connect, DeadlineExceededError, InvalidArgumentError, op } from '../src/client/index.js';
+import type { AttemptEvent, ClientOptions, RaftkvClient, RetryEvent, WatchEvent } from '../src/client/index.js';
+
+let cluster: LocalCluster;
+let dataRoot: string;
+const clients: RaftkvClient[] = [];
+
+async function client(options: Partial<ClientOptions> = {}): Promise<RaftkvClient> {
+  const kv = await connect({ endpoints: cluster.endpoints, ...options });
+  clients.push(kv);
+  return kv;
+}
+
+beforeAll(async () => {
+  dataRoot = mkdtempSync(join(tmpdir(), 'raftkv-client-api-'));
+  cluster = new LocalCluster(await planTestCluster(3, dataRoot));
+  await cluster.startAll();
+  await cluster.waitForLeader();
+});
+
+afterAll(async () => {
+  for (const kv of clients) kv.close();
+  await cluster?.killAll();
+  rmSync(dataRoot, { recursive: true, force: true });
+});
+
+describe('key-value operations', () => {
+  it('puts, gets, ranges and deletes string and binary keys with their metadata', async () => {
+    const kv = await client();
+    const put = await kv.put('api/a', 'one');
+    expect(put.revision).toBeGreaterThan(0);
+    const again = await kv.put('api/a', 'two', { prevKv: true });
+    expect(again.prevKv?.text).toBe('one');
+    const got = await kv.get('api/a');
+    expect(got).toMatchObject({ found: true, text: 'two', stale: false });
+    expect(got.kv).toMatchObject({ keyText: 'api/a', version: 2, createRevision: put.revision, modRevision: again.revision });
+    expect((await kv.get('api/missing')).found).toBe(false);
+    const binaryKey = new Uint8Array([0x61, 0x70, 0x69, 0x2f, 0xff, 0x00]);
+    await kv.put(binaryKey, new Uint8Array([1, 2, 3]));
+    expect([...((await kv.get(binaryKey)).value ?? [])]).toEqual([1, 2, 3]);
+    const r = await kv.range({ prefix: 'api/' });
+    expect(r.count).toBe(2);
+    expect(r.kvs.map((k) => [...k.key])).toEqual([[...new TextEncoder().encode('api/a')], [...binaryKey]]);
+    expect((await kv.range({ prefix: 'api/', limit: 1 })).more).toBe(true);
+    expect((await kv.range({ prefix: 'api/', countOnly: true })).kvs).toEqual([]);
+    expect((await kv.range({ prefix: 'api/', keysOnly: true })).kvs[0]?.value.length).toBe(0);
+    const del = await kv.delete({ prefix: 'api/' }, { prevKv: true });
+    expect(del.deleted).toBe(2);
+    expect((await kv.range({ prefix: 'api/' })).count).toBe(0);
+  });
+
+  it('runs transactions and compare-and-swap atomically', async () => {
+    const kv = await client();
+    expect((await kv.cas('txn/lock', null, 'me')).succeeded).toBe(true);
+    const lost = await kv.cas('txn/lock', null, 'you');
+    expect(lost.succeeded).toBe(false);
+    expect(lost.current?.text).toBe('me');
+    expect((await kv.cas('txn/lock', 'me', 'you')).succeeded).toBe(true);
+    const t = await kv
+      .txn()
+      .if(compare.value('txn/lock', '==', 'you'), compare.version('txn/lock', '>', 1))
+      .then(op.put('txn/a', '1'), op.put('txn/b', '2'), op.range({ prefix: 'txn/', countOnly: true }))
+      .else(op.get('txn/lock'))
+      .commit();
+    expect(t.succeeded).toBe(true);
+    expect(t.results.map((r) => r.type)).toEqual(['put', 'put', 'range']);
+    expect(t.results[2]).toMatchObject({ type: 'range', count: 3 });
+    const f = await kv.txn().if(compare.absent('txn/a')).then(op.delete({ prefix: 'txn/' })).else(op.get('txn/a')).commit();
+    expect(f.succeeded).toBe(false);
+    expect(f.results[0]).toMatchObject({ type: 'range', count: 1 });
+  });
+
+  it('refuses bad input with INVALID_ARGUMENT naming the field, before or at the server', async () => {
+    const kv = await client();
+    await expect(kv.put('', 'x')).rejects.toMatchObject({ code: 'INVALID_ARGUMENT', field: 'key' });
+    await expect(kv.delete({})).rejects.toBeInstanceOf(InvalidArgumentError);
+    await expect(kv.txn().if({ key: 'k', target: 'version', op: '>', value: 1.5 }).commit()).rejects.toMatchObject({ field: 'txn.if[0].value' });
+    const tooBig = new Uint8Array(1024 * 1024 + 1);
+    await expect(kv.put('big', tooBig)).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+  });
+
+  it('serves stale reads from local state and says so', async () => {
+    const kv = await client();
+    await kv.put('stale/k', 'v');
+    const r = await kv.get('stale/k', { consistency: 'stale' });
+    expect(r.stale).toBe(true);
+    expect(typeof r.stalenessMs).toBe('number');
+  });
+
+  it('watches a prefix: puts and deletes in revision order, and replays from a past revision', async () => {
+    const kv = await client();
+    const watch = kv.watch('w/', { prefix: true });
+    const events: WatchEvent[] = [];
+    const done = (async () => {
+      for await (const e of watch) if (events.push(e) === 3) break;
+    })();
+    while (watch.endpoint === null) await new Promise((r) => setTimeout(r, 10));
+    const first = await kv.put('w/1', 'a');
+    await kv.put('other', 'ignored');
+    await kv.put('w/2', 'b');
+    await kv.delete('w/1');
+    await done;
+    expect(events.map((e) => `${e.type} ${e.kv.keyText}`)).toEqual(['put w/1', 'put w/2', 'delete w/1']);
+    expect(events[0]?.revision).toBe(first.revision);
+    const replay = kv.watch('w/1', { fromRevision: first.revision });
+    const replayed: number[] = [];
+    for await (const e of replay) if (replayed.push(e.revision) === 2) break;
+    expect(replayed).toEqual([first.revision, events[2]?.revision]);
+  });
+});
+
+describe('cluster view', () => {
+  it('reports every endpoint\'s status and the members with their client addresses', async () => {
+    const kv = await client();
+    const statuses = await kv.cluster.status();
+    expect(statuses).toHaveLength(3);
+    expect(statuses.every((s) => s.ok)).toBe(true);
+    const leaders = statuses.filter((s) => s.ok && s.status.role === 'leader');
+    expect(leaders).toHaveLength(1);
+    const members = await kv.cluster.members();
+    expect(members.map((m) => [m.id, m.clientAddress]).sort()).toEqual(cluster.specs.map((s) => [s.id, s.clientAddress]));
+  });
+});
+
+describe('routing', () => {
+  it('sends writes straight to the cached leader and spreads reads over every node', async () => {
+    const attempts: AttemptEvent[] = [];
+    const kv = await client({ hooks: { onAttempt: (e) => attempts.push(e) } });
+    const leader = (await cluster.waitForLeader()).id;
+    for (let i = 0; i < 10; i++) await kv.put(`route/${i}`, 'v');
+    for (let i = 0; i < 9; i++) await kv.get(`route/${i}`);
+    const writes = attempts.filter((a) => a.write);
+    expect(writes).toHaveLength(10);
+    expect(new Set(writes.map((a) => a.nodeId))).toEqual(new Set([leader]));
+    expect(new Set(attempts.filter((a) => !a.write).map((a) => a.nodeId)).size).toBe(3);
+  });
+
+  it('follows a NOT_LEADER hint at once (no retry, no backoff) when leadership has moved', async () => {
+    const attempts: AttemptEvent[] = [];
+    const retries: RetryEvent[] = [];
+    const kv = await client({ hooks: { onAttempt: (e) => attempts.push(e), onRetry: (e) => retries.push(e) } });
+    const old = (await cluster.waitForLeader()).id;
+    expect(kv.leaderId).toBe(old);
+    // A clean stop hands leadership over; the old leader comes back as a follower.
+    await cluster.stop(old);
+    cluster.start(old);
+    await cluster.waitForHttp(old, 20_000);
+    const now = (await cluster.waitForLeader()).id;
+    expect(now).not.toBe(old);
+    while ((await cluster.status(old))?.leader !== now) await new Promise((r) => setTimeout(r, 20));
+    attempts.length = 0;
+    await kv.put('hint/k', 'v');
+    expect(attempts.map((a) => a.nodeId)).toEqual([old, now]);
+    expect(retries).toEqual([]);
+    expect(kv.leaderId).toBe(now);
+  });
+
+  it('learns the endpoints it was not given from the member list, and reaches the leader there', async () => {
+    const leader = (await cluster.waitForLeader()).id;
+    const follower = cluster.specs.find((s) => s.id !== leader) as (typeof cluster.specs)[number];
+    const attempts: AttemptEvent[] = [];
+    const kv = await client({ endpoints: follower.clientAddress, hooks: { onAttempt: (e) => attempts.push(e) } });
+    const byId = (a: (string | null)[], b: (string | null)[]): number => String(a[1]).localeCompare(String(b[1]));
+    expect(kv.endpoints().map((e) => [e.address, e.nodeId]).sort(byId)).toEqual(cluster.specs.map((s) => [s.clientAddress, s.id]).sort(byId));
+    await kv.put('members/k', 'v');
+    expect(attempts.map((a) => a.nodeId)).toEqual([leader]);
+  });
+
+  it('gives every call a deadline, sent as the gRPC deadline, so a paused leader cannot hang it', async () => {
+    const kv = await client({ timeoutMs: 60_000 });
+    const leader = (await cluster.waitForLeader()).id;
+    expect(kv.leaderId).toBe(leader);
+    cluster.signal(leader, 'SIGSTOP');
+    try {
+      const started = Date.now();
+      const error = await kv.put('deadline/k', 'v', { timeoutMs: 300 }).catch((e: unknown) => e);
+      const elapsed = Date.now() - started;
+      expect(error).toBeInstanceOf(DeadlineExceededError);
+      expect((error as DeadlineExceededError).outcome).toBe('unknown');
+      expect(elapsed).toBeGreaterThanOrEqual(250);
+      expect(elapsed).toBeLessThan(2000);
+    } finally {
+      cluster.signal(leader, 'SIGCONT');
+    }
+  });
+});
