@@ -172,6 +172,53 @@ export interface MemberListResponseMsg {
   members: MemberMsg[];
 }
 
+export interface MemberAddRequestMsg {
+  id: string;
+  peerAddress: string;
+  clientAddress?: string;
+  isLearner?: boolean;
+}
+export interface MemberChangeResponseMsg {
+  header: ResponseHeaderMsg;
+  members: MemberMsg[];
+}
+export interface MemberPromoteRequestMsg {
+  id: string;
+  force?: boolean;
+}
+export interface MemberRemoveRequestMsg {
+  id: string;
+  force?: boolean;
+}
+export interface LeaderTransferRequestMsg {
+  to?: string;
+}
+export interface LeaderTransferResponseMsg {
+  header: ResponseHeaderMsg;
+  leaderId: string;
+  previousLeaderId: string;
+}
+
+export interface BackupRequestMsg {
+  local?: boolean;
+}
+export interface BackupInfoMsg {
+  formatVersion: number;
+  clusterId: string;
+  nodeId: string;
+  revision: Uint64;
+  raftIndex: Uint64;
+  raftTerm: Uint64;
+  createdMs: Uint64;
+  keyCount: Uint64;
+  sessionCount: Uint64;
+  linearizable: boolean;
+}
+export interface BackupResponseMsg {
+  data: Uint8Array;
+  info?: BackupInfoMsg | null;
+}
+
 /** A uint64 field as a JavaScript number (exact below 2^53, which every raftkv counter stays under). */
 export function toNumber(v: Uint64 | null | undefined): number {
   if (v === null || v === undefined) return 0;

@@ -42,4 +42,13 @@ export const kvService = {
 export const clusterService = {
   Status: method<object, M.StatusResponseMsg>('Cluster', 'Status', 'StatusRequest', 'StatusResponse'),
   MemberList: method<object, M.MemberListResponseMsg>('Cluster', 'MemberList', 'MemberListRequest', 'MemberListResponse'),
+  MemberAdd: method<M.MemberAddRequestMsg, M.MemberChangeResponseMsg>('Cluster', 'MemberAdd', 'MemberAddRequest', 'MemberAddResponse'),
+  MemberPromote: method<M.MemberPromoteRequestMsg, M.MemberChangeResponseMsg>('Cluster', 'MemberPromote', 'MemberPromoteRequest', 'MemberPromoteResponse'),
+  MemberRemove: method<M.MemberRemoveRequestMsg, M.MemberChangeResponseMsg>('Cluster', 'MemberRemove', 'MemberRemoveRequest', 'MemberRemoveResponse'),
+  LeaderTransfer: method<M.LeaderTransferRequestMsg, M.LeaderTransferResponseMsg>('Cluster', 'LeaderTransfer', 'LeaderTransferRequest', 'LeaderTransferResponse'),
+} satisfies ServiceDefinition;
+
+/** `raftkv.v1.Maintenance`. */
+export const maintenanceService = {
+  Backup: method<M.BackupRequestMsg, M.BackupResponseMsg>('Maintenance', 'Backup', 'BackupRequest', 'BackupResponse', true),
 } satisfies ServiceDefinition;

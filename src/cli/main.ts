@@ -3,9 +3,12 @@
  * documented code (see exit-codes.ts); never a stack trace.
  */
 import { Command, CommanderError } from 'commander';
+import { registerBackupCommand } from './backup-command.js';
+import { registerBenchCommand } from './bench-command.js';
 import { registerClusterCommand } from './cluster-command.js';
 import { errorLine, exitCodeOf } from './exit-codes.js';
 import { registerKvCommands } from './kv-commands.js';
+import { registerLeaderCommand } from './leader-command.js';
 import { registerMemberCommand } from './member-command.js';
 import { registerStatusCommand } from './status-command.js';
 
@@ -38,6 +41,9 @@ registerClusterCommand(program);
 registerKvCommands(program);
 registerStatusCommand(program);
 registerMemberCommand(program);
+registerBackupCommand(program);
+registerLeaderCommand(program);
+registerBenchCommand(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -5,6 +5,7 @@
  */
 import type { Command } from 'commander';
 import { addClientFlags, clientFlagsOf, withClient } from './client-flags.js';
+import { registerMemberChangeCommands } from './member-change-commands.js';
 import { printJson, printTable } from './output.js';
 
 /** Registers `member` and its subcommands. */
@@ -19,4 +20,5 @@ export function registerMemberCommand(program: Command): void {
     if (flags.output === 'json') printJson(members);
     else printTable(['ID', 'CLIENT_ADDRESS', 'PEER_ADDRESSES', 'LEARNER'], members.map((m) => [m.id, m.clientAddress ?? '-', m.peerAddresses.join(',') || '-', m.isLearner ? 'yes' : 'no']));
   });
+  registerMemberChangeCommands(member);
 }

@@ -1,9 +1,20 @@
 /** server: the raftkv node (driver loop, client gRPC services, health, metrics) and its options. */
 export { RaftkvNode } from './node.js';
 export { RaftDriver } from './raft-driver.js';
-export type { AppliedChange, RaftDriverDeps, WriteSession } from './raft-driver.js';
+export type { AppliedChange, RaftDriverDeps, StateCapture, WriteSession } from './raft-driver.js';
 export * from './options.js';
 export { NodeMetrics } from './metrics.js';
 export { decodeStateStream, encodeStateStream, stateFrameBytesMax } from './state-stream.js';
 export type { StateFrame, StateRecord } from './state-stream.js';
 export { WatchHub } from './watch-hub.js';
+export { BACKUP_FORMAT_VERSION, BACKUP_MAGIC, encodeBackup, openBackupState, readBackupHeader, verifyBackupFile } from './backup-format.js';
+export type { BackupHeader, VerifiedBackup } from './backup-format.js';
+export { restoreBackup, restoredClusterId } from './restore.js';
+export type { RestoreOptions, RestoreResult } from './restore.js';
+export { BackupScheduler, backupFileName } from './backup-scheduler.js';
+export { ClusterAdmin, promoteLagEntriesMax } from './cluster-admin.js';
+export { initialClusterId } from './node.js';
+export { decodeSnapshotData, encodeSnapshotData, decodeChangeContext, encodeChangeContext } from './member-addresses.js';
+export type { MemberAddress, SnapshotData } from './member-addresses.js';
+export { openStagedSnapshot, recoverFromStagedSnapshot, stageSnapshot, stagingDir } from './snapshot-staging.js';
+export type { StagedSnapshot } from './snapshot-staging.js';

@@ -1,5 +1,5 @@
 /**
- * The public `raftkv.v1.KV` and `raftkv.v1.Cluster` gRPC services. Requests are checked
+ * The public `raftkv.v1.KV` gRPC service (and the unary-call plumbing the Cluster service shares). Requests are checked
  * (INVALID_ARGUMENT names the field and limit), turned into state-machine operations, and run
  * through the driver: writes are proposed through Raft; LINEARIZABLE reads wait for a ReadIndex
  * (on any node: a follower asks the leader for the read index, then reads locally); STALE reads
@@ -10,7 +10,7 @@
 import type { handleServerStreamingCall, handleUnaryCall, sendUnaryData, ServerUnaryCall, ServerWritableStream, UntypedServiceImplementation } from '@grpc/grpc-js';
 import { status as grpcStatus } from '@grpc/grpc-js';
 import type * as M from '../api/index.js';
-import { CompareResult, CompareTarget, Consistency, EventType, RoleNumber, toNumber } from '../api/index.js';
+import { CompareResult, CompareTarget, Consistency, EventType, toNumber } from '../api/index.js';
 import type { Compare, DeleteOp, DeleteResult, KeyValue, PutOp, PutResult, RangeOp, RangeResult, TxnOp, TxnResult } from '../kv/index.js';
 import { validateRangeOp } from '../kv/index.js';
 import { DeadlineExceededError, InvalidArgumentError, UnavailableError } from '../util/index.js';
@@ -92,54 +92,14 @@ export function kvServiceImplementation(deps: KvServiceDeps): UntypedServiceImpl
   };
 }
 
-/** Builds the `Cluster` service implementation. */
-export function clusterServiceImplementation(deps: KvServiceDeps): UntypedServiceImplementation {
-  const { driver, options } = deps;
-  const header = (): M.ResponseHeaderMsg => ({
-    revision: driver.kv.revision,
-    raftTerm: driver.status().term,
-    nodeId: options.id,
-    appliedIndex: driver.kv.appliedIndex,
-    leaderId: driver.leader ?? '',
-  });
-  const status: Handler<object, M.StatusResponseMsg> = async () => {
-    const s = driver.status();
-    return {
-      header: header(),
-      nodeId: options.id,
-      leaderId: s.leader ?? '',
-      raftTerm: s.term,
-      commitIndex: s.commit,
-      appliedIndex: driver.kv.appliedIndex,
-      role: RoleNumber[s.role],
-      raftIndex: s.lastIndex,
-      dbSizeBytes: deps.dbSizeBytes(),
-      revision: driver.kv.revision,
-      isLearner: driver.confState.learners.includes(options.id),
-      errors: [],
-    };
-  };
-  const memberList: Handler<object, M.MemberListResponseMsg> = async () => {
-    const conf = driver.confState;
-    const member = (id: string, isLearner: boolean): M.MemberMsg => ({
-      id,
-      peerAddresses: [driver.peerAddresses.get(id as never) ?? ''].filter((a) => a !== ''),
-      clientAddress: driver.clientAddresses.get(id as never) ?? '',
-      isLearner,
-    });
-    return { header: header(), members: [...conf.voters.map((id) => member(id, false)), ...conf.learners.map((id) => member(id, true))] };
-  };
-  return { Status: unary('Status', false, status, deps), MemberList: unary('MemberList', false, memberList, deps) };
-}
-
 /** A request handler: the request and its absolute deadline (ms since the epoch) in, the response out. */
-type Handler<Req, Res> = (req: Req, deadlineMs: number) => Promise<Res>;
+export type Handler<Req, Res> = (req: Req, deadlineMs: number) => Promise<Res>;
 
 /**
  * Wraps a handler with the things every unary call needs: a deadline (the client's, else the
  * node's default), error mapping, and request metrics by method and status code.
  */
-function unary<Req, Res>(method: string, write: boolean, handler: Handler<Req, Res>, deps: KvServiceDeps): handleUnaryCall<Req, Res> {
+export function unary<Req, Res>(method: string, write: boolean, handler: Handler<Req, Res>, deps: Pick<KvServiceDeps, 'options' | 'metrics'>): handleUnaryCall<Req, Res> {
   return (call: ServerUnaryCall<Req, Res>, callback: sendUnaryData<Res>) => {
     const end = deps.metrics.grpcDuration.startTimer({ method });
     const deadlineMs = deadlineOf(call.getDeadline(), deps.options.requestTimeoutMs);

@@ -34,6 +34,18 @@ export class NodeMetrics {
   readonly entriesApplied = new Counter({ name: 'raftkv_entries_applied_total', help: 'Log entries applied', registers: [this.registry] });
   readonly snapshotsTaken = new Counter({ name: 'raftkv_snapshots_taken_total', help: 'Snapshots taken', registers: [this.registry] });
   readonly snapshotsInstalled = new Counter({ name: 'raftkv_snapshots_installed_total', help: 'Snapshots installed from the leader', registers: [this.registry] });
+  readonly snapshotsSent = new Counter({
+    name: 'raftkv_snapshots_sent_total',
+    help: 'Snapshots streamed to followers, by result',
+    labelNames: ['result'] as const,
+    registers: [this.registry],
+  });
+  readonly backupsWritten = new Counter({
+    name: 'raftkv_backups_written_total',
+    help: 'Scheduled backups written, by result',
+    labelNames: ['result'] as const,
+    registers: [this.registry],
+  });
   readonly shed = new Counter({
     name: 'raftkv_requests_shed_total',
     help: 'Requests refused because a bounded queue was full',

@@ -3,24 +3,30 @@
  * the client gRPC API (KV, Cluster, grpc.health.v1.Health, reflection), and the HTTP endpoint
  * (metrics, health). It binds exactly the addresses it is given.
  */
-import { mkdirSync, readdirSync, statSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import { ReflectionService } from '@grpc/reflection';
 import { HealthImplementation } from 'grpc-health-check';
 import type { Server as HttpServer } from 'node:http';
-import { clusterService, kvService, resolveProtoFile } from '../api/index.js';
+import { clusterService, kvService, maintenanceService, resolveProtoFile } from '../api/index.js';
 import type { NodeId, Logger } from '../util/index.js';
 import { LevelStorage } from '../storage/index.js';
 import { addRaftPeerService, GrpcTransport, peerServerOptions } from '../transport/index.js';
 import type { TransportMetrics } from '../transport/index.js';
 import { FailedPreconditionError } from '../util/index.js';
+import { BackupScheduler } from './backup-scheduler.js';
+import { ClusterAdmin } from './cluster-admin.js';
+import { clusterServiceImplementation } from './cluster-service.js';
 import { startHttpServer } from './http-server.js';
-import { clusterServiceImplementation, kvServiceImplementation } from './kv-service.js';
+import { kvServiceImplementation } from './kv-service.js';
+import { maintenanceServiceImplementation } from './maintenance-service.js';
 import { NodeMetrics } from './metrics.js';
-import type { NodeOptions } from './options.js';
+import type { InitialMember, NodeOptions } from './options.js';
 import { RaftDriver } from './raft-driver.js';
+import { recoverFromStagedSnapshot, removeStagedSnapshots } from './snapshot-staging.js';
 import { WatchHub } from './watch-hub.js';
 
 /** How long SIGTERM waits for in-flight client calls before cutting them off. */
@@ -44,6 +50,8 @@ export class RaftkvNode {
       http: HttpServer;
       health: HealthImplementation;
       watches: WatchHub;
+      admin: ClusterAdmin;
+      backups: BackupScheduler;
       logger: Logger;
     },
   ) {}
@@ -53,16 +61,21 @@ export class RaftkvNode {
     mkdirSync(options.dataDir, { recursive: true });
     const metrics = new NodeMetrics();
     const initialConf = { voters: options.join ? [] : options.initialCluster.map((m) => m.id), learners: [] };
-    const storage = await LevelStorage.open({ path: options.dataDir, nodeId: options.id, initialConf, logger });
-    const recovery = storage.kvRecovery();
-    if (recovery.status !== 'ok') {
+    // A new data dir of a founding member records the cluster id (the same on every founding
+    // member); a joining node learns it from its first snapshot; an existing dir keeps its own.
+    const fresh = !existsSync(join(options.dataDir, 'CURRENT'));
+    const clusterId = fresh && !options.join ? initialClusterId(options.initialCluster) : undefined;
+    const storage = await LevelStorage.open({ path: options.dataDir, nodeId: options.id, initialConf, logger, ...(clusterId === undefined ? {} : { clusterId }) });
+    let image: Awaited<ReturnType<LevelStorage['loadKvImage']>>;
+    try {
+      // A crash during a snapshot install is finished from the staged copy (snapshot-staging.ts).
+      await recoverFromStagedSnapshot(storage, options.dataDir, logger);
+      await removeStagedSnapshots(options.dataDir);
+      image = await storage.loadKvImage();
+    } catch (e) {
       await storage.close();
-      throw new FailedPreconditionError(
-        `the state machine in ${options.dataDir} is not usable (${recovery.status}): a snapshot install was interrupted. ` +
-          'Remove the data dir and add the node back to the cluster (raftkv member remove/add).',
-      );
+      throw e;
     }
-    const image = await storage.loadKvImage();
     let driver: RaftDriver | null = null;
     const watches = new WatchHub(options.limits.watchersMax, () => driver?.kv.revision ?? (0 as never));
     const handlers = {
@@ -91,16 +104,19 @@ export class RaftkvNode {
       'grpc.keepalive_permit_without_calls': 1,
     });
     const dbSizeBytes = (): number => directoryBytes(options.dataDir);
-    const serviceDeps = { options, driver, watches, metrics, dbSizeBytes };
+    const admin = new ClusterAdmin({ driver, options, logger });
+    const backups = new BackupScheduler({ driver, options, metrics, logger });
+    const serviceDeps = { options, driver, watches, metrics, dbSizeBytes, admin, logger };
     clientServer.addService(kvService, kvServiceImplementation(serviceDeps));
     clientServer.addService(clusterService, clusterServiceImplementation(serviceDeps));
+    clientServer.addService(maintenanceService, maintenanceServiceImplementation(serviceDeps));
     const health = new HealthImplementation({ '': 'NOT_SERVING', 'raftkv.v1.KV': 'NOT_SERVING' });
     health.addToServer(clientServer);
     const packageDefinition = protoLoader.loadSync(resolveProtoFile('kv.proto'), { keepCase: true });
     new ReflectionService(packageDefinition).addToServer(clientServer);
     await bind(clientServer, options.listenClient, 'client');
 
-    const node = new RaftkvNode(options, driver, metrics, { storage, transport, clientServer, peerServer, http: null as never, health, watches, logger });
+    const node = new RaftkvNode(options, driver, metrics, { storage, transport, clientServer, peerServer, http: null as never, health, watches, admin, backups, logger });
     node.parts.http = await startHttpServer(options.listenHttp, metrics.registry, {
       liveness: () => (node.stopping ? 'shutting down' : null),
       readiness: () => node.readiness(),
@@ -108,6 +124,8 @@ export class RaftkvNode {
     });
     await transport.start();
     driver.start();
+    admin.start();
+    backups.start();
     node.healthTimer = setInterval(() => node.updateHealth(), 200);
     logger.info(
       { id: options.id, client: options.listenClient, peer: options.listenPeer, http: options.listenHttp, dataDir: options.dataDir, applied: image.appliedIndex },
@@ -141,6 +159,8 @@ export class RaftkvNode {
       keys: this.driver.kv.keyCount,
       voters: this.driver.confState.voters,
       learners: this.driver.confState.learners,
+      clusterId: this.driver.clusterId,
+      snapshotIndex: this.driver.snapshotIndexNow,
       clientAddress: this.options.advertiseClient,
       stateHash: this.driver.kv.stateHash(),
     };
@@ -162,9 +182,11 @@ export class RaftkvNode {
   }
 
   private async doStop(): Promise<void> {
-    const { logger, clientServer, peerServer, transport, storage, http, watches } = this.parts;
+    const { logger, clientServer, peerServer, transport, storage, http, watches, admin, backups } = this.parts;
     logger.info({}, 'node: shutting down');
     if (this.healthTimer) clearInterval(this.healthTimer);
+    admin.stop();
+    await backups.stop();
     this.updateHealth();
     await this.handOverLeadership();
     watches.close('the node is shutting down');
@@ -201,6 +223,15 @@ export class RaftkvNode {
     while (Date.now() < end && this.driver.role === 'leader') await new Promise((r) => setTimeout(r, 20));
     this.parts.logger.info({ to: best.id, transferred: this.driver.role !== 'leader' }, 'node: leadership handed over before shutdown');
   }
+}
+
+/** The cluster id founding members record: derived from the initial membership, so all agree. */
+export function initialClusterId(members: readonly InitialMember[]): string {
+  const membership = [...members]
+    .map((m) => `${m.id}=${m.peerAddress}`)
+    .sort()
+    .join(',');
+  return `c-${createHash('sha256').update(membership).digest('hex').slice(0, 16)}`;
 }
 
 function bind(server: grpc.Server, address: string, what: string): Promise<number> {

@@ -52,6 +52,12 @@ export interface NodeOptions {
   readonly sessionTtlMs: number;
   /** Default deadline for a request that carries none. */
   readonly requestTimeoutMs: number;
+  /** Where scheduled backups go; '' turns them off. */
+  readonly backupDir: string;
+  /** Time between scheduled backups. */
+  readonly backupIntervalMs: number;
+  /** Scheduled backups kept (the newest). */
+  readonly backupKeep: number;
   readonly logLevel: string;
   readonly limits: Limits;
   readonly testFaults: NodeTestFaults;
@@ -68,6 +74,8 @@ const numberOptions = [
   'snapshotCatchupEntries',
   'sessionTtlMs',
   'requestTimeoutMs',
+  'backupIntervalMs',
+  'backupKeep',
 ] as const;
 
 const limitNames = [
@@ -100,6 +108,7 @@ export const optionNames: readonly string[] = [
   'advertisePeer',
   'initialCluster',
   'join',
+  'backupDir',
   'logLevel',
   ...numberOptions,
   ...limitNames,
@@ -214,6 +223,9 @@ export function resolveNodeOptions(...sources: RawOptions[]): NodeOptions {
     snapshotCatchupEntries: num('snapshotCatchupEntries', 5_000),
     sessionTtlMs: num('sessionTtlMs', 10 * 60 * 1000),
     requestTimeoutMs: num('requestTimeoutMs', 5_000),
+    backupDir: str('backupDir', ''),
+    backupIntervalMs: num('backupIntervalMs', 60 * 60 * 1000),
+    backupKeep: num('backupKeep', 24),
     logLevel: str('logLevel', 'info'),
     limits: makeLimits(limitOverrides),
     testFaults: {

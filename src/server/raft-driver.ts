@@ -7,10 +7,10 @@
  */
 import { randomInt } from 'node:crypto';
 import { decodeCommand, encodeCommand, KvStateMachine, validateCommand } from '../kv/index.js';
-import type { KeyValue, KvCommand, Mutation, SessionRecord, WriteOp, WriteResult } from '../kv/index.js';
+import type { KvCommand, Mutation, WriteOp, WriteResult } from '../kv/index.js';
 import { decodeConfChange, RawNode } from '../raft/index.js';
-import type { ConfChange, ConfState, Entry, Message, ReadState, Ready, Role, SnapshotMessage, SoftState } from '../raft/index.js';
-import type { LevelStorage } from '../storage/index.js';
+import type { ConfChange, ConfState, Entry, Message, ReadState, Ready, Role, Snapshot, SnapshotMessage, SoftState } from '../raft/index.js';
+import type { KvSnapshotReader, LevelStorage } from '../storage/index.js';
 import type { Transport } from '../transport/index.js';
 import {
   assert,
@@ -25,10 +25,14 @@ import {
   SeededPrng,
   UnavailableError,
 } from '../util/index.js';
-import type { Logger, LogIndex, NodeId, Revision } from '../util/index.js';
+import type { Logger, LogIndex, NodeId, Revision, Term } from '../util/index.js';
+import { decodeChangeContext, decodeSnapshotData, encodeSnapshotData } from './member-addresses.js';
+import type { MemberAddress } from './member-addresses.js';
 import type { NodeMetrics } from './metrics.js';
 import type { NodeOptions } from './options.js';
-import { decodeStateStream, encodeStateStream } from './state-stream.js';
+import { openStagedSnapshot, removeStagedSnapshots, stageSnapshot } from './snapshot-staging.js';
+import type { StagedSnapshot } from './snapshot-staging.js';
+import { encodeStateStream } from './state-stream.js';
 
 /** Exactly-once identity of a write (Raft thesis §6.3). An empty clientId means none. */
 export interface WriteSession {
@@ -53,13 +57,20 @@ interface PendingRead {
   readonly expiresAtMs: number;
 }
 
-/** An incoming snapshot's state, received in full and waiting for the core to accept it. */
-interface StagedState {
-  readonly index: LogIndex;
-  readonly revision: Revision;
-  readonly clockMs: number;
-  readonly kvs: KeyValue[];
-  readonly sessions: SessionRecord[];
+/**
+ * A consistent capture of the state machine for streaming (snapshots to followers, backups): a
+ * point-in-time reader of the stored state, taken at a moment when the in-memory state machine
+ * and the stored one are at the same applied index, with what the in-memory one says about it.
+ */
+export interface StateCapture {
+  /** The reader (iterate once, or close it). */
+  readonly reader: KvSnapshotReader;
+  /** The term of the entry at the reader's applied index. */
+  readonly term: Term;
+  /** Number of keys in the captured state. */
+  readonly keyCount: number;
+  /** Number of client sessions in the captured state. */
+  readonly sessionCount: number;
 }
 
 /** The changes one applied entry made, for watchers. */
@@ -101,7 +112,14 @@ export class RaftDriver {
   /** Reads whose read index is confirmed, waiting for apply to reach it. */
   private confirmedReads: { index: LogIndex; read: PendingRead }[] = [];
   private readCounter = 0;
-  private staged: StagedState | null = null;
+  /** Incoming snapshots staged on disk (snapshot-staging.ts), by index, waiting for the core. */
+  private readonly staged = new Map<number, StagedSnapshot>();
+  /** Work that needs the in-memory and stored state machines to agree (see `captureState`). */
+  private quiescentTasks: (() => void)[] = [];
+  /** When this node last received a message from each peer (ms since the epoch). */
+  private readonly lastHeardMs = new Map<NodeId, number>();
+  /** When a dropped-append warning was last logged (rate limit). */
+  private joinWarnedMs = 0;
   /** The index of the last snapshot taken or installed. */
   private snapshotIndex: LogIndex;
   private processing = false;
@@ -113,14 +131,21 @@ export class RaftDriver {
   readonly clientAddresses = new Map<NodeId, string>();
   /** Peer addresses of members, by id. */
   readonly peerAddresses = new Map<NodeId, string>();
+  /** The cluster id: the data dir's, else the one the last snapshot carried ('' if unknown). */
+  clusterId: string;
+  /** Learners to promote once caught up (added by `member add` without `--learner`). */
+  readonly promoteWhenCaughtUp = new Set<NodeId>();
 
   constructor(private readonly deps: RaftDriverDeps, image: Awaited<ReturnType<LevelStorage['loadKvImage']>>) {
     const { options, storage } = deps;
     this.kvMachine = new KvStateMachine({ limits: options.limits, sessionTtlMs: options.sessionTtlMs, image });
     this.conf = storage.initialState().confState;
     this.snapshotIndex = storage.snapshot().metadata.index;
-    this.clientAddresses.set(options.id, options.advertiseClient);
     for (const m of options.initialCluster) this.peerAddresses.set(m.id, m.peerAddress);
+    this.clusterId = storage.clusterId;
+    this.loadAddressBook(storage.snapshot(), this.kvMachine.appliedIndex);
+    this.clientAddresses.set(options.id, options.advertiseClient);
+    this.peerAddresses.set(options.id, options.advertisePeer);
     this.raw = new RawNode({
       id: options.id,
       storage,
@@ -139,6 +164,11 @@ export class RaftDriver {
   /** The current state machine (read-only use: reads are served from it). */
   get kv(): KvStateMachine {
     return this.kvMachine;
+  }
+
+  /** The index of the last snapshot taken or installed. */
+  get snapshotIndexNow(): LogIndex {
+    return this.snapshotIndex;
   }
 
   /** The membership as of the last applied entry. */
@@ -162,12 +192,25 @@ export class RaftDriver {
     return this.leaderContactMs === 0 ? Number.POSITIVE_INFINITY : Date.now() - this.leaderContactMs;
   }
 
-  /** The peers the transport should connect to: every member but this node. */
+  /**
+   * The peers the transport should connect to: every member but this node. A node that has no
+   * membership yet (started with `--join`, waiting for its first snapshot) connects to every
+   * node it was told about, so that it can answer the leader.
+   */
   peers(): Map<NodeId, string> {
     const members = new Set([...this.conf.voters, ...this.conf.learners]);
+    const joining = members.size === 0;
     const peers = new Map<NodeId, string>();
-    for (const [id, address] of this.peerAddresses) if (members.has(id) && id !== this.deps.options.id) peers.set(id, address);
+    for (const [id, address] of this.peerAddresses) {
+      if ((joining || members.has(id)) && id !== this.deps.options.id && address !== '') peers.set(id, address);
+    }
     return peers;
+  }
+
+  /** Milliseconds since this node last received a message from `peer` (Infinity if never). */
+  sinceHeardMs(peer: NodeId): number {
+    const at = this.lastHeardMs.get(peer);
+    return at === undefined ? Number.POSITIVE_INFINITY : Date.now() - at;
   }
 
   /** Starts ticking. */
@@ -183,6 +226,17 @@ export class RaftDriver {
       this.deps.logger.warn({ from: message.from, to: message.to }, 'dropped a peer message addressed to another node');
       return;
     }
+    if (message.type === 'append' && message.prevLogIndex === 0 && message.entries.length > 0 && this.awaitingFirstSnapshot()) {
+      // A node that joined with no membership must start from a snapshot (which carries the
+      // membership): replaying the log from index 1 would apply membership changes on top of an
+      // empty configuration. Leaders compact index 1 away (see maybeSnapshot), so they send one.
+      if (Date.now() - this.joinWarnedMs > 5_000) {
+        this.joinWarnedMs = Date.now();
+        this.deps.logger.warn({ from: message.from }, 'join: waiting for a snapshot; dropped an append that would replay the log from index 1');
+      }
+      return;
+    }
+    this.lastHeardMs.set(message.from, Date.now());
     if (message.from === this.soft.leader && (message.type === 'append' || message.type === 'heartbeat' || message.type === 'snapshot')) {
       this.leaderContactMs = Date.now();
     }
@@ -257,14 +311,72 @@ export class RaftDriver {
     return done;
   }
 
-  /** Proposes a membership change (leader only); resolves once it is applied. */
+  /**
+   * Proposes a membership change (leader only); resolves once it is applied. Throws
+   * `FailedPreconditionError` if another change is not applied yet or the change is invalid.
+   */
   async changeMembership(change: ConfChange): Promise<ConfState> {
     this.assertServing();
     if (this.soft.role !== 'leader') throw this.notLeader();
-    const at = this.raw.proposeConfChange(change);
+    let at: { index: LogIndex; term: number };
+    try {
+      at = this.raw.proposeConfChange(change);
+    } catch (e) {
+      if (isErrorCode(e, 'PROPOSAL_DROPPED')) throw this.notLeader();
+      throw e;
+    }
     this.kick();
     await new Promise<WriteResult>((resolve, reject) => this.pendingWrites.set(at.index, { term: at.term, resolve, reject }));
     return this.conf;
+  }
+
+  /** True while this node has no membership and no log: it joined and waits for a snapshot. */
+  awaitingFirstSnapshot(): boolean {
+    return this.conf.voters.length === 0 && this.conf.learners.length === 0 && this.deps.storage.lastIndex() === 0;
+  }
+
+  /**
+   * A consistent capture of the state machine (see `StateCapture`). The LevelDB snapshot is taken
+   * between two turns of the Ready loop, when every apply batch has been written and the
+   * in-memory state machine is at the same applied index as the stored one, so the counts and the
+   * term taken from memory describe exactly the state the reader shows. Writes go on meanwhile.
+   */
+  captureState(): Promise<StateCapture> {
+    this.assertServing();
+    return new Promise<StateCapture>((resolve, reject) => {
+      this.quiescentTasks.push(() => {
+        const applied = this.kvMachine.appliedIndex;
+        const keyCount = this.kvMachine.keyCount;
+        const sessionCount = this.kvMachine.sessionCount();
+        let term: Term;
+        try {
+          term = this.deps.storage.term(applied);
+        } catch (e) {
+          reject(e instanceof Error ? e : new Error(String(e)));
+          return;
+        }
+        // kvSnapshotIterator takes the LevelDB snapshot synchronously, before its first await.
+        this.deps.storage.kvSnapshotIterator().then((reader) => {
+          if (reader.appliedIndex !== applied) {
+            void reader.close();
+            reject(new Error(`state capture raced with apply: stored ${reader.appliedIndex}, in memory ${applied}`));
+            return;
+          }
+          resolve({ reader, term, keyCount, sessionCount });
+        }, reject);
+      });
+      if (!this.processing) this.runQuiescentTasks();
+    });
+  }
+
+  /** The snapshot data (address book and cluster id) for a snapshot of membership `conf`. */
+  snapshotData(conf: ConfState): Uint8Array {
+    const members = new Map<NodeId, MemberAddress>();
+    for (const id of [...conf.voters, ...conf.learners]) {
+      const promote = conf.learners.includes(id) && this.promoteWhenCaughtUp.has(id);
+      members.set(id, { peerAddress: this.peerAddresses.get(id) ?? '', clientAddress: this.clientAddresses.get(id) ?? '', ...(promote ? { promote } : {}) });
+    }
+    return encodeSnapshotData({ clusterId: this.clusterId, members });
   }
 
   /** Asks the core to hand leadership to `to`. */
@@ -281,30 +393,26 @@ export class RaftDriver {
   }
 
   /**
-   * A peer is streaming a snapshot. The whole state is received and checked first; only then is
-   * the snapshot message stepped into the core, which decides whether to install it.
+   * A peer is streaming a snapshot. The state is written to a staging file as it arrives
+   * (snapshot-staging.ts: memory stays bounded), every frame checked; once the whole transfer is
+   * verified and the file is durable, the snapshot message is stepped into the core, which
+   * decides whether to install it. An interrupted transfer leaves nothing behind; the leader
+   * retries it from the start.
    */
   async receiveSnapshot(message: SnapshotMessage, chunks: AsyncIterable<Uint8Array>): Promise<void> {
     this.assertServing();
-    const meta = message.snapshot.metadata;
-    let header: { index: LogIndex; revision: Revision; clockMs: number } | null = null;
-    const kvs: KeyValue[] = [];
-    const sessions: SessionRecord[] = [];
-    let bytes = 0;
-    const bytesMax = this.deps.options.limits.dataBytesMax + 64 * 1024 * 1024;
-    for await (const frame of decodeStateStream(chunks, `snapshot from ${message.from}`)) {
-      if (frame.type === 'header') header = { index: frame.appliedIndex, revision: frame.revision, clockMs: frame.clockMs };
-      else if (frame.type === 'kv') {
-        bytes += frame.kv.key.length + frame.kv.value.length;
-        if (bytes > bytesMax) throw new OverloadedError(`incoming snapshot exceeds ${bytesMax} bytes`);
-        kvs.push(frame.kv);
-      } else if (frame.type === 'session') sessions.push(frame.session);
-    }
-    if (header === null || header.index !== meta.index) {
-      throw new InvalidArgumentError('snapshot', `state is at index ${header?.index ?? 'none'} but the metadata says ${meta.index}`);
-    }
+    const { options, logger } = this.deps;
+    const started = Date.now();
+    const staged = await stageSnapshot({
+      dataDir: options.dataDir,
+      expectedIndex: message.snapshot.metadata.index,
+      chunks,
+      source: `snapshot from ${message.from}`,
+      bytesMax: options.limits.dataBytesMax + 64 * 1024 * 1024,
+    });
+    logger.info({ from: message.from, index: staged.index, bytes: staged.bytes, ms: Date.now() - started }, 'snapshot: received and staged');
     if (this.stopped) return;
-    this.staged = { index: header.index, revision: header.revision, clockMs: header.clockMs, kvs, sessions };
+    this.staged.set(staged.index, staged);
     this.step(message);
   }
 
@@ -323,6 +431,7 @@ export class RaftDriver {
     this.pendingWrites.clear();
     this.failReads(new UnavailableError(shuttingDown));
     while (this.processing) await new Promise((r) => setTimeout(r, 5));
+    this.runQuiescentTasks();
   }
 
   private assertServing(): void {
@@ -356,14 +465,26 @@ export class RaftDriver {
     try {
       do {
         this.again = false;
-        while (!this.stopped && this.raw.hasReady()) await this.handleReady(this.raw.ready());
+        while (!this.stopped && this.raw.hasReady()) {
+          await this.handleReady(this.raw.ready());
+          this.runQuiescentTasks();
+        }
       } while (this.again && !this.stopped);
     } catch (e) {
       this.stopped = true;
       this.deps.onFatal(e);
     } finally {
       this.processing = false;
+      this.runQuiescentTasks();
     }
+  }
+
+  /** Runs the tasks waiting for a moment between Ready turns (see `captureState`). */
+  private runQuiescentTasks(): void {
+    const tasks = this.quiescentTasks;
+    if (tasks.length === 0) return;
+    this.quiescentTasks = [];
+    for (const task of tasks) task();
   }
 
   private async handleReady(rd: Ready): Promise<void> {
@@ -376,7 +497,7 @@ export class RaftDriver {
       end();
       metrics.entriesPersisted.inc(rd.entries.length);
     }
-    if (rd.snapshot) await this.installSnapshot(rd.snapshot.metadata.index);
+    if (rd.snapshot) await this.installSnapshot(rd.snapshot);
     this.send(rd.messages);
     if (rd.committedEntries.length > 0) await this.apply(rd.committedEntries);
     for (const rs of rd.readStates) this.onReadState(rs);
@@ -419,26 +540,30 @@ export class RaftDriver {
   /**
    * Streams the current state to a follower that is behind the log's first index. The state is
    * read from a LevelDB snapshot, so writes go on meanwhile; the metadata is rewritten to the
-   * index that state is at (which is at or after the snapshot the core asked for).
+   * index that state is at (which is at or after the snapshot the core asked for), and its data
+   * carries the members' addresses (member-addresses.ts).
    */
   private async sendSnapshot(m: SnapshotMessage): Promise<void> {
-    const { storage, transport, options, logger } = this.deps;
+    const { transport, options, logger } = this.deps;
     if (this.snapshotsSending.has(m.to)) return;
     this.snapshotsSending.add(m.to);
     let ok = false;
     try {
-      const reader = await storage.kvSnapshotIterator();
+      const { reader, term } = await this.captureState();
       const index = reader.appliedIndex;
       const message: SnapshotMessage = {
         ...m,
-        snapshot: { metadata: { index, term: storage.term(index), conf: reader.confState }, data: new Uint8Array(0) },
+        snapshot: { metadata: { index, term, conf: reader.confState }, data: this.snapshotData(reader.confState) },
       };
+      const started = Date.now();
       logger.info({ to: m.to, index }, 'snapshot: streaming the state to a follower');
       const records = (async function* () {
         for await (const r of reader) yield r;
       })();
       ok = await transport.sendSnapshot(m.to, message, encodeStateStream({ appliedIndex: index, revision: reader.revision, clockMs: reader.clockMs }, records, options.limits.snapshotChunkBytesMax));
       await reader.close();
+      this.deps.metrics.snapshotsSent.inc({ result: ok ? 'ok' : 'failed' });
+      logger.info({ to: m.to, index, ok, ms: Date.now() - started }, 'snapshot: stream finished');
     } catch (e) {
       logger.warn({ to: m.to, err: String(e) }, 'snapshot: sending failed');
     } finally {
@@ -450,17 +575,27 @@ export class RaftDriver {
     }
   }
 
-  /** Installs the staged state of an incoming snapshot the core accepted. */
-  private async installSnapshot(index: LogIndex): Promise<void> {
-    const staged = this.staged;
-    assert(staged !== null && staged.index === index, `the core installed snapshot ${index} but the staged state is ${staged?.index ?? 'none'}`);
-    this.staged = null;
-    const { storage, options, metrics } = this.deps;
-    const image = { appliedIndex: staged.index, revision: staged.revision, clockMs: staged.clockMs, kvs: staged.kvs, sessions: staged.sessions };
-    await storage.replaceKvState(image);
+  /**
+   * Installs the staged state of an incoming snapshot the core accepted (its metadata is already
+   * persisted): replaces the stored KV state from the staging file, streamed, then loads it.
+   */
+  private async installSnapshot(snapshot: Snapshot): Promise<void> {
+    const index = snapshot.metadata.index;
+    const staged = this.staged.get(index);
+    assert(staged !== undefined, () => `the core installed snapshot ${index} but no state is staged for it (staged: ${[...this.staged.keys()].join(', ') || 'none'})`);
+    // A newer snapshot may already be staged (and stepped) while this one installs: keep it.
+    for (const i of [...this.staged.keys()]) if (i <= index) this.staged.delete(i);
+    const { storage, options, metrics, transport } = this.deps;
+    const { source } = await openStagedSnapshot(staged.path, { verify: false });
+    await storage.replaceKvState(source);
+    await removeStagedSnapshots(options.dataDir, index);
+    const image = await storage.loadKvImage();
     this.kvMachine = new KvStateMachine({ limits: options.limits, sessionTtlMs: options.sessionTtlMs, image });
     this.conf = storage.initialState().confState;
     this.snapshotIndex = index;
+    this.promoteWhenCaughtUp.clear();
+    this.learnSnapshotData(snapshot.data);
+    transport.setPeers(this.peers());
     for (const [i, w] of this.pendingWrites) {
       if (i <= index) {
         this.pendingWrites.delete(i);
@@ -468,6 +603,7 @@ export class RaftDriver {
       }
     }
     metrics.snapshotsInstalled.inc();
+    this.deps.logger.info({ index, keys: this.kvMachine.keyCount, voters: this.conf.voters, learners: this.conf.learners }, 'snapshot: installed');
     this.deps.onApplied?.([{ index, revision: staged.revision, mutations: [], reset: true }]);
   }
 
@@ -523,18 +659,59 @@ export class RaftDriver {
 
   /** Keeps the transport's peer list in step with the membership. */
   private onMembership(change: ConfChange, conf: ConfState): void {
-    const { transport, logger } = this.deps;
-    if (change.type !== 'removeNode' && change.context.length > 0) {
-      try {
-        const ctx = JSON.parse(new TextDecoder().decode(change.context)) as { peerAddress?: string; clientAddress?: string };
-        if (ctx.peerAddress) this.peerAddresses.set(change.nodeId, ctx.peerAddress);
-        if (ctx.clientAddress) this.clientAddresses.set(change.nodeId, ctx.clientAddress);
-      } catch {
-        logger.warn({ nodeId: change.nodeId }, 'membership: change context is not JSON; peer address unknown');
-      }
+    const { transport, logger, options } = this.deps;
+    if (change.type !== 'removeNode' && change.context.length > 0 && !this.learnChangeContext(change)) {
+      logger.warn({ nodeId: change.nodeId }, 'membership: change context is not the expected JSON; peer address unknown');
     }
+    if (change.type !== 'addLearner') this.promoteWhenCaughtUp.delete(change.nodeId);
     transport.setPeers(this.peers());
     logger.info({ change: change.type, nodeId: change.nodeId, voters: conf.voters, learners: conf.learners }, 'membership: applied a change');
+    if (change.type === 'removeNode' && change.nodeId === options.id) logger.warn({}, 'membership: this node was removed from the cluster; stop it');
+  }
+
+  /** Records the addresses a membership change carries; false if its context is unreadable. */
+  private learnChangeContext(change: ConfChange): boolean {
+    const address = decodeChangeContext(change.context);
+    if (address === null) return false;
+    if (change.type === 'addLearner' && address.promote === true) this.promoteWhenCaughtUp.add(change.nodeId);
+    if (change.nodeId === this.deps.options.id) return true; // this node's own flags win
+    if (address.peerAddress) this.peerAddresses.set(change.nodeId, address.peerAddress);
+    if (address.clientAddress) this.clientAddresses.set(change.nodeId, address.clientAddress);
+    return true;
+  }
+
+  /** Records the address book (and cluster id) a snapshot carries. */
+  private learnSnapshotData(data: Uint8Array): void {
+    const decoded = decodeSnapshotData(data);
+    if (this.clusterId === '') this.clusterId = decoded.clusterId;
+    for (const [id, address] of decoded.members) {
+      if (address.promote === true && this.conf.learners.includes(id)) this.promoteWhenCaughtUp.add(id);
+      if (id === this.deps.options.id) continue;
+      if (address.peerAddress) this.peerAddresses.set(id, address.peerAddress);
+      if (address.clientAddress) this.clientAddresses.set(id, address.clientAddress);
+    }
+  }
+
+  /**
+   * Rebuilds the address book at start-up (member-addresses.ts): the last snapshot's, then the
+   * contexts of the membership changes applied since (still in the log, which is compacted only
+   * up to the snapshot). Later changes are learned as they are applied.
+   */
+  private loadAddressBook(snapshot: Snapshot, applied: LogIndex): void {
+    const { storage } = this.deps;
+    this.learnSnapshotData(snapshot.data);
+    const lo = Math.max(snapshot.metadata.index + 1, storage.firstIndex());
+    for (let at = lo; at <= applied; ) {
+      const entries = storage.entries({ lo: logIndex(at), hi: logIndex(applied + 1), bytesMax: 4 * 1024 * 1024 });
+      if (entries.length === 0) break;
+      for (const entry of entries) {
+        if (entry.type !== 'confChange') continue;
+        const change = decodeConfChange(entry.data);
+        if (change.type !== 'removeNode') this.learnChangeContext(change);
+        if (change.type !== 'addLearner') this.promoteWhenCaughtUp.delete(change.nodeId);
+      }
+      at = (entries[entries.length - 1]?.index ?? applied) + 1;
+    }
   }
 
   private settle(entry: Entry, result: WriteResult | null): void {
@@ -581,11 +758,16 @@ export class RaftDriver {
   private async maybeSnapshot(): Promise<void> {
     const { storage, options, metrics, logger } = this.deps;
     const applied = this.kvMachine.appliedIndex;
-    if (applied - this.snapshotIndex < options.snapshotEntries) return;
-    await storage.createSnapshot(applied, this.conf, new Uint8Array(0));
+    // A log that still holds index 1 could be replayed from the start to a node that joined with
+    // no membership (see conf-change.ts, "Joining nodes"). Compacting index 1 away as soon as it
+    // is applied makes every leader send such a node a snapshot, which carries the membership.
+    const holdsFirstEntry = storage.firstIndex() <= 1 && applied >= 1;
+    if (applied - this.snapshotIndex < options.snapshotEntries && !holdsFirstEntry) return;
+    await storage.createSnapshot(applied, this.conf, this.snapshotData(this.conf));
     this.snapshotIndex = applied;
     metrics.snapshotsTaken.inc();
-    const compactTo = applied - options.snapshotCatchupEntries;
+    let compactTo = applied - options.snapshotCatchupEntries;
+    if (holdsFirstEntry) compactTo = Math.max(compactTo, 1);
     if (compactTo >= storage.firstIndex()) await storage.compact(logIndex(compactTo));
     logger.info({ index: applied, firstIndex: storage.firstIndex() }, 'snapshot: taken, log compacted');
   }

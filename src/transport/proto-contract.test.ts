@@ -32,8 +32,15 @@ describe('proto/kv.proto (public client API, package raftkv.v1)', () => {
       '/raftkv.v1.KV/Txn unary->unary',
       '/raftkv.v1.KV/Watch unary->stream',
     ]);
-    expect(methods('Cluster')).toEqual(['/raftkv.v1.Cluster/Status unary->unary', '/raftkv.v1.Cluster/MemberList unary->unary']);
-    expect(root.lookupService('raftkv.v1.Maintenance').methodsArray).toEqual([]);
+    expect(methods('Cluster')).toEqual([
+      '/raftkv.v1.Cluster/Status unary->unary',
+      '/raftkv.v1.Cluster/MemberList unary->unary',
+      '/raftkv.v1.Cluster/MemberAdd unary->unary',
+      '/raftkv.v1.Cluster/MemberPromote unary->unary',
+      '/raftkv.v1.Cluster/MemberRemove unary->unary',
+      '/raftkv.v1.Cluster/LeaderTransfer unary->unary',
+    ]);
+    expect(methods('Maintenance')).toEqual(['/raftkv.v1.Maintenance/Backup unary->stream']);
   });
 
   it('keeps the exact field numbers and types of the required messages', () => {

@@ -1,0 +1,217 @@
+/**
+ * `raftkv backup save|verify|restore`: online backups and disaster recovery (docs/disaster-recovery.md).
+ *
+ * - `backup save <file>`: streams a consistent backup from a node (Maintenance/Backup; any node,
+ *   a follower too), with a progress bar on a terminal. The file appears only once complete and
+ *   verified: it is written to `<file>.tmp`, checked, then renamed.
+ * - `backup verify <file>`: checks the format, version, every record and the SHA-256; prints the header.
+ * - `backup restore <file> --id <id> --data-dir <dir> --initial-cluster <id=peer,...>`: builds a
+ *   fresh data dir for one node of a NEW cluster (run it for every node with the same file and
+ *   flags). A bad file is refused and nothing is written.
+ */
+import { open, rename, rm } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import type { ServiceError } from '@grpc/grpc-js';
+import { Option } from 'commander';
+import type { Command } from 'commander';
+import { maintenanceService, toNumber } from '../api/index.js';
+import type * as M from '../api/index.js';
+import type { BackupHeader } from '../server/index.js';
+import { addClientFlags, clientFlagsOf } from './client-flags.js';
+import type { ClientFlags } from './client-flags.js';
+import { CliFailure, ExitCode } from './exit-codes.js';
+import { AdminConnection, failureOf } from './member-rpc.js';
+import { printJson, printTable, println } from './output.js';
+import type { OutputFormat } from './output.js';
+
+/** The little of cli-progress this uses (it ships no types). */
+interface ProgressBar {
+  start(total: number, value: number): void;
+  update(value: number): void;
+  setTotal(total: number): void;
+  stop(): void;
+}
+interface CliProgressModule {
+  SingleBar: new (options: object, preset: object) => ProgressBar;
+  Presets: { shades_classic: object };
+}
+
+/** A progress bar on stderr when it is a terminal (and the output is not JSON); else nothing. */
+function progressBar(output: OutputFormat, label: string): ProgressBar | null {
+  if (!process.stderr.isTTY || output === 'json') return null;
+  const cliProgress = createRequire(import.meta.url)('cli-progress') as CliProgressModule;
+  return new cliProgress.SingleBar({ format: `${label} [{bar}] {percentage}% | {value}/{total} keys | {duration_formatted}`, hideCursor: true, stream: process.stderr }, cliProgress.Presets.shades_classic);
+}
+
+/**
+ * Counts the key frames of a backup file's bytes as they stream by (for the progress bar),
+ * reading only frame headers: the prefix and JSON header, then `[type u8][length u32]` frames.
+ */
+class KeyFrameCounter {
+  keys = 0;
+  /** Bytes still to skip (the rest of the current prefix, header or frame payload). */
+  private skip = 16;
+  private prefixSeen = false;
+  private pending: number[] = [];
+
+  feed(bytes: Uint8Array): void {
+    let at = 0;
+    while (at < bytes.length) {
+      if (this.skip > 0) {
+        const n = Math.min(this.skip, bytes.length - at);
+        if (!this.prefixSeen) for (let i = 0; i < n; i++) this.pending.push(bytes[at + i] ?? 0);
+        this.skip -= n;
+        at += n;
+        if (this.skip === 0 && !this.prefixSeen) {
+          this.prefixSeen = true;
+          this.skip = Buffer.from(this.pending).readUInt32BE(12);
+          this.pending = [];
+        }
+        continue;
+      }
+      this.pending.push(bytes[at] ?? 0);
+      at += 1;
+      if (this.pending.length === 5) {
+        const header = Buffer.from(this.pending);
+        if (header[0] === 2) this.keys += 1;
+        this.skip = header.readUInt32BE(1);
+        this.pending = [];
+      }
+    }
+  }
+}
+
+function headerRows(h: BackupHeader | M.BackupInfoMsg, extra: readonly [string, string][] = []): [string, string][] {
+  const info = 'raftIndex' in h
+    ? { formatVersion: h.formatVersion, clusterId: h.clusterId, nodeId: h.nodeId, revision: toNumber(h.revision), index: toNumber(h.raftIndex), term: toNumber(h.raftTerm), createdMs: toNumber(h.createdMs), keyCount: toNumber(h.keyCount), sessionCount: toNumber(h.sessionCount), linearizable: h.linearizable }
+    : h;
+  return [
+    ['format version', String(info.formatVersion)],
+    ['cluster id', info.clusterId || '-'],
+    ['taken on node', info.nodeId],
+    ['raft index', String(info.index)],
+    ['raft term', String(info.term)],
+    ['revision', String(info.revision)],
+    ['created', new Date(info.createdMs).toISOString()],
+    ['keys', String(info.keyCount)],
+    ['sessions', String(info.sessionCount)],
+    ['consistent with the leader', info.linearizable ? 'yes' : 'no (local state)'],
+    ...extra,
+  ];
+}
+
+/** `backup save`: streams a backup from the first endpoint that answers into `file`. */
+async function save(file: string, o: { local?: boolean }, flags: ClientFlags, deadlineMs: number): Promise<void> {
+  const admin = new AdminConnection(flags.endpoints);
+  const tmp = `${file}.tmp`;
+  const started = Date.now();
+  let lastError: CliFailure | null = null;
+  try {
+    for (const endpoint of admin.endpoints) {
+      const handle = await open(tmp, 'w');
+      const bar = progressBar(flags.output, 'backup');
+      const counter = new KeyFrameCounter();
+      let info: M.BackupInfoMsg | null = null;
+      let bytes = 0;
+      try {
+        const stream = admin.stream(endpoint, maintenanceService.Backup, { local: o.local === true }, deadlineMs);
+        for await (const msg of stream as AsyncIterable<M.BackupResponseMsg>) {
+          if (msg.info) {
+            info = msg.info;
+            bar?.start(toNumber(info.keyCount), 0);
+          }
+          await handle.write(msg.data);
+          bytes += msg.data.length;
+          counter.feed(msg.data);
+          bar?.update(counter.keys);
+        }
+        await handle.sync();
+        await handle.close();
+        bar?.stop();
+      } catch (e) {
+        bar?.stop();
+        await handle.close().catch(() => {});
+        await rm(tmp, { force: true });
+        const failure = e instanceof CliFailure ? e : typeof (e as ServiceError).code === 'number' ? failureOf(e as ServiceError, endpoint) : new CliFailure(String(e), ExitCode.failed);
+        // Only a node that could not be reached (before sending anything) is worth another try.
+        if (bytes === 0 && failure.exitCode === ExitCode.unavailable) {
+          lastError = failure;
+          continue;
+        }
+        throw failure;
+      }
+      const { verifyBackupFile } = await import('../server/index.js');
+      const verified = await verifyBackupFile(tmp).catch(async (e: unknown) => {
+        await rm(tmp, { force: true });
+        throw e;
+      });
+      await rename(tmp, file);
+      const seconds = (Date.now() - started) / 1000;
+      if (flags.output === 'json') printJson({ file, endpoint, bytes, sha256: verified.sha256, seconds, header: verified.header });
+      else printTable(['FIELD', 'VALUE'], headerRows(verified.header, [['file', file], ['bytes', String(bytes)], ['sha256', verified.sha256], ['from', endpoint], ['took', `${seconds.toFixed(1)} s`]]));
+      return;
+    }
+  } finally {
+    admin.close();
+  }
+  throw lastError ?? new CliFailure('no endpoint answered', ExitCode.unavailable);
+}
+
+/** Registers `backup` and its subcommands. */
+export function registerBackupCommand(program: Command): void {
+  const backup = program.command('backup').description('online backups and restore (docs/disaster-recovery.md)');
+
+  addClientFlags(
+    backup
+      .command('save <file>')
+      .description('stream a consistent online backup from a node (a follower too) into <file>')
+      .option('--local', 'back up the node\'s local state without confirming with the leader first'),
+  ).action(async (file: string, o: { local?: boolean }, cmd: Command) => {
+    const flags = clientFlagsOf(cmd);
+    // A backup of a large state takes a while: no deadline unless --timeout is given.
+    const deadlineMs = cmd.getOptionValueSource('timeout') === 'default' ? Number.POSITIVE_INFINITY : Date.now() + flags.timeoutMs;
+    await save(file, o, flags, deadlineMs);
+  });
+
+  backup
+    .command('verify <file>')
+    .description('check a backup file (format, version, records, SHA-256) and print its header')
+    .addOption(new Option('-o, --output <format>', 'output format').choices(['table', 'json']).default('table'))
+    .action(async (file: string, o: { output: OutputFormat }) => {
+      const { readBackupHeader, verifyBackupFile } = await import('../server/index.js');
+      const bar = progressBar(o.output, 'verify');
+      if (bar) bar.start((await readBackupHeader(file)).header.keyCount, 0);
+      try {
+        const verified = await verifyBackupFile(file, (keys) => bar?.update(keys));
+        bar?.stop();
+        if (o.output === 'json') printJson({ file, ok: true, bytes: verified.fileBytes, sha256: verified.sha256, header: verified.header });
+        else printTable(['FIELD', 'VALUE'], headerRows(verified.header, [['bytes', String(verified.fileBytes)], ['sha256', verified.sha256], ['verified', 'ok']]));
+      } finally {
+        bar?.stop();
+      }
+    });
+
+  backup
+    .command('restore <file>')
+    .description('build a fresh data dir for one node of a NEW cluster from a backup')
+    .requiredOption('--id <id>', 'the node this data dir is for')
+    .requiredOption('--initial-cluster <members>', 'the new cluster: id=peerHost:port,...')
+    .option('--data-dir <dir>', 'the data dir to create (default data/<id>)')
+    .option('--cluster-id <id>', 'the new cluster id (default: derived from the backup and --initial-cluster)')
+    .addOption(new Option('-o, --output <format>', 'output format').choices(['table', 'json']).default('table'))
+    .action(async (file: string, o: { id: string; initialCluster: string; dataDir?: string; clusterId?: string; output: OutputFormat }) => {
+      const { parseInitialCluster, restoreBackup } = await import('../server/index.js');
+      const { nodeId } = await import('../util/index.js');
+      const members = parseInitialCluster(o.initialCluster);
+      const dataDir = o.dataDir ?? `data/${o.id}`;
+      const started = Date.now();
+      const result = await restoreBackup({ file, dataDir, nodeId: nodeId(o.id), members, ...(o.clusterId === undefined ? {} : { clusterId: o.clusterId }) });
+      const seconds = (Date.now() - started) / 1000;
+      if (o.output === 'json') {
+        printJson({ file, dataDir, nodeId: o.id, clusterId: result.clusterId, seconds, verifyMs: result.verifyMs, writeMs: result.writeMs, header: result.header });
+        return;
+      }
+      printTable(['FIELD', 'VALUE'], headerRows(result.header, [['data dir', dataDir], ['new cluster id', result.clusterId], ['members', members.map((m) => m.id).join(',')], ['took', `${seconds.toFixed(1)} s`]]));
+      println(`start it with: raftkv serve --id ${o.id} --data-dir ${dataDir} --initial-cluster ${o.initialCluster} (and its --listen-* flags)`);
+    });
+}
