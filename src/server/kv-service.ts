@@ -35,8 +35,9 @@ const empty = new Uint8Array(0);
 /** Builds the `KV` service implementation. */
 export function kvServiceImplementation(deps: KvServiceDeps): UntypedServiceImplementation {
   const { driver } = deps;
-  const header = (): M.ResponseHeaderMsg => ({
-    revision: driver.kv.revision,
+  /** The response header; a write passes its own revision (a retried write, its first answer's). */
+  const header = (revision: number = driver.kv.revision): M.ResponseHeaderMsg => ({
+    revision,
     raftTerm: driver.status().term,
     nodeId: deps.options.id,
     appliedIndex: driver.kv.appliedIndex,
@@ -54,12 +55,13 @@ export function kvServiceImplementation(deps: KvServiceDeps): UntypedServiceImpl
     if (bound > 0 && staleness > bound) {
       throw new UnavailableError(`this node cannot prove it is within ${bound} ms of the leader (last contact ${Number.isFinite(staleness) ? `${staleness} ms ago` : 'never'})`);
     }
-    return Number.isFinite(staleness) ? staleness : 0;
+    // A node that never heard from a leader reports the largest value: it cannot bound its staleness.
+    return Number.isFinite(staleness) ? staleness : Number.MAX_SAFE_INTEGER;
   };
 
   const put: Handler<M.PutRequestMsg, M.PutResponseMsg> = async (req) => {
     const result = (await driver.write(putOp(req), sessionOf(req))) as PutResult;
-    return { header: header(), prevKv: result.prevKv ? kvMsg(result.prevKv) : null };
+    return { header: header(result.revision), prevKv: result.prevKv ? kvMsg(result.prevKv) : null };
   };
   const get: Handler<M.GetRequestMsg, M.GetResponseMsg> = async (req, deadlineMs) => {
     requireKey(req.key, 'key', deps.options);
@@ -69,7 +71,7 @@ export function kvServiceImplementation(deps: KvServiceDeps): UntypedServiceImpl
   };
   const del: Handler<M.DeleteRequestMsg, M.DeleteResponseMsg> = async (req) => {
     const result = (await driver.write(deleteOp(req), sessionOf(req))) as DeleteResult;
-    return { header: header(), deleted: result.deleted, prevKvs: result.prevKvs.map(kvMsg) };
+    return { header: header(result.revision), deleted: result.deleted, prevKvs: result.prevKvs.map(kvMsg) };
   };
   const range: Handler<M.RangeRequestMsg, M.RangeResponseMsg> = async (req, deadlineMs) => {
     const op = rangeOp(req);
@@ -79,7 +81,7 @@ export function kvServiceImplementation(deps: KvServiceDeps): UntypedServiceImpl
   };
   const txn: Handler<M.TxnRequestMsg, M.TxnResponseMsg> = async (req) => {
     const result = (await driver.write(txnOp(req), sessionOf(req))) as TxnResult;
-    return { header: header(), succeeded: result.succeeded, responses: result.results.map((r) => responseOp(r, header())) };
+    return { header: header(result.revision), succeeded: result.succeeded, responses: result.results.map((r) => responseOp(r, header(result.revision))) };
   };
 
   return {

@@ -510,7 +510,8 @@ export class RaftDriver {
     const before = this.soft;
     this.soft = s;
     if (s.leader !== before.leader && s.leader !== null) this.deps.metrics.leaderChanges.inc();
-    if (s.leader !== before.leader) this.leaderContactMs = s.leader === null ? 0 : Date.now();
+    // Losing the leader keeps the last contact time: staleness keeps growing from it.
+    if (s.leader !== before.leader && s.leader !== null) this.leaderContactMs = Date.now();
     if (before.role === 'leader' && s.role !== 'leader') {
       for (const w of this.pendingWrites.values()) {
         w.reject(new OutcomeUnknownError('leadership was lost while the write was in flight; it may or may not apply'));
