@@ -36,22 +36,8 @@ export function isUtf8(bytes: Uint8Array): boolean {
   }
 }
 
-/**
- * The smallest key greater than every key that starts with `prefix` (as in etcd), or an empty
- * array when there is none (the prefix is all 0xff bytes, or empty).
- */
-export function prefixEnd(prefix: Uint8Array): Uint8Array {
-  for (let i = prefix.length - 1; i >= 0; i--) {
-    const byte = prefix[i] as number;
-    if (byte < 0xff) {
-      // A copy: on a Buffer, `slice` would be a view and the caller's bytes would change.
-      const end = new Uint8Array(prefix.subarray(0, i + 1));
-      end[i] = byte + 1;
-      return end;
-    }
-  }
-  return emptyBytes;
-}
+/** Shared with the state machine (util). */
+export { prefixEnd } from '../util/index.js';
 
 /** The bytes as a string for messages: UTF-8 in quotes when printable, else hex. */
 export function describeBytes(bytes: Uint8Array): string {

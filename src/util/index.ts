@@ -5,3 +5,4 @@ export * from './errors.js';
 export * from './limits.js';
 export * from './logger.js';
 export * from './prng.js';
+export * from './bytes.js';
