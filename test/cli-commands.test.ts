@@ -1,11 +1,12 @@
 // End-to-end tests of the raftkv command line: the BUILT CLI (`node bin/raftkv.js`, run
 // `npm run build` first) against a real three-node cluster, checking output and exit codes.
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { LocalCluster, planTestCluster, repoRoot } from '../cluster/local-cluster.js';
+import { describe, expect, it } from 'vitest';
+import { repoRoot } from '../cluster/local-cluster.js';
+import type { LocalCluster } from '../cluster/local-cluster.js';
+import { useTestCluster } from './support/test-cluster.js';
 
 let cluster: LocalCluster;
 let dataRoot: string;
@@ -46,16 +47,11 @@ function expectFailure(r: Run, code: number, pattern: RegExp): void {
   expect(r.stderr).not.toMatch(/\n\s+at /);
 }
 
-beforeAll(async () => {
-  dataRoot = mkdtempSync(join(tmpdir(), 'raftkv-cli-'));
-  cluster = new LocalCluster(await planTestCluster(3, dataRoot));
-  await cluster.startAll();
-  await cluster.waitForLeader();
-});
-
-afterAll(async () => {
-  await cluster?.killAll();
-  rmSync(dataRoot, { recursive: true, force: true });
+useTestCluster('cli', {
+  started: (c, dir) => {
+    cluster = c;
+    dataRoot = dir;
+  },
 });
 
 describe('raftkv put/get/del', () => {

@@ -1,14 +1,11 @@
 // End-to-end tests of the client library's API and routing against a real three-node cluster.
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { LocalCluster, planTestCluster } from '../cluster/local-cluster.js';
+import { describe, expect, it } from 'vitest';
+import type { LocalCluster } from '../cluster/local-cluster.js';
+import { useTestCluster } from './support/test-cluster.js';
 import { compare, connect, DeadlineExceededError, InvalidArgumentError, op } from '../src/client/index.js';
 import type { AttemptEvent, ClientOptions, RaftkvClient, RetryEvent, WatchEvent } from '../src/client/index.js';
 
 let cluster: LocalCluster;
-let dataRoot: string;
 const clients: RaftkvClient[] = [];
 
 async function client(options: Partial<ClientOptions> = {}): Promise<RaftkvClient> {
@@ -17,17 +14,11 @@ async function client(options: Partial<ClientOptions> = {}): Promise<RaftkvClien
   return kv;
 }
 
-beforeAll(async () => {
-  dataRoot = mkdtempSync(join(tmpdir(), 'raftkv-client-api-'));
-  cluster = new LocalCluster(await planTestCluster(3, dataRoot));
-  await cluster.startAll();
-  await cluster.waitForLeader();
-});
-
-afterAll(async () => {
-  for (const kv of clients) kv.close();
-  await cluster?.killAll();
-  rmSync(dataRoot, { recursive: true, force: true });
+useTestCluster('client-api', {
+  started: (c) => (cluster = c),
+  beforeClose: () => {
+    for (const kv of clients) kv.close();
+  },
 });
 
 describe('key-value operations', () => {

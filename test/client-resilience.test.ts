@@ -2,16 +2,13 @@
 // writes across a leader crash, gap-free watch resumption, the retry budget, and the opt-in stale
 // fallback. Each test counts what the client did (through its hooks) so that it fails without
 // the mechanism it covers.
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { LocalCluster, planTestCluster } from '../cluster/local-cluster.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import type { LocalCluster } from '../cluster/local-cluster.js';
+import { useTestCluster } from './support/test-cluster.js';
 import { connect } from '../src/client/index.js';
 import type { AttemptEvent, BreakerStateChangeEvent, ClientOptions, RaftkvClient, RetryEvent, WatchEvent } from '../src/client/index.js';
 
 let cluster: LocalCluster;
-let dataRoot: string;
 const clients: RaftkvClient[] = [];
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -34,17 +31,11 @@ async function allRunning(): Promise<void> {
   for (const s of cluster.specs) if (cluster.pid(s.id) === null) await restart(s.id);
 }
 
-beforeAll(async () => {
-  dataRoot = mkdtempSync(join(tmpdir(), 'raftkv-client-resilience-'));
-  cluster = new LocalCluster(await planTestCluster(3, dataRoot));
-  await cluster.startAll();
-  await cluster.waitForLeader();
-});
-
-afterAll(async () => {
-  for (const kv of clients) kv.close();
-  await cluster?.killAll();
-  rmSync(dataRoot, { recursive: true, force: true });
+useTestCluster('client-resilience', {
+  started: (c) => (cluster = c),
+  beforeClose: () => {
+    for (const kv of clients) kv.close();
+  },
 });
 
 describe('circuit breaker', () => {

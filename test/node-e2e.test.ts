@@ -1,14 +1,12 @@
 // End to end on three real raftkv processes on loopback: reads, writes, errors, health, failover and catch-up.
-import { mkdtempSync, rmSync } from 'node:fs';
 import { connect } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { LocalCluster, planTestCluster, sleep } from '../cluster/local-cluster.js';
+import { describe, expect, it } from 'vitest';
+import { sleep } from '../cluster/local-cluster.js';
+import type { LocalCluster } from '../cluster/local-cluster.js';
+import { useTestCluster } from './support/test-cluster.js';
 import { bytes, num, RawClient, text } from './support/raw-client.js';
 
-let dir = '';
 let cluster: LocalCluster;
 const clients = new Map<string, RawClient>();
 const client = (id: string): RawClient => {
@@ -20,17 +18,11 @@ const client = (id: string): RawClient => {
   return c;
 };
 
-beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'raftkv-e2e-'));
-  cluster = new LocalCluster(await planTestCluster(3, dir));
-  await cluster.startAll();
-  await cluster.waitForLeader();
-});
-
-afterAll(async () => {
-  for (const c of clients.values()) c.close();
-  await cluster?.killAll();
-  rmSync(dir, { recursive: true, force: true });
+useTestCluster('e2e', {
+  started: (c) => (cluster = c),
+  beforeClose: () => {
+    for (const c of clients.values()) c.close();
+  },
 });
 
 async function leaderId(): Promise<string> {

@@ -242,6 +242,11 @@ export class RawNode {
     return this.raft.id;
   }
 
+  /** The current term; cheap, unlike `status()`, for per-request response headers. */
+  get term(): Term {
+    return this.raft.term;
+  }
+
   private requireLeader(what: string): void {
     const r = this.raft;
     if (r.role !== 'leader') {

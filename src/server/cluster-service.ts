@@ -21,7 +21,7 @@ export function clusterServiceImplementation(deps: ClusterServiceDeps): UntypedS
   const { driver, options, admin } = deps;
   const header = (): M.ResponseHeaderMsg => ({
     revision: driver.kv.revision,
-    raftTerm: driver.status().term,
+    raftTerm: driver.term,
     nodeId: options.id,
     appliedIndex: driver.kv.appliedIndex,
     leaderId: driver.leader ?? '',

@@ -38,7 +38,7 @@ export function kvServiceImplementation(deps: KvServiceDeps): UntypedServiceImpl
   /** The response header; a write passes its own revision (a retried write, its first answer's). */
   const header = (revision: number = driver.kv.revision): M.ResponseHeaderMsg => ({
     revision,
-    raftTerm: driver.status().term,
+    raftTerm: driver.term,
     nodeId: deps.options.id,
     appliedIndex: driver.kv.appliedIndex,
     leaderId: driver.leader ?? '',

@@ -421,6 +421,11 @@ export class RaftDriver {
     return this.raw.status();
   }
 
+  /** The current Raft term (no allocation: for every response header). */
+  get term(): number {
+    return this.raw.term;
+  }
+
   /** Stops the loop, failing every waiting request. */
   async stop(): Promise<void> {
     if (this.stopped) return;
@@ -519,7 +524,7 @@ export class RaftDriver {
       this.pendingWrites.clear();
     }
     if (s.leader !== before.leader) this.failReads(new UnavailableError('the leader changed before the read was confirmed; retry'));
-    this.deps.logger.info({ role: s.role, leader: s.leader, term: this.raw.status().term }, 'raft: role or leader changed');
+    this.deps.logger.info({ role: s.role, leader: s.leader, term: this.raw.term }, 'raft: role or leader changed');
   }
 
   private failReads(e: Error): void {
