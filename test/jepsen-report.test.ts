@@ -32,7 +32,7 @@ function syntheticRun(): { results: RunResults; records: HistoryRecord[] } {
   const start: NemesisRecord = { type: 'nemesis', id: id++, family: 'partition', kind: 'isolate-leader', action: 'start', at: 2000, nodes: ['n1'], detail: '{n1} | {n2,n3}' };
   records.push(start, { type: 'nemesis', id: id++, family: 'partition', kind: 'isolate-leader', action: 'stop', at: 3000, nodes: ['n1'], detail: 'healed', startId: start.id });
   const ops = records.filter((r): r is OpRecord => r.type === 'op');
-  const heals = [{ family: 'partition', kind: 'isolate-leader', healAt: 3000, until: 5000, leaderBefore: { id: 'n2', term: 2 }, leaderAfter: { id: 'n2', term: 2 }, leaderExpectedToChange: false }];
+  const heals = [{ family: 'partition', kind: 'isolate-leader', healAt: 3000, until: 5000, leaderBefore: { id: 'n2', term: 2 }, leaderAfter: { id: 'n2', term: 2 }, leaderMayChange: false }];
   const checks = [checkLinearizability(ops), checkLostWrites(ops), checkAvailability(ops, faultWindows(records, 5000), heals, { start: 0, end: 5000 })];
   const results: RunResults = {
     ok: checks.every((c) => c.ok),

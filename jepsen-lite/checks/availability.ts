@@ -23,8 +23,8 @@ export interface HealObservation {
   /** The majority's leader just before the heal, and a few seconds after it. */
   readonly leaderBefore: LeaderSample | null;
   readonly leaderAfter: LeaderSample | null;
-  /** True if the fault cannot leave a healthy leader in place (kill-all, pause of a majority...). */
-  readonly leaderExpectedToChange: boolean;
+  /** True if the fault itself may end the leader's term (kill-all, loss on every link): no deposed-leader check. */
+  readonly leaderMayChange: boolean;
 }
 
 /** Thresholds. */
@@ -76,7 +76,7 @@ export function checkAvailability(
     for (let i = 1; i < after.length; i++) gap = Math.max(gap, (after[i] ?? 0) - (after[i - 1] ?? 0));
     if (after.length > 0) gap = Math.max(gap, h.until - (after[after.length - 1] ?? 0));
     const leaderDeposed =
-      !h.leaderExpectedToChange && h.leaderBefore !== null && h.leaderAfter !== null && (h.leaderAfter.id !== h.leaderBefore.id || h.leaderAfter.term !== h.leaderBefore.term);
+      !h.leaderMayChange && h.leaderBefore !== null && h.leaderAfter !== null && (h.leaderAfter.id !== h.leaderBefore.id || h.leaderAfter.term !== h.leaderBefore.term);
     const label = `${h.family}/${h.kind} healed at ${(h.healAt / 1000).toFixed(1)} s`;
     if (measurable && recoveryMs === null) problems.push(`${label}: no successful write in the ${((h.until - h.healAt) / 1000).toFixed(1)} s after it`);
     if (recoveryMs !== null && recoveryMs > limits.recoveryMsMax) problems.push(`${label}: first successful write after ${(recoveryMs / 1000).toFixed(1)} s (limit ${limits.recoveryMsMax / 1000} s)`);

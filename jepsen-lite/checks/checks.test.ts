@@ -103,7 +103,7 @@ describe('bank check', () => {
 
 describe('availability check', () => {
   const writes = (times: number[]): OpRecord[] => times.map((t) => op({ f: 'put', workload: 'register', key: 'r:0', value: `v${t}`, call: t - 5, ret: t }));
-  const heal = { family: 'partition', kind: 'isolate-leader', healAt: 10_000, until: 30_000, leaderBefore: { id: 'n2', term: 3 }, leaderAfter: { id: 'n2', term: 3 }, leaderExpectedToChange: false };
+  const heal = { family: 'partition', kind: 'isolate-leader', healAt: 10_000, until: 30_000, leaderBefore: { id: 'n2', term: 3 }, leaderAfter: { id: 'n2', term: 3 }, leaderMayChange: false };
   const window = { family: 'partition', kind: 'isolate-leader', nodes: ['n1'], start: 5000, end: 10_000, detail: '' };
 
   it('measures recovery and the longest write gap after a heal', () => {

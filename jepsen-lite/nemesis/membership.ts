@@ -62,7 +62,7 @@ export function membershipFamily(): NemesisFamily {
         kind,
         nodes: [node],
         detail: `removed ${node} (MemberRemove), stopped it`,
-        leaderExpectedToChange: false,
+        leaderMayChange: false,
         async heal(): Promise<string> {
           const spec = ctx.cluster.spec(node);
           rmSync(spec.dataDir, { recursive: true, force: true });

@@ -36,8 +36,13 @@ export interface ActiveFault {
   /** The nodes it targets. */
   readonly nodes: readonly string[];
   readonly detail: string;
-  /** True if no healthy leader can survive the fault (kill-all): the leader check after the heal does not apply. */
-  readonly leaderExpectedToChange: boolean;
+  /**
+   * True when Raft may legitimately elect a new leader because of the fault itself, not because a
+   * node came back: kill-all, or loss and latency on every link (a TCP stream stalled by
+   * retransmission backoff can outlast the election timeout). The deposed-leader check after the
+   * heal applies only to faults where nodes are cut off and rejoin.
+   */
+  readonly leaderMayChange: boolean;
   /** Ends the fault; returns a line for the history. */
   heal(): Promise<string>;
   /** Optional check made a few seconds after the heal (for example: did a snapshot install?). */

@@ -31,7 +31,9 @@ export function netFamily(kinds: Readonly<Record<string, LinkFaults>> = netKinds
         kind,
         nodes: [...ctx.nodeIds],
         detail: `delay ${faults.delayMs}±${faults.jitterMs} ms, loss ${(faults.lossRate * 100).toFixed(0)}% on every peer link (${how})`,
-        leaderExpectedToChange: false,
+        // Loss or delay on every link can stall a TCP stream past the election timeout, so an
+        // election is legitimate here; no node rejoins, so the deposed-leader check does not apply.
+        leaderMayChange: true,
         async heal(): Promise<string> {
           await ctx.net.slow(null);
           return 'links restored';

@@ -57,7 +57,7 @@ export function partitionFamily(): NemesisFamily {
         kind,
         nodes: targets,
         detail: `${shown} (${style}${kind === 'bridge' ? `, ${targets[0]} bridges` : ''})`,
-        leaderExpectedToChange: false,
+        leaderMayChange: false,
         async heal(): Promise<string> {
           await ctx.net.cut([]);
           return 'network healed';

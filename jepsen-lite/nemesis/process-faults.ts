@@ -30,7 +30,7 @@ export function killFamily(): NemesisFamily {
         kind,
         nodes,
         detail: `SIGKILL ${pids.join(' ')}`,
-        leaderExpectedToChange: kind === 'kill-all',
+        leaderMayChange: kind === 'kill-all',
         async heal(): Promise<string> {
           for (const id of nodes) if (ctx.cluster.pid(id) === null) ctx.cluster.start(id);
           const started = await Promise.allSettled(nodes.map((id) => ctx.cluster.waitForHttp(id, 20_000)));
@@ -60,7 +60,7 @@ export function pauseFamily(): NemesisFamily {
         kind,
         nodes,
         detail: `SIGSTOP ${nodes.map((id) => `${id}:${ctx.cluster.pid(id) ?? '-'}`).join(' ')}`,
-        leaderExpectedToChange: false,
+        leaderMayChange: false,
         async heal(): Promise<string> {
           for (const id of nodes) ctx.cluster.signal(id, 'SIGCONT');
           return `SIGCONT ${nodes.join(' ')}`;

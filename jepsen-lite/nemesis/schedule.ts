@@ -76,7 +76,7 @@ export async function runSchedule(ctx: NemesisContext, families: readonly Nemesi
     const start = recorder.add<NemesisRecord>({ type: 'nemesis', family: fault.family, kind: fault.kind, action: 'start', at: recorder.now(), nodes: fault.nodes, detail: fault.detail });
     ctx.log(`${(start.at / 1000).toFixed(1)} s  ${fault.family}/${fault.kind} start: ${fault.detail}`);
     await sleep(faultStart + interval - recorder.now(), options.signal);
-    const leaderBefore = fault.leaderExpectedToChange ? null : await majorityLeader(ctx);
+    const leaderBefore = fault.leaderMayChange ? null : await majorityLeader(ctx);
     let healDetail: string;
     try {
       healDetail = await fault.heal();
@@ -85,7 +85,7 @@ export async function runSchedule(ctx: NemesisContext, families: readonly Nemesi
     }
     const stop = recorder.add<NemesisRecord>({ type: 'nemesis', family: fault.family, kind: fault.kind, action: 'stop', at: recorder.now(), nodes: fault.nodes, detail: healDetail, startId: start.id });
     ctx.log(`${(stop.at / 1000).toFixed(1)} s  ${fault.family}/${fault.kind} stop: ${healDetail}`);
-    const heal = { family: fault.family, kind: fault.kind, healAt: stop.at, until: options.endAt, leaderBefore, leaderAfter: null as HealObservation['leaderAfter'], leaderExpectedToChange: fault.leaderExpectedToChange };
+    const heal = { family: fault.family, kind: fault.kind, healAt: stop.at, until: options.endAt, leaderBefore, leaderAfter: null as HealObservation['leaderAfter'], leaderMayChange: fault.leaderMayChange };
     heals.push(heal);
     sampling.push(
       (async () => {

@@ -48,7 +48,7 @@ export function snapshotFamily(): NemesisFamily {
         kind,
         nodes: [follower],
         detail: `isolated follower ${follower} (last index ${String(lagFrom)}) while the leader compacts`,
-        leaderExpectedToChange: false,
+        leaderMayChange: false,
         async heal(): Promise<string> {
           const l = await currentLeader(ctx, 1000);
           const s = l === null ? null : await ctx.cluster.status(l);
