@@ -99,6 +99,13 @@ export class Raft implements LeaderContext {
    * the leader committed an entry of its own term (the fix to Ongaro's 2015 single-server bug).
    */
   pendingConfIndex: LogIndex = logIndex(0);
+  /**
+   * Leader: new entries or a new commit index are waiting to be broadcast. Proposals and
+   * acknowledgements only set it; `ready()` sends one append per follower for all of them, so a
+   * burst of proposals (or of acknowledgements, each moving the commit index) between two Readys
+   * costs one message per follower instead of one each (see `flushAppends`).
+   */
+  appendsDue = false;
   /** Leader only: bytes of proposed entries not yet handed out as committed. */
   uncommittedBytes = 0;
   /** Leader only: linearizable reads waiting for a heartbeat round (Raft thesis §6.4). */
@@ -312,6 +319,7 @@ export class Raft implements LeaderContext {
     this.tracker.resetVotes();
     this.tracker.resetProgress(this.raftLog.lastIndex(), this.id, this.raftLog.persistedLastIndex());
     this.pendingConfIndex = logIndex(0);
+    this.appendsDue = false;
     this.uncommittedBytes = 0;
     this.readOnly = new ReadOnly(this.term);
     this.pendingReads = [];

@@ -17,7 +17,7 @@ import { roleTable } from './roles.js';
 import { raftStatus } from './status.js';
 import type { RaftStatus } from './status.js';
 import { forwardTransfer } from './step-follower.js';
-import { leaderAfterConfChange, leaderPropose, leaderReportSnapshot, leaderReportUnreachable, leaderSelfAck } from './step-leader.js';
+import { flushAppends, leaderAfterConfChange, leaderPropose, leaderReportSnapshot, leaderReportUnreachable, leaderSelfAck } from './step-leader.js';
 import type { ConfChange, ConfState, HardState, SoftState } from './types.js';
 
 /** What a Ready handed out, to be marked done by `advance()`. */
@@ -163,7 +163,7 @@ export class RawNode {
     const r = this.raft;
     const unstable = r.raftLog.unstable;
     return (
-      (r.role === 'leader' && r.readOnly.hasUnflushed()) ||
+      (r.role === 'leader' && (r.readOnly.hasUnflushed() || r.appendsDue)) ||
       !sameSoftState(r.softState(), this.prevSoftState) ||
       !sameHardState(r.hardState(), this.prevHardState) ||
       unstable.nextSnapshot() !== null ||
@@ -182,6 +182,7 @@ export class RawNode {
     assert(this.outstanding === null, 'ready() called again before advance()');
     const r = this.raft;
     const log = r.raftLog;
+    flushAppends(r);
     flushReadRounds(r);
     const soft = r.softState();
     const hard = r.hardState();
@@ -194,6 +195,7 @@ export class RawNode {
     r.reduceUncommittedBytes(committedEntries);
     log.unstable.acceptInProgress();
     const hardChanged = !sameHardState(hard, this.prevHardState);
+    const termOrVoteChanged = hard.term !== this.prevHardState.term || hard.vote !== this.prevHardState.vote;
     const ready: Ready = {
       softState: sameSoftState(soft, this.prevSoftState) ? null : soft,
       hardState: hardChanged ? hard : null,
@@ -202,7 +204,8 @@ export class RawNode {
       messages: r.msgs,
       committedEntries,
       readStates: r.readStates,
-      mustSync: snapshot !== null || entries.length > 0 || (hardChanged && (hard.term !== this.prevHardState.term || hard.vote !== this.prevHardState.vote)),
+      mustSync: snapshot !== null || entries.length > 0 || termOrVoteChanged,
+      sendBeforePersist: soft.role === 'leader' && !termOrVoteChanged && snapshot === null,
     };
     r.msgs = [];
     r.readStates = [];

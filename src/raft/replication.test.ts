@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { isErrorCode, nodeId, term } from '../util/index.js';
 import { MemoryStorage } from './memory-storage.js';
 import type { Message } from './message.js';
+import type { Ready } from './ready.js';
 import { idx, TestNetwork } from './test-network.js';
 import type { Entry } from './types.js';
 
@@ -235,5 +236,78 @@ describe('crash and restart', () => {
     expect(ok.raw('n2').status().vote).toBe('n1');
     ok.raw('n2').step(voteFromN3);
     expect(ok.raw('n2').ready().messages).toMatchObject([{ type: 'voteResponse', to: 'n3', reject: true }]);
+  });
+});
+
+describe('append coalescing and the early send (Raft thesis §10.2.1)', () => {
+  /** Handles the Readys of every node; returns the first new Ready of `id`. */
+  function nextReady(net: TestNetwork, id: string): Ready {
+    const node = net.node(id);
+    const before = node.readies.length;
+    net.drainReadies();
+    const rd = node.readies[before];
+    if (rd === undefined) throw new Error(`${id} had no Ready`);
+    return rd;
+  }
+
+  it('sends one append per follower for a burst of proposals made between two Readys', () => {
+    // Proves proposals only mark appends as due: the Ready carries one append per follower holding every entry.
+    const net = new TestNetwork(ids);
+    const leader = net.elect('n1');
+    for (let i = 0; i < 20; i++) leader.propose(bytes(`burst${i}`));
+    const rd = nextReady(net, 'n1');
+    for (const to of ['n2', 'n3']) {
+      const appends = appendsTo(rd.messages, to);
+      expect(appends).toHaveLength(1);
+      expect(appends[0]?.type === 'append' ? appends[0].entries.length : 0).toBe(20);
+    }
+    net.stabilize();
+    for (const n of net.nodes.values()) expect(n.appliedTexts().slice(-20)).toEqual(Array.from({ length: 20 }, (_, i) => `burst${i}`));
+  });
+
+  it('spreads a new commit index with one append per follower however many acknowledgements moved it', () => {
+    // Proves acknowledgements only mark appends as due: each follower gets one commit-carrying append per Ready.
+    const net = new TestNetwork(ids);
+    net.elect('n1');
+    const leader = net.node('n1');
+    const held: Message[] = [];
+    for (let i = 0; i < 5; i++) {
+      leader.raw.propose(bytes(`p${i}`));
+      for (const m of leader.handleReady()) net.node(m.to).raw.step(m);
+      for (const f of ['n2', 'n3'].map((id) => net.node(id))) while (f.raw.hasReady()) held.push(...f.handleReady());
+    }
+    // Five acknowledgements from each follower, each moving the commit index, stepped at once.
+    for (const m of held) leader.raw.step(m);
+    const before = leader.readies.length;
+    leader.handleReady();
+    const rd = leader.readies[before];
+    expect(rd?.hardState?.commit).toBe(6);
+    for (const to of ['n2', 'n3']) expect(appendsTo(rd?.messages ?? [], to)).toHaveLength(1);
+  });
+
+  it('lets only a leader whose term and vote did not change send before its batch is durable', () => {
+    // Proves sendBeforePersist: false for a candidate's vote requests and a follower's acknowledgements, true for a steady leader.
+    const net = new TestNetwork(ids);
+    const n1 = net.raw('n1');
+    for (let i = 0; i < 100 && n1.status().role === 'follower'; i++) n1.tick();
+    while (n1.status().role !== 'candidate') {
+      const rd = nextReady(net, 'n1');
+      expect(rd.sendBeforePersist).toBe(false);
+      net.deliverOnce();
+      net.drainReadies();
+      net.deliverOnce();
+    }
+    expect(nextReady(net, 'n1').sendBeforePersist).toBe(false); // the vote requests of a new term
+    net.stabilize();
+    expect(n1.status().role).toBe('leader');
+    n1.propose(bytes('x'));
+    const steady = nextReady(net, 'n1');
+    expect(steady.mustSync).toBe(true);
+    expect(steady.sendBeforePersist).toBe(true);
+    net.deliverOnce();
+    const follower = nextReady(net, 'n2');
+    expect(follower.entries.length).toBeGreaterThan(0);
+    expect(follower.sendBeforePersist).toBe(false);
+    net.stabilize();
   });
 });

@@ -95,7 +95,7 @@ function retrySilentSnapshots(r: Raft): void {
 /** After the commit index moved: release reads waiting for it and spread the news. */
 function afterCommit(r: Raft): void {
   releasePendingReads(r);
-  bcastAppend(r);
+  r.appendsDue = true;
 }
 
 /** Raft paper §5.3: an append was accepted or rejected. */
@@ -165,8 +165,15 @@ export function leaderPropose(r: Raft, entry: { type: EntryType; data: Uint8Arra
   if (r.leadTransferee !== null) throw new ProposalDroppedError(`leadership transfer to ${r.leadTransferee} in progress`);
   const index = r.appendEntries([entry]);
   if (index === null) throw new ProposalDroppedError(`too many uncommitted bytes (${r.uncommittedBytes}, uncommittedBytesMax ${r.uncommittedBytesMax})`);
-  bcastAppend(r);
+  r.appendsDue = true;
   return { index, term: r.term };
+}
+
+/** Leader: sends the appends owed since the last Ready (see `Raft.appendsDue`), one per follower. */
+export function flushAppends(r: Raft): void {
+  if (r.role !== 'leader' || !r.appendsDue) return;
+  r.appendsDue = false;
+  bcastAppend(r);
 }
 
 /** Leader: its own entries were persisted, so its copy now counts towards commit. */

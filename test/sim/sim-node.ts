@@ -335,8 +335,9 @@ export class SimNode {
         this.readyCount++;
         this.host.trace?.(`${this.id} ready: ${describeReady(rd)}`);
         this.observe(raw, rd);
-        // Negative control only: messages leave before their batch is durable.
-        if (this.host.params.driverFault === 'sendBeforePersist') this.send(rd);
+        // A leader whose term and vote did not change sends while it persists (Raft thesis
+        // §10.2.1, as the real driver does). Negative control: every node does, for every Ready.
+        if (this.sendsFirst(rd)) this.send(rd);
         if (rd.mustSync) {
           this.busy = true;
           const inc = this.incarnation;
@@ -361,6 +362,11 @@ export class SimNode {
   }
 
   // ---- the Ready contract ------------------------------------------------------------------
+
+  /** True when this Ready's messages leave before its batch is durable. */
+  private sendsFirst(rd: Ready): boolean {
+    return rd.sendBeforePersist || this.host.params.driverFault === 'sendBeforePersist';
+  }
 
   private send(rd: Ready): void {
     for (const m of rd.messages) {
@@ -389,8 +395,8 @@ export class SimNode {
     const checker = this.host.checker;
     this.host.digest(`rd ${this.id} ${rd.hardState === null ? '-' : `${rd.hardState.term}/${rd.hardState.vote ?? '-'}/${rd.hardState.commit}`} e${rd.entries.length} c${rd.committedEntries.length} m${rd.messages.length}${rd.snapshot === null ? '' : ` s${rd.snapshot.metadata.index}`}`);
     if (rd.snapshot !== null) this.installSnapshot(rd.snapshot);
-    // 2. SEND, only after the batch is durable.
-    if (this.host.params.driverFault !== 'sendBeforePersist') this.send(rd);
+    // 2. SEND, only after the batch is durable (unless sent already, see sendsFirst).
+    if (!this.sendsFirst(rd)) this.send(rd);
     // 3. APPLY committed entries in order.
     for (const e of rd.committedEntries) this.applyEntry(raw, e, this.term);
     // 4. Read states: answered once applied >= index.
