@@ -54,11 +54,19 @@ export interface PersistBatch {
   readonly entries: readonly Entry[];
   /** A snapshot to install first: every entry up to its index is discarded, unless kept by Figure 13's rule. */
   readonly snapshot: Snapshot | null;
+  /**
+   * Whether the batch must be fsynced (default true). Pass the Ready's `mustSync`: a batch that
+   * only moves the commit index may be written without fsync.
+   */
+  readonly sync?: boolean;
 }
 
 /** The write side, used by the driver loop. */
 export interface DurableRaftStorage extends RaftStorage {
-  /** Persists one Ready's hard state, entries and snapshot in one synced batch. */
+  /**
+   * Persists one Ready's hard state, entries and snapshot in one batch, synced unless
+   * `batch.sync` is false.
+   */
   persist(batch: PersistBatch): Promise<void>;
   /**
    * Records a snapshot the application took at `index` (which must be applied and in the log),

@@ -495,17 +495,29 @@ export class RaftDriver {
   private async handleReady(rd: Ready): Promise<void> {
     const { storage, metrics } = this.deps;
     if (rd.softState) this.onSoftState(rd.softState);
+    // A leader whose term and vote did not change sends while its own batch is written (Raft
+    // thesis §10.2.1): its fsync and the followers' overlap. Every other Ready sends only after
+    // its batch is durable: votes and append acknowledgements depend on it.
+    const sendFirst = rd.sendBeforePersist;
+    if (sendFirst) this.send(rd.messages);
+    let persisted: Promise<void> | null = null;
     if (rd.snapshot || rd.hardState || rd.entries.length > 0) {
       const end = metrics.fsyncDuration.startTimer();
-      // PERSIST hard state, entries and snapshot in one synced batch BEFORE sending anything.
-      await storage.persist({ hardState: rd.hardState, entries: rd.entries, snapshot: rd.snapshot });
-      end();
-      metrics.entriesPersisted.inc(rd.entries.length);
+      // PERSIST hard state, entries and snapshot in one batch; fsynced unless it only moves the
+      // commit index (not mustSync), in which case nothing below waits for it: the commit index is
+      // written before the apply batch all the same, LevelStorage keeping writes in call order.
+      persisted = storage.persist({ hardState: rd.hardState, entries: rd.entries, snapshot: rd.snapshot, sync: rd.mustSync }).then(() => {
+        end();
+        metrics.entriesPersisted.inc(rd.entries.length);
+      });
+      persisted.catch(() => {}); // awaited below; a failure stops the loop there
+      if (rd.mustSync) await persisted;
     }
     if (rd.snapshot) await this.installSnapshot(rd.snapshot);
-    this.send(rd.messages);
+    if (!sendFirst) this.send(rd.messages);
     if (rd.committedEntries.length > 0) await this.apply(rd.committedEntries);
     for (const rs of rd.readStates) this.onReadState(rs);
+    if (persisted !== null) await persisted;
     this.raw.advance();
     this.updateGauges();
     await this.maybeSnapshot();
@@ -637,6 +649,10 @@ export class RaftDriver {
         settled.push({ entry, result: outcome.result });
       }
     }
+    // Answer the clients now: their entries are committed and durable in the log, so a crash
+    // before the apply batch below lands re-applies them (exactly once: sessions ride along).
+    for (const { entry, result } of settled) this.settle(entry, result);
+    this.releaseReads();
     if (settled.length > 0) {
       // The state machine's changes and its applied index: ONE batch.
       await this.deps.storage.applyBatch({
@@ -650,8 +666,6 @@ export class RaftDriver {
     end();
     this.deps.metrics.entriesApplied.inc(settled.length);
     if (changes.length > 0) this.deps.onApplied?.(changes);
-    for (const { entry, result } of settled) this.settle(entry, result);
-    this.releaseReads();
   }
 
   private applyConfChange(entry: Entry): ConfState {

@@ -142,13 +142,23 @@ describe('LevelStorage: corruption is detected at open', () => {
     expect(error.message).toContain('commit index 9 is beyond the last log index 5');
   });
 
-  it('refuses a state machine applied index beyond the commit index', async () => {
-    // Proves "applied <= committed" is checked after reading back.
+  it('raises a stored commit index that is behind the applied index (a lost unsynced commit-only write)', async () => {
+    // Proves recovery from a commit-only hard state lost to power loss: applied entries were committed.
     await seedLog();
     await withRawDb((db) => db.put(MetaKey.appliedIndex, encodeCounter(MetaKey.appliedIndex, 4)));
+    const s = await open();
+    expect(s.initialState().hardState.commit).toBe(4);
+    expect(s.kvAppliedIndex()).toBe(4);
+    await s.close();
+  });
+
+  it('refuses a state machine applied index beyond the last log index', async () => {
+    // Proves an applied index the log cannot explain is reported as corruption.
+    await seedLog();
+    await withRawDb((db) => db.put(MetaKey.appliedIndex, encodeCounter(MetaKey.appliedIndex, 6)));
     const error = await openError();
     expect(error).toBeInstanceOf(CorruptionError);
-    expect(error.message).toContain("applied index 4 is beyond the commit index 3");
+    expect(error.message).toContain('applied index 6 is beyond the last log index 5');
   });
 });
 
@@ -224,6 +234,23 @@ describe('LevelStorage: writes', () => {
     await s.persist({ hardState: null, entries: [], snapshot: null });
     expect(batch).toHaveBeenCalledTimes(1);
     await s.close();
+  });
+
+  it("fsyncs unless the batch says sync: false (the Ready's mustSync), and keeps what it wrote", async () => {
+    // Proves the driver's MustSync decision reaches LevelDB, and an unsynced commit is still stored.
+    const s = await open();
+    const db = (s as unknown as { db: BytesLevel }).db;
+    const batch = vi.spyOn(db, 'batch');
+    const syncs = (): boolean[] => (batch.mock.calls as unknown as [unknown, { sync: boolean }][]).map((call) => call[1].sync);
+    await s.persist({ hardState: hs(1, 0), entries: [1, 2].map((i) => entry(i, 1)), snapshot: null });
+    await s.persist({ hardState: hs(1, 2), entries: [], snapshot: null, sync: false });
+    await s.persist({ hardState: hs(2, 2), entries: [], snapshot: null });
+    await s.persist({ hardState: { term: term(2), vote: nodeId('n2'), commit: logIndex(2) }, entries: [], snapshot: null });
+    expect(syncs()).toEqual([true, false, true, true]);
+    await s.close();
+    const again = await open();
+    expect(again.initialState().hardState).toEqual({ term: 2, vote: 'n2', commit: 2 });
+    await again.close();
   });
 
   it('asserts before writing, and writes nothing, when a persist would break an invariant', async () => {

@@ -8,7 +8,12 @@
  *
  * Durability (what is fsynced when):
  * - `persist`: ONE batch (hard state, entries, suffix deletions, snapshot metadata), `sync: true`,
- *   exactly one fsync per call; an empty batch writes nothing.
+ *   exactly one fsync per call, unless the batch says `sync: false`: the driver passes the Ready's
+ *   `mustSync` (etcd-io/raft's rule: entries, a snapshot, or a new term or vote), so a batch that
+ *   only moves the commit index is written without fsync. The commit index can always be learned
+ *   again from the leader, and it is written before
+ *   the apply batch of the entries it commits, so LevelDB's ordered log keeps applied <= commit
+ *   (see load-state.ts for the power-loss case). An empty batch writes nothing.
  * - `createSnapshot`, `compact`, `setConfState`: one batch each, `sync: true` (they are rare).
  *   `compact` first runs a durability barrier (below), because it deletes entries that unsynced
  *   KV batches may still need for re-applying.
@@ -224,7 +229,7 @@ export class LevelStorage implements DurableRaftStorage, KvStateStore {
     return this.exclusive('persist', async () => {
       if (batch.hardState === null && batch.entries.length === 0 && batch.snapshot === null) return;
       const plan = this.planPersist(batch);
-      await this.write(plan.ops, true);
+      await this.write(plan.ops, batch.sync ?? true);
       plan.apply();
     });
   }
@@ -679,3 +684,4 @@ function describeOpenError(e: unknown): string {
   if (code === 'LEVEL_LOCKED') return 'the database is locked: another raftkv process (or storage instance) is using it';
   return cause !== null ? `${describeError(e)}: ${cause.message}` : describeError(e);
 }
+

@@ -202,10 +202,14 @@ export async function loadState(db: BytesLevel, owner: OwnerCheck): Promise<Load
   const kvClockMs = await readRequired(db, path, MetaKey.clockMs, (v) => decodeCounter(MetaKey.clockMs, v));
   const markerValue = (await db.get(MetaKey.restoring)) as Uint8Array | undefined;
   const restoreMarker = markerValue === undefined ? null : decodeOrCorrupt(path, MetaKey.restoring, () => decodeRestoreMarker(MetaKey.restoring, markerValue));
-  // Invariant: applied <= committed. applyBatch checks it before writing, and the hard state is
-  // synced before any entry it commits is applied, so a crash cannot reverse the order.
-  if (kvAppliedIndex > hardState.commit) {
-    throw corruption(path, MetaKey.appliedIndex, `the state machine's applied index ${kvAppliedIndex} is beyond the commit index ${hardState.commit}`);
+  // Invariant: applied <= committed. applyBatch checks it before writing, and the commit index is
+  // written before any entry it commits is applied. A commit-only hard state is written without
+  // fsync (see LevelStorage.persist), so after a power loss across a write-ahead-log rotation the
+  // stored applied index can be ahead of the stored commit index. Only committed entries are ever
+  // applied, so the commit index is raised to it; an applied index past the log's end is corrupt.
+  if (kvAppliedIndex > lastIndex) {
+    throw corruption(path, MetaKey.appliedIndex, `the state machine's applied index ${kvAppliedIndex} is beyond the last log index ${lastIndex}`);
   }
-  return { cluster, hardState, conf, snapshot, logStart, entries, kvAppliedIndex, kvRevision, kvClockMs, restoreMarker, created };
+  const recoveredHardState = kvAppliedIndex > hardState.commit ? { ...hardState, commit: kvAppliedIndex } : hardState;
+  return { cluster, hardState: recoveredHardState, conf, snapshot, logStart, entries, kvAppliedIndex, kvRevision, kvClockMs, restoreMarker, created };
 }
