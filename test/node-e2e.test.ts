@@ -224,8 +224,15 @@ describe('a three-node cluster', () => {
     }, 20_000);
     expect(caughtUp, 'restarted node reaches the leader\'s applied index and state hash').toBe(true);
     const [lastKey, lastValue] = [...acked].at(-1) ?? ['', ''];
-    const got = await client(oldLeader).call<{ found: boolean; value: Uint8Array }>('Get', { key: bytes(lastKey), consistency: 1 });
-    expect(text(got.value)).toBe(lastValue);
+    // The cached channel to the old leader may still be backing off from the refused connections
+    // of the failover; gRPC fails calls fast until it reconnects.
+    let got: { found: boolean; value: Uint8Array } | null = null;
+    await waitFor(async () => {
+      got = await client(oldLeader).call<{ found: boolean; value: Uint8Array }>('Get', { key: bytes(lastKey), consistency: 1 }).catch(() => null);
+      return got !== null;
+    }, 10_000);
+    expect(got).not.toBeNull();
+    expect(text((got as { value: Uint8Array } | null)?.value ?? new Uint8Array())).toBe(lastValue);
   });
 });
 

@@ -15,9 +15,14 @@ const ids = ['n1', 'n2', 'n3'];
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'raftkv-snapshot-'));
   // Small thresholds and small chunks, so that the test writes past several snapshots and a
-  // snapshot transfer takes many chunks.
+  // snapshot transfer takes many chunks. A small replication window (4 appends in flight) keeps
+  // the leader from pushing the whole backlog into the paused follower's socket and peer
+  // queue before it compacts: otherwise those in-flight entries, not a snapshot, catch it up.
   cluster = new LocalCluster(await planTestCluster(3, dir), {
-    extraArgs: ['--snapshot-entries', '500', '--snapshot-catchup-entries', '100', '--snapshot-chunk-bytes-max', '65536'],
+    extraArgs: [
+      '--snapshot-entries', '500', '--snapshot-catchup-entries', '100', '--snapshot-chunk-bytes-max', '65536',
+      '--inflight-appends-max', '4',
+    ],
   });
   await cluster.startAll();
   await leaderAmong(cluster, ids);
