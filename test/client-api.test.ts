@@ -104,6 +104,34 @@ describe('key-value operations', () => {
     for await (const e of replay) if (replayed.push(e.revision) === 2) break;
     expect(replayed).toEqual([first.revision, events[2]?.revision]);
   });
+
+  it('watches the whole key space with an empty prefix, and still refuses an empty single key', async () => {
+    const kv = await client();
+    const start = await kv.put('all/0', 'x');
+    const watch = kv.watch('', { prefix: true, fromRevision: start.revision });
+    const keys: string[] = [];
+    const done = (async () => {
+      for await (const e of watch) if (keys.push(e.kv.keyText) === 3) break;
+    })();
+    await kv.put('zz-last', 'y');
+    await kv.put('\u0001first', 'z');
+    await done;
+    expect(keys).toEqual(['all/0', 'zz-last', '\u0001first']);
+    expect(() => kv.watch('')).toThrow(/must not be empty/);
+  });
+
+  it('gives each event the key before the change when asked (prevKv), and nothing otherwise', async () => {
+    const kv = await client();
+    const first = await kv.put('pk/a', 'one');
+    await kv.put('pk/a', 'two');
+    await kv.delete('pk/a');
+    const withPrev: (string | null)[] = [];
+    for await (const e of kv.watch('pk/a', { fromRevision: first.revision, prevKv: true })) if (withPrev.push(e.prevKv?.text ?? null) === 3) break;
+    expect(withPrev).toEqual([null, 'one', 'two']);
+    const without: (string | null)[] = [];
+    for await (const e of kv.watch('pk/a', { fromRevision: first.revision })) if (without.push(e.prevKv?.text ?? null) === 3) break;
+    expect(without).toEqual([null, null, null]);
+  });
 });
 
 describe('cluster view', () => {

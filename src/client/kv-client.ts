@@ -204,12 +204,13 @@ export class RaftkvClient {
   }
 
   /**
-   * Watches a key (or, with `prefix`, every key under it). Iterate the result with `for await`;
-   * it resumes after node failures without missing or repeating a change.
+   * Watches a key (or, with `prefix`, every key under it: an empty prefix watches the whole key
+   * space). Iterate the result with `for await`; it resumes after node failures without missing
+   * or repeating a change.
    */
   watch(key: Bytes, options: WatchOptions = {}): Watch {
     this.assertOpen();
-    const k = keyOf(key, 'key');
+    const k = options.prefix === true ? toBytes(key, 'key') : keyOf(key, 'key');
     if (options.prefix === true && options.end !== undefined) throw new InvalidArgumentError('watch', 'give prefix or end, not both');
     const fields = options.end !== undefined ? rangeFields({ start: k, end: options.end }, 'watch') : options.prefix === true ? prefixWatchFields(k) : { key: k };
     const fromRevision = options.fromRevision ?? 0;

@@ -56,7 +56,8 @@ describe('put and get', () => {
     const outcome = run(sm, put('a', '1'));
     expect(outcome.mutations).toEqual([{ type: 'putKey', kv: sm.get(b('a')) }]);
     expect(outcome).toMatchObject({ appliedIndex: 1, revision: 1, duplicate: false });
-    expect(run(sm, del('a')).mutations).toEqual([{ type: 'deleteKey', key: b('a') }]);
+    const before = sm.get(b('a'));
+    expect(run(sm, del('a')).mutations).toEqual([{ type: 'deleteKey', key: b('a'), prev: before }]);
   });
 
   it('tracks dataBytes and keyCount', () => {

@@ -149,8 +149,9 @@ export interface SessionRecord {
  * entry and the new applied index and revision in ONE LevelDB batch.
  */
 export type Mutation =
-  | { readonly type: 'putKey'; readonly kv: KeyValue }
-  | { readonly type: 'deleteKey'; readonly key: Uint8Array }
+  /** `prev`: the key before the command, if it existed (for watchers; never persisted). */
+  | { readonly type: 'putKey'; readonly kv: KeyValue; readonly prev?: KeyValue }
+  | { readonly type: 'deleteKey'; readonly key: Uint8Array; readonly prev?: KeyValue }
   | { readonly type: 'putSession'; readonly session: SessionRecord }
   | { readonly type: 'deleteSession'; readonly clientId: string };
 

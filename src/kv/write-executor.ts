@@ -166,8 +166,8 @@ export class WriteExecutor {
     for (const [key, original] of this.originals) {
       const current = this.keys.get(key);
       if (current === original) continue;
-      if (current !== undefined) mutations.push({ type: 'putKey', kv: current });
-      else if (original !== undefined) mutations.push({ type: 'deleteKey', key: original.key });
+      if (current !== undefined) mutations.push(original === undefined ? { type: 'putKey', kv: current } : { type: 'putKey', kv: current, prev: original });
+      else if (original !== undefined) mutations.push({ type: 'deleteKey', key: original.key, prev: original });
     }
     return mutations;
   }

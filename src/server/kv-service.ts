@@ -19,6 +19,7 @@ import type { NodeMetrics } from './metrics.js';
 import type { NodeOptions } from './options.js';
 import type { RaftDriver, WriteSession } from './raft-driver.js';
 import type { WatchHub } from './watch-hub.js';
+import { watcherQueueEventsMax } from './watch-hub.js';
 
 /** What the services need. */
 export interface KvServiceDeps {
@@ -236,20 +237,25 @@ function watchHandler(deps: KvServiceDeps, header: () => M.ResponseHeaderMsg): h
       if (!call.writableEnded) call.end();
     };
     try {
-      requireKey(req.key, 'key', deps.options);
+      // An empty key with `prefix` watches the whole key space; otherwise a key is required.
+      if (req.prefix !== true || (req.key?.length ?? 0) > 0) requireKey(req.key, 'key', deps.options);
       unsubscribe = deps.watches.watch(
-        { key: req.key, rangeEnd: req.rangeEnd ?? empty, prefix: req.prefix === true, startRevision: toNumber(req.startRevision) },
+        { key: req.key ?? empty, rangeEnd: req.rangeEnd ?? empty, prefix: req.prefix === true, startRevision: toNumber(req.startRevision) },
         {
           events: (events) => {
             const ok = call.write({
               header: header(),
-              events: events.map((e) => ({ type: e.type === 'put' ? EventType.PUT : EventType.DELETE, kv: kvMsg(e.kv) })),
+              events: events.map((e) => ({
+                type: e.type === 'put' ? EventType.PUT : EventType.DELETE,
+                kv: kvMsg(e.kv),
+                prevKv: req.prevKv === true && e.prevKv !== null ? kvMsg(e.prevKv) : null,
+              })),
               compactRevision: 0,
               canceled: false,
               cancelReason: '',
             });
             queued = ok ? 0 : queued + events.length;
-            if (queued > 10_000) {
+            if (queued > watcherQueueEventsMax) {
               call.write({ header: header(), events: [], compactRevision: 0, canceled: true, cancelReason: 'watcher too slow: resume from the last revision received' });
               finish();
             }

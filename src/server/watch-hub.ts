@@ -21,6 +21,8 @@ export interface WatchEvent {
   readonly type: 'put' | 'delete';
   /** For a put, the new key-value; for a delete, the key with an empty value and the delete's revision. */
   readonly kv: KeyValue;
+  /** The key before the change, if it existed (sent only to watchers that asked for it). */
+  readonly prevKv: KeyValue | null;
 }
 
 /** What a watcher wants. */
@@ -133,9 +135,9 @@ function matches(w: Watcher, key: Uint8Array): boolean {
 function toEvent(m: Mutation, rev: Revision): WatchEvent | null {
   switch (m.type) {
     case 'putKey':
-      return { type: 'put', kv: m.kv };
+      return { type: 'put', kv: m.kv, prevKv: m.prev ?? null };
     case 'deleteKey':
-      return { type: 'delete', kv: { key: m.key, value: new Uint8Array(0), createRevision: revision(0), modRevision: rev, version: 0 } };
+      return { type: 'delete', kv: { key: m.key, value: new Uint8Array(0), createRevision: revision(0), modRevision: rev, version: 0 }, prevKv: m.prev ?? null };
     case 'putSession':
     case 'deleteSession':
       return null;
