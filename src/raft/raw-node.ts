@@ -250,6 +250,11 @@ export class RawNode {
     return this.raft.term;
   }
 
+  /** The highest index known to be committed (no allocation, unlike `status()`). */
+  get commit(): LogIndex {
+    return this.raft.raftLog.committed;
+  }
+
   private requireLeader(what: string): void {
     const r = this.raft;
     if (r.role !== 'leader') {

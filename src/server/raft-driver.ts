@@ -793,11 +793,11 @@ export class RaftDriver {
   }
 
   private updateGauges(): void {
-    const s = this.raw.status();
+    // Cheap getters, not status(): this runs every Ready, and status() builds the progress map.
     const { metrics } = this.deps;
-    metrics.isLeader.set(s.role === 'leader' ? 1 : 0);
-    metrics.term.set(s.term);
-    metrics.commitIndex.set(s.commit);
+    metrics.isLeader.set(this.soft.role === 'leader' ? 1 : 0);
+    metrics.term.set(this.raw.term);
+    metrics.commitIndex.set(this.raw.commit);
     metrics.appliedIndex.set(this.kvMachine.appliedIndex);
     metrics.proposalsPending.set(this.pendingWrites.size);
     metrics.readsPending.set(this.pendingReads.size + this.confirmedReads.length);
