@@ -10,6 +10,7 @@ import { compareBytes, prefixEnd } from '../kv/index.js';
 import { OverloadedError, revision } from '../util/index.js';
 import type { Revision } from '../util/index.js';
 import type { AppliedChange } from './raft-driver.js';
+import { WatchHistory } from './watch-history.js';
 
 /** Most events kept for watches that start in the past. */
 export const watchHistoryEventsMax = 100_000;
@@ -52,8 +53,7 @@ interface Watcher {
 
 /** Fans applied changes out to watchers. */
 export class WatchHub {
-  private readonly history: { revision: Revision; events: WatchEvent[] }[] = [];
-  private historyEvents = 0;
+  private readonly history = new WatchHistory<WatchEvent>(watchHistoryEventsMax);
   private readonly watchers = new Set<Watcher>();
 
   constructor(
@@ -75,14 +75,13 @@ export class WatchHub {
     if (this.watchers.size >= this.watchersMax) throw new OverloadedError(`too many watchers (watchersMax ${this.watchersMax})`, 1000);
     const hi = spec.prefix ? prefixEnd(spec.key) : spec.rangeEnd.length > 0 ? spec.rangeEnd : null;
     const watcher: Watcher = { lo: spec.key, hi, sink };
-    const oldest = this.history[0]?.revision ?? revision(this.currentRevision() + 1);
+    const oldest = this.history.oldestRevision() ?? revision(this.currentRevision() + 1);
     if (spec.startRevision > 0 && spec.startRevision < oldest && spec.startRevision <= this.currentRevision()) {
       sink.cancel(`revision ${spec.startRevision} is older than the kept watch history (oldest ${oldest})`, oldest - 1);
       return () => {};
     }
     if (spec.startRevision > 0) {
-      for (const h of this.history) {
-        if (h.revision < spec.startRevision) continue;
+      for (const h of this.history.since(spec.startRevision)) {
         const mine = h.events.filter((e) => matches(watcher, e.kv.key));
         if (mine.length > 0) sink.events(mine, h.revision);
       }
@@ -100,11 +99,7 @@ export class WatchHub {
       }
       const events = change.mutations.map((m) => toEvent(m, change.revision)).filter((e): e is WatchEvent => e !== null);
       if (events.length === 0) continue;
-      this.history.push({ revision: change.revision, events });
-      this.historyEvents += events.length;
-      while (this.historyEvents > watchHistoryEventsMax && this.history.length > 1) {
-        this.historyEvents -= this.history.shift()?.events.length ?? 0;
-      }
+      this.history.push(change.revision, events);
       for (const w of this.watchers) {
         const mine = events.filter((e) => matches(w, e.kv.key));
         if (mine.length > 0) w.sink.events(mine, change.revision);
@@ -120,8 +115,7 @@ export class WatchHub {
 
   /** A snapshot replaced the state: history no longer describes it, so every watch restarts. */
   private resetAll(rev: Revision): void {
-    this.history.length = 0;
-    this.historyEvents = 0;
+    this.history.clear();
     for (const w of this.watchers) w.sink.cancel('the node installed a snapshot; re-read and watch again', rev);
     this.watchers.clear();
   }
