@@ -25,6 +25,7 @@ import { kvServiceImplementation } from './kv-service.js';
 import { maintenanceServiceImplementation } from './maintenance-service.js';
 import { NodeMetrics } from './metrics.js';
 import type { InitialMember, NodeOptions } from './options.js';
+import { FileSnapshotStaging, systemWorld } from './driver/system-world.js';
 import { RaftDriver } from './raft-driver.js';
 import { recoverFromStagedSnapshot, removeStagedSnapshots } from './snapshot-staging.js';
 import { WatchHub } from './watch-hub.js';
@@ -91,7 +92,10 @@ export class RaftkvNode {
     const transportMetrics = transportMetricsOf(metrics);
     const initialPeers = new Map(options.initialCluster.filter((m) => m.id !== options.id).map((m) => [m.id, m.peerAddress] as const));
     const transport = new GrpcTransport({ nodeId: options.id, clientAddress: options.advertiseClient, peers: initialPeers, limits: options.limits, handlers, logger, metrics: transportMetrics });
-    driver = new RaftDriver({ options, storage, transport, metrics, logger, onFatal, onApplied: (changes) => watches.publish(changes) }, image);
+    driver = new RaftDriver(
+      { options, storage, staging: new FileSnapshotStaging(options.dataDir), transport, world: systemWorld(), metrics, logger, onFatal, onApplied: (changes) => watches.publish(changes) },
+      image,
+    );
     transport.setPeers(driver.peers());
 
     const peerServer = new grpc.Server(peerServerOptions());
