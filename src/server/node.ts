@@ -11,7 +11,7 @@ import * as protoLoader from '@grpc/proto-loader';
 import { ReflectionService } from '@grpc/reflection';
 import { HealthImplementation } from 'grpc-health-check';
 import type { Server as HttpServer } from 'node:http';
-import { clusterService, kvService, maintenanceService, resolveProtoFile } from '../api/index.js';
+import { clusterService, kvService, maintenanceService, packageInfo, resolveProtoFile } from '../api/index.js';
 import type { NodeId, Logger } from '../util/index.js';
 import { LevelStorage } from '../storage/index.js';
 import { addRaftPeerService, GrpcTransport, peerServerOptions } from '../transport/index.js';
@@ -148,6 +148,7 @@ export class RaftkvNode {
     const s = this.driver.status();
     return {
       id: this.options.id,
+      version: packageInfo().version,
       role: s.role,
       leader: s.leader,
       term: s.term,
