@@ -1,41 +1,13 @@
 // Proves src/raft and src/kv stay pure and deterministic, and that src/ has no import cycle.
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import madge from 'madge';
 import { describe, expect, it } from 'vitest';
+import { codeOnly, forbiddenCode, sourceFiles } from './support/source-purity.js';
 
 const root = join(import.meta.dirname, '..');
 
-function sourceFiles(dir: string): string[] {
-  const out: string[] = [];
-  for (const name of readdirSync(dir)) {
-    const path = join(dir, name);
-    if (statSync(path).isDirectory()) out.push(...sourceFiles(path));
-    else if (name.endsWith('.ts') && !name.endsWith('.test.ts')) out.push(path);
-  }
-  return out;
-}
-
-/** Removes comments and string contents so that prose about `Date` does not count. */
-function codeOnly(text: string): string {
-  return text
-    .replace(/\/\*[\s\S]*?\*\//g, '')
-    .replace(/(^|[^:])\/\/.*$/gm, '$1')
-    .replace(/`(?:\\.|[^`\\])*`/g, '``')
-    .replace(/'(?:\\.|[^'\\\n])*'/g, (s) => (s.length > 2 ? "'s'" : s));
-}
-
 const forbiddenImports = [/^node:/, /^(fs|net|http|https|os|crypto|child_process|timers|worker_threads)$/, /^@grpc\//, /^(level|classic-level|abstract-level)$/, /^pino/, /^prom-client$/];
-const forbiddenCode: Array<[RegExp, string]> = [
-  [/\bDate\b/, 'Date'],
-  [/\bsetTimeout\b/, 'setTimeout'],
-  [/\bsetInterval\b/, 'setInterval'],
-  [/\bsetImmediate\b/, 'setImmediate'],
-  [/\bperformance\s*\.\s*now\b/, 'performance.now'],
-  [/\bMath\s*\.\s*random\b/, 'Math.random'],
-  [/\bprocess\s*\./, 'process'],
-  [/\brequire\s*\(/, 'require'],
-];
 
 /** Returns one line per violation found in the given source text. */
 export function purityViolations(file: string, text: string): string[] {

@@ -160,6 +160,7 @@ export interface StatusResponseMsg {
   revision: Uint64;
   isLearner: boolean;
   errors: string[];
+  version: string;
 }
 export interface MemberMsg {
   id: string;

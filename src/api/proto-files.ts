@@ -14,12 +14,20 @@ export type ProtoFileName = 'raft.proto' | 'kv.proto';
  * Throws if none exists (the package was installed without its `proto/` folder).
  */
 export function resolveProtoFile(name: ProtoFileName): string {
+  return findAbove(join('proto', name));
+}
+
+/**
+ * The absolute path of `relativePath` in the nearest folder at or above this module's that has
+ * it (the repository or the installed package's root, from `src/api/` or `dist/src/api/`).
+ */
+export function findAbove(relativePath: string): string {
   let dir = dirname(fileURLToPath(import.meta.url));
   for (;;) {
-    const candidate = join(dir, 'proto', name);
+    const candidate = join(dir, relativePath);
     if (existsSync(candidate)) return candidate;
     const parent = dirname(dir);
-    if (parent === dir) throw new Error(`proto/${name} not found above ${fileURLToPath(import.meta.url)}`);
+    if (parent === dir) throw new Error(`${relativePath} not found above ${fileURLToPath(import.meta.url)}`);
     dir = parent;
   }
 }

@@ -3,6 +3,7 @@
  * documented code (see exit-codes.ts); never a stack trace.
  */
 import { Command, CommanderError } from 'commander';
+import { packageInfo } from '../api/package-info.js';
 import { registerBackupCommand } from './backup-command.js';
 import { registerBenchCommand } from './bench-command.js';
 import { registerClusterCommand } from './cluster-command.js';
@@ -20,6 +21,7 @@ const clientCommands: ReadonlySet<string> = new Set(['put', 'get', 'del', 'delet
 const program = new Command()
   .name('raftkv')
   .description('raftkv: a replicated key-value database (Raft over gRPC, LevelDB storage)')
+  .version(packageInfo().version, '-V, --version', 'print the version and exit')
   .exitOverride()
   .showHelpAfterError(false)
   .addHelpText(

@@ -32,6 +32,8 @@ export interface NodeStatus {
   readonly isLearner: boolean;
   /** Problems the node reports (empty if none). */
   readonly errors: readonly string[];
+  /** The raftkv version the node runs (empty from nodes older than 0.1). */
+  readonly version: string;
 }
 
 /** One endpoint's answer to Status, or why it did not answer. */
@@ -69,6 +71,7 @@ export function nodeStatusOf(s: M.StatusResponseMsg): NodeStatus {
     dbSizeBytes: toNumber(s.dbSizeBytes),
     isLearner: s.isLearner === true,
     errors: s.errors ?? [],
+    version: s.version ?? '',
   };
 }
 

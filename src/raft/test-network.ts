@@ -46,7 +46,13 @@ export class TestNode {
 
   /** Builds a RawNode on the disk, as after a restart. */
   boot(): RawNode {
-    const config: RaftConfig = {
+    this.raw = new RawNode(this.configuration());
+    return this.raw;
+  }
+
+  /** The configuration the node boots with (with a fresh PRNG from its seed). */
+  configuration(): RaftConfig {
+    return {
       id: this.id,
       storage: this.storage,
       prng: new SeededPrng(this.seed),
@@ -59,8 +65,6 @@ export class TestNode {
       applyBytesMax: 4 * 1024 * 1024,
       ...this.options,
     };
-    this.raw = new RawNode(config);
-    return this.raw;
   }
 
   /** Handles one Ready by the contract; returns its messages. */
@@ -275,7 +279,7 @@ export class TestNetwork {
 }
 
 /** A well-mixed 32-bit seed from two small integers (nearby raw seeds give correlated first draws). */
-function mixSeed(a: number, b: number): number {
+export function mixSeed(a: number, b: number): number {
   let h = Math.imul(a ^ 0x9e3779b9, 0x85ebca6b) ^ Math.imul(b + 0x632be5ab, 0xc2b2ae35);
   h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
   h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);

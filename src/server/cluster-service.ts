@@ -5,7 +5,7 @@
  */
 import type { UntypedServiceImplementation } from '@grpc/grpc-js';
 import type * as M from '../api/index.js';
-import { RoleNumber } from '../api/index.js';
+import { packageInfo, RoleNumber } from '../api/index.js';
 import type { NodeId } from '../util/index.js';
 import type { ClusterAdmin } from './cluster-admin.js';
 import { unary } from './kv-service.js';
@@ -55,6 +55,7 @@ export function clusterServiceImplementation(deps: ClusterServiceDeps): UntypedS
       revision: driver.kv.revision,
       isLearner: conf.learners.includes(options.id),
       errors,
+      version: packageInfo().version,
     };
   };
   const memberList: Handler<object, M.MemberListResponseMsg> = async () => ({ header: header(), members: members() });

@@ -11,7 +11,7 @@ import * as protoLoader from '@grpc/proto-loader';
 import { ReflectionService } from '@grpc/reflection';
 import { HealthImplementation } from 'grpc-health-check';
 import type { Server as HttpServer } from 'node:http';
-import { clusterService, kvService, maintenanceService, resolveProtoFile } from '../api/index.js';
+import { clusterService, kvService, maintenanceService, packageInfo, resolveProtoFile } from '../api/index.js';
 import type { NodeId, Logger } from '../util/index.js';
 import { LevelStorage } from '../storage/index.js';
 import { addRaftPeerService, GrpcTransport, peerServerOptions } from '../transport/index.js';
@@ -25,6 +25,7 @@ import { kvServiceImplementation } from './kv-service.js';
 import { maintenanceServiceImplementation } from './maintenance-service.js';
 import { NodeMetrics } from './metrics.js';
 import type { InitialMember, NodeOptions } from './options.js';
+import { FileSnapshotStaging, systemWorld } from './driver/system-world.js';
 import { RaftDriver } from './raft-driver.js';
 import { recoverFromStagedSnapshot, removeStagedSnapshots } from './snapshot-staging.js';
 import { WatchHub } from './watch-hub.js';
@@ -91,7 +92,10 @@ export class RaftkvNode {
     const transportMetrics = transportMetricsOf(metrics);
     const initialPeers = new Map(options.initialCluster.filter((m) => m.id !== options.id).map((m) => [m.id, m.peerAddress] as const));
     const transport = new GrpcTransport({ nodeId: options.id, clientAddress: options.advertiseClient, peers: initialPeers, limits: options.limits, handlers, logger, metrics: transportMetrics });
-    driver = new RaftDriver({ options, storage, transport, metrics, logger, onFatal, onApplied: (changes) => watches.publish(changes) }, image);
+    driver = new RaftDriver(
+      { options, storage, staging: new FileSnapshotStaging(options.dataDir), transport, world: systemWorld(), metrics, logger, onFatal, onApplied: (changes) => watches.publish(changes) },
+      image,
+    );
     transport.setPeers(driver.peers());
 
     const peerServer = new grpc.Server(peerServerOptions());
@@ -148,6 +152,7 @@ export class RaftkvNode {
     const s = this.driver.status();
     return {
       id: this.options.id,
+      version: packageInfo().version,
       role: s.role,
       leader: s.leader,
       term: s.term,

@@ -4,90 +4,40 @@
  * and for every Ready: persists (one synced batch), sends, applies (one batch with the applied
  * index), answers confirmed reads, then advances. Proposals that arrive while a batch is being
  * fsynced wait in the core's unstable log and go out together in the next Ready: group commit.
+ *
+ * Its parts live in `driver/`, one concept each: the proposal tracker (pending writes), the read
+ * tracker (pending and confirmed reads), the address book (member addresses, cluster id,
+ * promotions), and the snapshot pipeline (send, receive, install, take, compact).
  */
-import { randomInt } from 'node:crypto';
 import { decodeCommand, encodeCommand, KvStateMachine, validateCommand } from '../kv/index.js';
-import type { KvCommand, Mutation, WriteOp, WriteResult } from '../kv/index.js';
+import type { KvCommand, KvStateImage, Mutation, WriteOp, WriteResult } from '../kv/index.js';
 import { decodeConfChange, RawNode } from '../raft/index.js';
 import type { ConfChange, ConfState, Entry, Message, ReadState, Ready, Role, Snapshot, SnapshotMessage, SoftState } from '../raft/index.js';
-import type { KvSnapshotReader, LevelStorage } from '../storage/index.js';
 import type { Transport } from '../transport/index.js';
-import {
-  assert,
-  FailedPreconditionError,
-  InvalidArgumentError,
-  isErrorCode,
-  logIndex,
-  NotLeaderError,
-  OutcomeUnknownError,
-  OverloadedError,
-  revision,
-  SeededPrng,
-  UnavailableError,
-} from '../util/index.js';
-import type { Logger, LogIndex, NodeId, Revision, Term } from '../util/index.js';
-import { decodeChangeContext, decodeSnapshotData, encodeSnapshotData } from './member-addresses.js';
-import type { MemberAddress } from './member-addresses.js';
+import { assert, isErrorCode, NotLeaderError, OutcomeUnknownError, OverloadedError, SeededPrng, term as toTerm, UnavailableError } from '../util/index.js';
+import type { Logger, LogIndex, NodeId, Term } from '../util/index.js';
+import { AddressBook } from './driver/address-book.js';
+import { ProposalTracker } from './driver/proposal-tracker.js';
+import { ReadTracker } from './driver/read-tracker.js';
+import { fabricatedSuccess, noopResult } from './driver/results.js';
+import { SnapshotPipeline } from './driver/snapshot-pipeline.js';
+import type { AppliedChange, StateCapture, WriteSession } from './driver/types.js';
+import type { Cancellable, DriverStorage, DriverWorld, SnapshotStaging } from './driver/world.js';
 import type { NodeMetrics } from './metrics.js';
 import type { NodeOptions } from './options.js';
-import { openStagedSnapshot, removeStagedSnapshots, stageSnapshot } from './snapshot-staging.js';
-import type { StagedSnapshot } from './snapshot-staging.js';
-import { encodeStateStream } from './state-stream.js';
 
-/** Exactly-once identity of a write (Raft thesis §6.3). An empty clientId means none. */
-export interface WriteSession {
-  readonly clientId: string;
-  readonly seq: number;
-  readonly ackSeq: number;
-}
-
-/** A write waiting for its entry to be applied. */
-interface PendingWrite {
-  /** The term the entry was proposed in: a different entry at the same index means "not applied". */
-  readonly term: number;
-  readonly resolve: (r: WriteResult) => void;
-  readonly reject: (e: Error) => void;
-}
-
-/** A linearizable read waiting for its read index, then for apply to reach it. */
-interface PendingRead {
-  readonly resolve: () => void;
-  readonly reject: (e: Error) => void;
-  /** Wall-clock time after which the read is failed (its ReadIndex may have been lost). */
-  readonly expiresAtMs: number;
-}
-
-/**
- * A consistent capture of the state machine for streaming (snapshots to followers, backups): a
- * point-in-time reader of the stored state, taken at a moment when the in-memory state machine
- * and the stored one are at the same applied index, with what the in-memory one says about it.
- */
-export interface StateCapture {
-  /** The reader (iterate once, or close it). */
-  readonly reader: KvSnapshotReader;
-  /** The term of the entry at the reader's applied index. */
-  readonly term: Term;
-  /** Number of keys in the captured state. */
-  readonly keyCount: number;
-  /** Number of client sessions in the captured state. */
-  readonly sessionCount: number;
-}
-
-/** The changes one applied entry made, for watchers. */
-export interface AppliedChange {
-  readonly index: LogIndex;
-  /** The revision the entry's writes happened at. */
-  readonly revision: Revision;
-  readonly mutations: readonly Mutation[];
-  /** True when a snapshot replaced the whole state (watchers must resynchronise). */
-  readonly reset?: boolean;
-}
+export type { AppliedChange, StateCapture, WriteSession } from './driver/types.js';
 
 /** What the driver needs. */
 export interface RaftDriverDeps {
   readonly options: NodeOptions;
-  readonly storage: LevelStorage;
+  /** The durable Raft log and hard state, and the KV state store (LevelStorage in production). */
+  readonly storage: DriverStorage;
+  /** Where incoming snapshots are staged before the core installs them. */
+  readonly staging: SnapshotStaging;
   readonly transport: Transport;
+  /** Clock, scheduler, seed and incarnation (system-world.ts in production). */
+  readonly world: DriverWorld;
   readonly metrics: NodeMetrics;
   readonly logger: Logger;
   /** Called once if the node hits an error it cannot continue after (disk failure, corruption). */
@@ -107,49 +57,49 @@ export class RaftDriver {
   private soft: SoftState = { leader: null, role: 'follower' };
   /** Wall-clock time this node last heard from (or, on the leader, was) the leader. */
   private leaderContactMs = 0;
-  private readonly pendingWrites = new Map<number, PendingWrite>();
-  private readonly pendingReads = new Map<string, PendingRead>();
-  /** Reads whose read index is confirmed, waiting for apply to reach it. */
-  private confirmedReads: { index: LogIndex; read: PendingRead }[] = [];
+  private readonly proposals = new ProposalTracker();
+  private readonly reads = new ReadTracker();
   private readCounter = 0;
-  /** Incoming snapshots staged on disk (snapshot-staging.ts), by index, waiting for the core. */
-  private readonly staged = new Map<number, StagedSnapshot>();
+  private readonly book: AddressBook;
+  private readonly snapshots: SnapshotPipeline;
   /** Work that needs the in-memory and stored state machines to agree (see `captureState`). */
   private quiescentTasks: (() => void)[] = [];
   /** When this node last received a message from each peer (ms since the epoch). */
   private readonly lastHeardMs = new Map<NodeId, number>();
   /** When a dropped-append warning was last logged (rate limit). */
   private joinWarnedMs = 0;
-  /** The index of the last snapshot taken or installed. */
-  private snapshotIndex: LogIndex;
   private processing = false;
   private again = false;
   private stopped = false;
-  private tickTimer: NodeJS.Timeout | null = null;
-  private readonly snapshotsSending = new Set<NodeId>();
-  /** Client addresses of members, by id, for leader hints. */
-  readonly clientAddresses = new Map<NodeId, string>();
-  /** Peer addresses of members, by id. */
-  readonly peerAddresses = new Map<NodeId, string>();
-  /** The cluster id: the data dir's, else the one the last snapshot carried ('' if unknown). */
-  clusterId: string;
-  /** Learners to promote once caught up (added by `member add` without `--learner`). */
-  readonly promoteWhenCaughtUp = new Set<NodeId>();
+  private tickTimer: Cancellable | null = null;
+  /** Settles when the running turn of the loop ends (see `stop`). */
+  private idle: Promise<void> = Promise.resolve();
+  private markIdle: () => void = () => {};
 
-  constructor(private readonly deps: RaftDriverDeps, image: Awaited<ReturnType<LevelStorage['loadKvImage']>>) {
+  constructor(private readonly deps: RaftDriverDeps, image: KvStateImage) {
     const { options, storage } = deps;
     this.kvMachine = new KvStateMachine({ limits: options.limits, sessionTtlMs: options.sessionTtlMs, image });
     this.conf = storage.initialState().confState;
-    this.snapshotIndex = storage.snapshot().metadata.index;
-    for (const m of options.initialCluster) this.peerAddresses.set(m.id, m.peerAddress);
-    this.clusterId = storage.clusterId;
-    this.loadAddressBook(storage.snapshot(), this.kvMachine.appliedIndex);
-    this.clientAddresses.set(options.id, options.advertiseClient);
-    this.peerAddresses.set(options.id, options.advertisePeer);
+    this.book = new AddressBook({ id: options.id, peerAddress: options.advertisePeer, clientAddress: options.advertiseClient }, storage.clusterId);
+    for (const m of options.initialCluster) this.book.peerAddresses.set(m.id, m.peerAddress);
+    this.book.load(storage, storage.snapshot(), this.conf, this.kvMachine.appliedIndex);
+    this.snapshots = new SnapshotPipeline(
+      { options, storage, staging: deps.staging, transport: deps.transport, metrics: deps.metrics, logger: deps.logger, nowMs: () => this.now() },
+      {
+        captureState: () => this.captureState(),
+        snapshotData: (conf) => this.book.snapshotData(conf),
+        step: (m) => this.step(m),
+        reportSnapshot: (to, ok) => {
+          this.raw.reportSnapshot(to, ok);
+          this.kick();
+        },
+        isStopped: () => this.stopped,
+      },
+    );
     this.raw = new RawNode({
       id: options.id,
       storage,
-      prng: new SeededPrng(randomInt(0x7fffffff)),
+      prng: new SeededPrng(deps.world.seed),
       electionTicks: options.electionTicks,
       heartbeatTicks: options.heartbeatTicks,
       applied: this.kvMachine.appliedIndex,
@@ -168,7 +118,7 @@ export class RaftDriver {
 
   /** The index of the last snapshot taken or installed. */
   get snapshotIndexNow(): LogIndex {
-    return this.snapshotIndex;
+    return this.snapshots.snapshotIndex;
   }
 
   /** The membership as of the last applied entry. */
@@ -186,36 +136,46 @@ export class RaftDriver {
     return this.soft.role;
   }
 
+  /** Client addresses of members, by id, for leader hints. */
+  get clientAddresses(): Map<NodeId, string> {
+    return this.book.clientAddresses;
+  }
+
+  /** Peer addresses of members, by id. */
+  get peerAddresses(): Map<NodeId, string> {
+    return this.book.peerAddresses;
+  }
+
+  /** Learners to promote once caught up (added by `member add` without `--learner`). */
+  get promoteWhenCaughtUp(): Set<NodeId> {
+    return this.book.promoteWhenCaughtUp;
+  }
+
+  /** The cluster id: the data dir's, else the one the last snapshot carried ('' if unknown). */
+  get clusterId(): string {
+    return this.book.clusterId;
+  }
+
   /** Milliseconds since this node last heard from a leader (0 on the leader). */
   stalenessMs(): number {
     if (this.soft.role === 'leader') return 0;
-    return this.leaderContactMs === 0 ? Number.POSITIVE_INFINITY : Date.now() - this.leaderContactMs;
+    return this.leaderContactMs === 0 ? Number.POSITIVE_INFINITY : this.now() - this.leaderContactMs;
   }
 
-  /**
-   * The peers the transport should connect to: every member but this node. A node that has no
-   * membership yet (started with `--join`, waiting for its first snapshot) connects to every
-   * node it was told about, so that it can answer the leader.
-   */
+  /** The peers the transport should connect to (see `AddressBook.peers`). */
   peers(): Map<NodeId, string> {
-    const members = new Set([...this.conf.voters, ...this.conf.learners]);
-    const joining = members.size === 0;
-    const peers = new Map<NodeId, string>();
-    for (const [id, address] of this.peerAddresses) {
-      if ((joining || members.has(id)) && id !== this.deps.options.id && address !== '') peers.set(id, address);
-    }
-    return peers;
+    return this.book.peers(this.conf);
   }
 
   /** Milliseconds since this node last received a message from `peer` (Infinity if never). */
   sinceHeardMs(peer: NodeId): number {
     const at = this.lastHeardMs.get(peer);
-    return at === undefined ? Number.POSITIVE_INFINITY : Date.now() - at;
+    return at === undefined ? Number.POSITIVE_INFINITY : this.now() - at;
   }
 
   /** Starts ticking. */
   start(): void {
-    this.tickTimer = setInterval(() => this.onTick(), this.deps.options.tickIntervalMs);
+    this.tickTimer = this.deps.world.scheduler.every(this.deps.options.tickIntervalMs, () => this.onTick());
     this.kick();
   }
 
@@ -229,16 +189,16 @@ export class RaftDriver {
     if (message.type === 'append' && message.prevLogIndex === 0 && message.entries.length > 0 && this.awaitingFirstSnapshot()) {
       // A node that joined with no membership must start from a snapshot (which carries the
       // membership): replaying the log from index 1 would apply membership changes on top of an
-      // empty configuration. Leaders compact index 1 away (see maybeSnapshot), so they send one.
-      if (Date.now() - this.joinWarnedMs > 5_000) {
-        this.joinWarnedMs = Date.now();
+      // empty configuration. Leaders compact index 1 away (see SnapshotPipeline.maybeTake).
+      if (this.now() - this.joinWarnedMs > 5_000) {
+        this.joinWarnedMs = this.now();
         this.deps.logger.warn({ from: message.from }, 'join: waiting for a snapshot; dropped an append that would replay the log from index 1');
       }
       return;
     }
-    this.lastHeardMs.set(message.from, Date.now());
+    this.lastHeardMs.set(message.from, this.now());
     if (message.from === this.soft.leader && (message.type === 'append' || message.type === 'heartbeat' || message.type === 'snapshot')) {
-      this.leaderContactMs = Date.now();
+      this.leaderContactMs = this.now();
     }
     this.raw.step(message);
     this.kick();
@@ -259,11 +219,11 @@ export class RaftDriver {
     this.assertServing();
     if (this.soft.role !== 'leader') throw this.notLeader();
     const { limits, testFaults } = this.deps.options;
-    if (this.pendingWrites.size >= limits.proposalsPendingMax) {
+    if (this.proposals.size >= limits.proposalsPendingMax) {
       this.deps.metrics.shed.inc({ queue: 'proposals' });
       throw new OverloadedError(`too many writes pending (proposalsPendingMax ${limits.proposalsPendingMax})`, 50);
     }
-    const command: KvCommand = { ...session, timeMs: Date.now(), op };
+    const command: KvCommand = { ...session, timeMs: this.now(), op };
     validateCommand(command, limits);
     let at: { index: LogIndex; term: number };
     try {
@@ -272,8 +232,8 @@ export class RaftDriver {
       if (isErrorCode(e, 'PROPOSAL_DROPPED')) throw new UnavailableError(`write not accepted: ${(e as Error).message}`);
       throw e;
     }
-    const result = new Promise<WriteResult>((resolve, reject) => this.pendingWrites.set(at.index, { term: at.term, resolve, reject }));
-    this.deps.metrics.proposalsPending.set(this.pendingWrites.size);
+    const result = this.proposals.track(at.index, toTerm(at.term));
+    this.deps.metrics.proposalsPending.set(this.proposals.size);
     this.kick();
     if (testFaults.ackBeforeCommit) {
       // Negative control: acknowledge before commit. A fabricated success; never set outside tests.
@@ -291,7 +251,7 @@ export class RaftDriver {
     this.assertServing();
     if (this.deps.options.testFaults.staleLinearizableReads) return;
     const { limits } = this.deps.options;
-    if (this.pendingReads.size + this.confirmedReads.length >= limits.readsPendingMax) {
+    if (this.reads.size >= limits.readsPendingMax) {
       this.deps.metrics.shed.inc({ queue: 'reads' });
       throw new OverloadedError(`too many reads pending (readsPendingMax ${limits.readsPendingMax})`, 50);
     }
@@ -303,10 +263,8 @@ export class RaftDriver {
       if (isErrorCode(e, 'PROPOSAL_DROPPED')) throw new UnavailableError('no leader is known: cannot confirm a linearizable read');
       throw e;
     }
-    const done = new Promise<void>((resolve, reject) => {
-      this.pendingReads.set(context, { resolve, reject, expiresAtMs: Date.now() + timeoutMs });
-    });
-    this.deps.metrics.readsPending.set(this.pendingReads.size + this.confirmedReads.length);
+    const done = this.reads.begin(context, this.now() + timeoutMs);
+    this.deps.metrics.readsPending.set(this.reads.size);
     this.kick();
     return done;
   }
@@ -326,7 +284,7 @@ export class RaftDriver {
       throw e;
     }
     this.kick();
-    await new Promise<WriteResult>((resolve, reject) => this.pendingWrites.set(at.index, { term: at.term, resolve, reject }));
+    await this.proposals.track(at.index, toTerm(at.term));
     return this.conf;
   }
 
@@ -336,7 +294,7 @@ export class RaftDriver {
   }
 
   /**
-   * A consistent capture of the state machine (see `StateCapture`). The LevelDB snapshot is taken
+   * A consistent capture of the state machine (see `StateCapture`). The storage snapshot is taken
    * between two turns of the Ready loop, when every apply batch has been written and the
    * in-memory state machine is at the same applied index as the stored one, so the counts and the
    * term taken from memory describe exactly the state the reader shows. Writes go on meanwhile.
@@ -355,7 +313,7 @@ export class RaftDriver {
           reject(e instanceof Error ? e : new Error(String(e)));
           return;
         }
-        // kvSnapshotIterator takes the LevelDB snapshot synchronously, before its first await.
+        // kvSnapshotIterator takes the storage snapshot synchronously, before its first await.
         this.deps.storage.kvSnapshotIterator().then((reader) => {
           if (reader.appliedIndex !== applied) {
             void reader.close();
@@ -371,12 +329,7 @@ export class RaftDriver {
 
   /** The snapshot data (address book and cluster id) for a snapshot of membership `conf`. */
   snapshotData(conf: ConfState): Uint8Array {
-    const members = new Map<NodeId, MemberAddress>();
-    for (const id of [...conf.voters, ...conf.learners]) {
-      const promote = conf.learners.includes(id) && this.promoteWhenCaughtUp.has(id);
-      members.set(id, { peerAddress: this.peerAddresses.get(id) ?? '', clientAddress: this.clientAddresses.get(id) ?? '', ...(promote ? { promote } : {}) });
-    }
-    return encodeSnapshotData({ clusterId: this.clusterId, members });
+    return this.book.snapshotData(conf);
   }
 
   /** Asks the core to hand leadership to `to`. */
@@ -389,31 +342,13 @@ export class RaftDriver {
   /** A `NotLeaderError` naming the leader and its client address when known. */
   notLeader(): NotLeaderError {
     const leader = this.soft.leader;
-    return new NotLeaderError(leader, leader === null ? null : (this.clientAddresses.get(leader) ?? null));
+    return new NotLeaderError(leader, leader === null ? null : (this.book.clientAddresses.get(leader) ?? null));
   }
 
-  /**
-   * A peer is streaming a snapshot. The state is written to a staging file as it arrives
-   * (snapshot-staging.ts: memory stays bounded), every frame checked; once the whole transfer is
-   * verified and the file is durable, the snapshot message is stepped into the core, which
-   * decides whether to install it. An interrupted transfer leaves nothing behind; the leader
-   * retries it from the start.
-   */
+  /** A peer is streaming a snapshot: stage it, then step it (see `SnapshotPipeline.receive`). */
   async receiveSnapshot(message: SnapshotMessage, chunks: AsyncIterable<Uint8Array>): Promise<void> {
     this.assertServing();
-    const { options, logger } = this.deps;
-    const started = Date.now();
-    const staged = await stageSnapshot({
-      dataDir: options.dataDir,
-      expectedIndex: message.snapshot.metadata.index,
-      chunks,
-      source: `snapshot from ${message.from}`,
-      bytesMax: options.limits.dataBytesMax + 64 * 1024 * 1024,
-    });
-    logger.info({ from: message.from, index: staged.index, bytes: staged.bytes, ms: Date.now() - started }, 'snapshot: received and staged');
-    if (this.stopped) return;
-    this.staged.set(staged.index, staged);
-    this.step(message);
+    await this.snapshots.receive(message, chunks);
   }
 
   /** Status for `/status`, `Cluster.Status` and readiness. */
@@ -430,13 +365,16 @@ export class RaftDriver {
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
-    if (this.tickTimer) clearInterval(this.tickTimer);
+    this.tickTimer?.cancel();
     const shuttingDown = 'the node is shutting down';
-    for (const w of this.pendingWrites.values()) w.reject(new OutcomeUnknownError(`${shuttingDown}; the write may or may not apply`));
-    this.pendingWrites.clear();
-    this.failReads(new UnavailableError(shuttingDown));
-    while (this.processing) await new Promise((r) => setTimeout(r, 5));
+    this.proposals.failAll(new OutcomeUnknownError(`${shuttingDown}; the write may or may not apply`));
+    this.reads.failAll(new UnavailableError(shuttingDown));
+    if (this.processing) await this.idle;
     this.runQuiescentTasks();
+  }
+
+  private now(): number {
+    return this.deps.world.clock.nowMs();
   }
 
   private assertServing(): void {
@@ -446,13 +384,7 @@ export class RaftDriver {
   private onTick(): void {
     if (this.stopped) return;
     this.raw.tick();
-    const now = Date.now();
-    for (const [context, read] of this.pendingReads) {
-      if (read.expiresAtMs <= now) {
-        this.pendingReads.delete(context);
-        read.reject(new UnavailableError('the read index was not confirmed in time (no quorum reachable?)'));
-      }
-    }
+    this.reads.expire(this.now());
     this.kick();
   }
 
@@ -463,7 +395,8 @@ export class RaftDriver {
       return;
     }
     this.processing = true;
-    setImmediate(() => void this.loop());
+    this.idle = new Promise<void>((resolve) => (this.markIdle = resolve));
+    this.deps.world.scheduler.immediate(() => void this.loop());
   }
 
   private async loop(): Promise<void> {
@@ -480,6 +413,7 @@ export class RaftDriver {
       this.deps.onFatal(e);
     } finally {
       this.processing = false;
+      this.markIdle();
       this.runQuiescentTasks();
     }
   }
@@ -520,7 +454,7 @@ export class RaftDriver {
     if (persisted !== null) await persisted;
     this.raw.advance();
     this.updateGauges();
-    await this.maybeSnapshot();
+    await this.snapshots.maybeTake(this.kvMachine.appliedIndex, this.conf);
   }
 
   private onSoftState(s: SoftState): void {
@@ -528,99 +462,33 @@ export class RaftDriver {
     this.soft = s;
     if (s.leader !== before.leader && s.leader !== null) this.deps.metrics.leaderChanges.inc();
     // Losing the leader keeps the last contact time: staleness keeps growing from it.
-    if (s.leader !== before.leader && s.leader !== null) this.leaderContactMs = Date.now();
+    if (s.leader !== before.leader && s.leader !== null) this.leaderContactMs = this.now();
     if (before.role === 'leader' && s.role !== 'leader') {
-      for (const w of this.pendingWrites.values()) {
-        w.reject(new OutcomeUnknownError('leadership was lost while the write was in flight; it may or may not apply'));
-      }
-      this.pendingWrites.clear();
+      this.proposals.failAll(new OutcomeUnknownError('leadership was lost while the write was in flight; it may or may not apply'));
     }
-    if (s.leader !== before.leader) this.failReads(new UnavailableError('the leader changed before the read was confirmed; retry'));
+    if (s.leader !== before.leader) this.reads.failAll(new UnavailableError('the leader changed before the read was confirmed; retry'));
     this.deps.logger.info({ role: s.role, leader: s.leader, term: this.raw.term }, 'raft: role or leader changed');
-  }
-
-  private failReads(e: Error): void {
-    for (const r of this.pendingReads.values()) r.reject(e);
-    this.pendingReads.clear();
-    for (const c of this.confirmedReads) c.read.reject(e);
-    this.confirmedReads = [];
   }
 
   private send(messages: readonly Message[]): void {
     const plain: Message[] = [];
     for (const m of messages) {
-      if (m.type === 'snapshot') void this.sendSnapshot(m);
+      if (m.type === 'snapshot') void this.snapshots.send(m);
       else plain.push(m);
     }
     if (plain.length > 0) this.deps.transport.send(plain);
   }
 
-  /**
-   * Streams the current state to a follower that is behind the log's first index. The state is
-   * read from a LevelDB snapshot, so writes go on meanwhile; the metadata is rewritten to the
-   * index that state is at (which is at or after the snapshot the core asked for), and its data
-   * carries the members' addresses (member-addresses.ts).
-   */
-  private async sendSnapshot(m: SnapshotMessage): Promise<void> {
-    const { transport, options, logger } = this.deps;
-    if (this.snapshotsSending.has(m.to)) return;
-    this.snapshotsSending.add(m.to);
-    let ok = false;
-    try {
-      const { reader, term } = await this.captureState();
-      const index = reader.appliedIndex;
-      const message: SnapshotMessage = {
-        ...m,
-        snapshot: { metadata: { index, term, conf: reader.confState }, data: this.snapshotData(reader.confState) },
-      };
-      const started = Date.now();
-      logger.info({ to: m.to, index }, 'snapshot: streaming the state to a follower');
-      const records = (async function* () {
-        for await (const r of reader) yield r;
-      })();
-      ok = await transport.sendSnapshot(m.to, message, encodeStateStream({ appliedIndex: index, revision: reader.revision, clockMs: reader.clockMs }, records, options.limits.snapshotChunkBytesMax));
-      await reader.close();
-      this.deps.metrics.snapshotsSent.inc({ result: ok ? 'ok' : 'failed' });
-      logger.info({ to: m.to, index, ok, ms: Date.now() - started }, 'snapshot: stream finished');
-    } catch (e) {
-      logger.warn({ to: m.to, err: String(e) }, 'snapshot: sending failed');
-    } finally {
-      this.snapshotsSending.delete(m.to);
-      if (!this.stopped) {
-        this.raw.reportSnapshot(m.to, ok);
-        this.kick();
-      }
-    }
-  }
-
-  /**
-   * Installs the staged state of an incoming snapshot the core accepted (its metadata is already
-   * persisted): replaces the stored KV state from the staging file, streamed, then loads it.
-   */
+  /** Installs an incoming snapshot the core accepted and swaps in the state machine it holds. */
   private async installSnapshot(snapshot: Snapshot): Promise<void> {
     const index = snapshot.metadata.index;
-    const staged = this.staged.get(index);
-    assert(staged !== undefined, () => `the core installed snapshot ${index} but no state is staged for it (staged: ${[...this.staged.keys()].join(', ') || 'none'})`);
-    // A newer snapshot may already be staged (and stepped) while this one installs: keep it.
-    for (const i of [...this.staged.keys()]) if (i <= index) this.staged.delete(i);
-    const { storage, options, metrics, transport } = this.deps;
-    const { source } = await openStagedSnapshot(staged.path, { verify: false });
-    await storage.replaceKvState(source);
-    await removeStagedSnapshots(options.dataDir, index);
-    const image = await storage.loadKvImage();
+    const { image, conf, staged } = await this.snapshots.install(snapshot);
+    const { options, transport } = this.deps;
     this.kvMachine = new KvStateMachine({ limits: options.limits, sessionTtlMs: options.sessionTtlMs, image });
-    this.conf = storage.initialState().confState;
-    this.snapshotIndex = index;
-    this.promoteWhenCaughtUp.clear();
-    this.learnSnapshotData(snapshot.data);
+    this.conf = conf;
+    this.book.learnSnapshotData(snapshot.data, conf, true);
     transport.setPeers(this.peers());
-    for (const [i, w] of this.pendingWrites) {
-      if (i <= index) {
-        this.pendingWrites.delete(i);
-        w.reject(new OutcomeUnknownError('a snapshot replaced the log while the write was in flight'));
-      }
-    }
-    metrics.snapshotsInstalled.inc();
+    this.proposals.failUpTo(index, new OutcomeUnknownError('a snapshot replaced the log while the write was in flight'));
     this.deps.logger.info({ index, keys: this.kvMachine.keyCount, voters: this.conf.voters, learners: this.conf.learners }, 'snapshot: installed');
     this.deps.onApplied?.([{ index, revision: staged.revision, mutations: [], reset: true }]);
   }
@@ -635,6 +503,8 @@ export class RaftDriver {
     const skipDuplicateCheck = this.deps.options.testFaults.skipDuplicateCheck;
     for (const entry of entries) {
       if (entry.index <= this.kvMachine.appliedIndex) continue; // already in an installed snapshot
+      // Applied entries are contiguous and follow the applied index: a gap would skip writes.
+      assert(entry.index === this.kvMachine.appliedIndex + 1, () => `apply: entry ${entry.index} does not follow the applied index ${this.kvMachine.appliedIndex}`);
       if (entry.type === 'confChange') {
         confState = this.applyConfChange(entry);
         settled.push({ entry, result: noopResult(this.kvMachine.revision) });
@@ -648,11 +518,13 @@ export class RaftDriver {
         if (outcome.mutations.length > 0) changes.push({ index: entry.index, revision: outcome.revision, mutations: outcome.mutations });
         settled.push({ entry, result: outcome.result });
       }
+      assert(this.kvMachine.appliedIndex === entry.index, () => `apply: the state machine is at ${this.kvMachine.appliedIndex} after applying entry ${entry.index}`);
     }
     // Answer the clients now: their entries are committed and durable in the log, so a crash
     // before the apply batch below lands re-applies them (exactly once: sessions ride along).
-    for (const { entry, result } of settled) this.settle(entry, result);
-    this.releaseReads();
+    for (const { entry, result } of settled) this.proposals.settle(entry, result);
+    this.deps.metrics.proposalsPending.set(this.proposals.size);
+    this.reads.release(this.kvMachine.appliedIndex);
     if (settled.length > 0) {
       // The state machine's changes and its applied index: ONE batch.
       await this.deps.storage.applyBatch({
@@ -677,119 +549,20 @@ export class RaftDriver {
     return conf;
   }
 
-  /** Keeps the transport's peer list in step with the membership. */
+  /** Keeps the address book and the transport's peer list in step with the membership. */
   private onMembership(change: ConfChange, conf: ConfState): void {
     const { transport, logger, options } = this.deps;
-    if (change.type !== 'removeNode' && change.context.length > 0 && !this.learnChangeContext(change)) {
-      logger.warn({ nodeId: change.nodeId }, 'membership: change context is not the expected JSON; peer address unknown');
-    }
-    if (change.type !== 'addLearner') this.promoteWhenCaughtUp.delete(change.nodeId);
+    if (!this.book.onChange(change)) logger.warn({ nodeId: change.nodeId }, 'membership: change context is not the expected JSON; peer address unknown');
     transport.setPeers(this.peers());
     logger.info({ change: change.type, nodeId: change.nodeId, voters: conf.voters, learners: conf.learners }, 'membership: applied a change');
     if (change.type === 'removeNode' && change.nodeId === options.id) logger.warn({}, 'membership: this node was removed from the cluster; stop it');
   }
 
-  /** Records the addresses a membership change carries; false if its context is unreadable. */
-  private learnChangeContext(change: ConfChange): boolean {
-    const address = decodeChangeContext(change.context);
-    if (address === null) return false;
-    if (change.type === 'addLearner' && address.promote === true) this.promoteWhenCaughtUp.add(change.nodeId);
-    if (change.nodeId === this.deps.options.id) return true; // this node's own flags win
-    if (address.peerAddress) this.peerAddresses.set(change.nodeId, address.peerAddress);
-    if (address.clientAddress) this.clientAddresses.set(change.nodeId, address.clientAddress);
-    return true;
-  }
-
-  /** Records the address book (and cluster id) a snapshot carries. */
-  private learnSnapshotData(data: Uint8Array): void {
-    const decoded = decodeSnapshotData(data);
-    if (this.clusterId === '') this.clusterId = decoded.clusterId;
-    for (const [id, address] of decoded.members) {
-      if (address.promote === true && this.conf.learners.includes(id)) this.promoteWhenCaughtUp.add(id);
-      if (id === this.deps.options.id) continue;
-      if (address.peerAddress) this.peerAddresses.set(id, address.peerAddress);
-      if (address.clientAddress) this.clientAddresses.set(id, address.clientAddress);
-    }
-  }
-
-  /**
-   * Rebuilds the address book at start-up (member-addresses.ts): the last snapshot's, then the
-   * contexts of the membership changes applied since (still in the log, which is compacted only
-   * up to the snapshot). Later changes are learned as they are applied.
-   */
-  private loadAddressBook(snapshot: Snapshot, applied: LogIndex): void {
-    const { storage } = this.deps;
-    this.learnSnapshotData(snapshot.data);
-    const lo = Math.max(snapshot.metadata.index + 1, storage.firstIndex());
-    for (let at = lo; at <= applied; ) {
-      const entries = storage.entries({ lo: logIndex(at), hi: logIndex(applied + 1), bytesMax: 4 * 1024 * 1024 });
-      if (entries.length === 0) break;
-      for (const entry of entries) {
-        if (entry.type !== 'confChange') continue;
-        const change = decodeConfChange(entry.data);
-        if (change.type !== 'removeNode') this.learnChangeContext(change);
-        if (change.type !== 'addLearner') this.promoteWhenCaughtUp.delete(change.nodeId);
-      }
-      at = (entries[entries.length - 1]?.index ?? applied) + 1;
-    }
-  }
-
-  private settle(entry: Entry, result: WriteResult | null): void {
-    const pending = this.pendingWrites.get(entry.index);
-    if (pending === undefined) return;
-    this.pendingWrites.delete(entry.index);
-    this.deps.metrics.proposalsPending.set(this.pendingWrites.size);
-    if (pending.term !== entry.term || result === null) {
-      pending.reject(new UnavailableError('the write was not applied: another entry was committed at its log position'));
-      return;
-    }
-    if (result.type === 'error') {
-      pending.reject(errorOfResult(result));
-      return;
-    }
-    pending.resolve(result);
-  }
-
   private onReadState(rs: ReadState): void {
-    const read = this.pendingReads.get(rs.context);
-    if (read === undefined) return;
-    this.pendingReads.delete(rs.context);
-    if (this.kvMachine.appliedIndex >= rs.index) read.resolve();
-    else this.confirmedReads.push({ index: rs.index, read });
-  }
-
-  private releaseReads(): void {
-    if (this.confirmedReads.length === 0) return;
-    const applied = this.kvMachine.appliedIndex;
-    const waiting: typeof this.confirmedReads = [];
-    for (const c of this.confirmedReads) {
-      if (c.index <= applied) c.read.resolve();
-      else waiting.push(c);
-    }
-    this.confirmedReads = waiting;
-  }
-
-  /**
-   * Every `snapshotEntries` applied entries, records a snapshot at the applied index and compacts
-   * the log behind it, keeping `snapshotCatchupEntries` for slow followers. The snapshot's data
-   * is the KV state already in LevelDB; the synced snapshot write also makes every earlier
-   * (unsynced) apply batch durable, since LevelDB's write-ahead log is sequential.
-   */
-  private async maybeSnapshot(): Promise<void> {
-    const { storage, options, metrics, logger } = this.deps;
-    const applied = this.kvMachine.appliedIndex;
-    // A log that still holds index 1 could be replayed from the start to a node that joined with
-    // no membership (see conf-change.ts, "Joining nodes"). Compacting index 1 away as soon as it
-    // is applied makes every leader send such a node a snapshot, which carries the membership.
-    const holdsFirstEntry = storage.firstIndex() <= 1 && applied >= 1;
-    if (applied - this.snapshotIndex < options.snapshotEntries && !holdsFirstEntry) return;
-    await storage.createSnapshot(applied, this.conf, this.snapshotData(this.conf));
-    this.snapshotIndex = applied;
-    metrics.snapshotsTaken.inc();
-    let compactTo = applied - options.snapshotCatchupEntries;
-    if (holdsFirstEntry) compactTo = Math.max(compactTo, 1);
-    if (compactTo >= storage.firstIndex()) await storage.compact(logIndex(compactTo));
-    logger.info({ index: applied, firstIndex: storage.firstIndex() }, 'snapshot: taken, log compacted');
+    // The leader confirms a read at its own commit index; a read index beyond it is a core bug.
+    // (A follower's read index is the leader's commit, which may be ahead of the follower's.)
+    if (this.soft.role === 'leader') assert(rs.index <= this.raw.commit, () => `read index ${rs.index} beyond the leader's commit index ${this.raw.commit}`);
+    this.reads.confirm(rs, this.kvMachine.appliedIndex);
   }
 
   private updateGauges(): void {
@@ -799,36 +572,7 @@ export class RaftDriver {
     metrics.term.set(this.raw.term);
     metrics.commitIndex.set(this.raw.commit);
     metrics.appliedIndex.set(this.kvMachine.appliedIndex);
-    metrics.proposalsPending.set(this.pendingWrites.size);
-    metrics.readsPending.set(this.pendingReads.size + this.confirmedReads.length);
-  }
-}
-
-/** The typed error for a write the state machine refused (deterministically, on every replica). */
-function errorOfResult(result: Extract<WriteResult, { type: 'error' }>): Error {
-  switch (result.code) {
-    case 'INVALID_ARGUMENT':
-      return new InvalidArgumentError('request', result.message);
-    case 'OVERLOADED':
-      return new OverloadedError(result.message, 1000);
-    case 'FAILED_PRECONDITION':
-      return new FailedPreconditionError(result.message);
-  }
-}
-
-function noopResult(rev: Revision): WriteResult {
-  return { type: 'put', revision: rev, prevKv: null };
-}
-
-/** The answer the `ackBeforeCommit` negative control gives before anything committed. */
-function fabricatedSuccess(op: WriteOp, rev: Revision): WriteResult {
-  const next = revision(rev + 1);
-  switch (op.type) {
-    case 'put':
-      return { type: 'put', revision: next, prevKv: null };
-    case 'delete':
-      return { type: 'delete', revision: next, deleted: 1, prevKvs: [] };
-    case 'txn':
-      return { type: 'txn', revision: next, succeeded: true, results: [] };
+    metrics.proposalsPending.set(this.proposals.size);
+    metrics.readsPending.set(this.reads.size);
   }
 }
