@@ -93,6 +93,13 @@ function confChange(c: TestCase): ConfChange {
   return { type, nodeId: nodeId(word(c, 2, 'a node id')), context: new Uint8Array(0) };
 }
 
+/** The `key=value` options each command accepts. */
+const optionKeys: Readonly<Record<string, readonly string[]>> = {
+  'add-nodes': ['voters', 'learners', 'pre-vote', 'check-quorum', 'election-ticks', 'heartbeat-ticks', 'inflight-max', 'append-bytes-max'],
+  'deliver-msgs': ['drop'],
+  tick: ['count'],
+};
+
 /** Runs `call`, printing the core's documented refusals instead of failing. */
 function refusable(call: () => string): string {
   try {
@@ -121,6 +128,12 @@ export class InteractionRunner {
   private dispatch(c: TestCase): string[] {
     const env = this.env;
     const ids = words(c);
+    // A misspelt option must fail the file, not be ignored.
+    const allowed = optionKeys[c.command] ?? [];
+    for (const arg of c.args) {
+      if (arg.values.length > 0 && !allowed.includes(arg.key)) throw new Error(`line ${c.line}: ${c.command} has no option ${arg.key}`);
+    }
+    if (c.input.length > 0) throw new Error(`line ${c.line}: ${c.command} takes no input lines`);
     switch (c.command) {
       case 'add-nodes':
         return env.addNodes(Number(word(c, 0, 'a count')), membership(c), nodeOptions(c));
@@ -129,6 +142,7 @@ export class InteractionRunner {
       case 'tick-election':
       case 'tick-heartbeat':
       case 'tick':
+        word(c, 0, 'a node');
         for (const id of ids) {
           const config = env.node(id).configuration();
           const count = c.command === 'tick' ? (intArg(c, 'count') ?? 1) : c.command === 'tick-election' ? config.electionTicks : config.heartbeatTicks;
@@ -140,6 +154,7 @@ export class InteractionRunner {
       case 'deliver-msgs':
         return env.deliver(this.nodesOrAll(c), boolArg(c, 'drop') ?? false);
       case 'stabilize':
+        if (ids.length > 0) throw new Error(`line ${c.line}: stabilize runs every node and takes no node`);
         return env.stabilize();
       case 'propose': {
         const raw = env.node(word(c, 0, 'a node')).raw;

@@ -65,7 +65,11 @@ export class InteractionEnv {
   private queue: Message[] = [];
   private readonly cutLinks = new Set<string>();
 
-  /** Adds `count` nodes `n<k>` whose disks start with membership `conf` (their own ids if null). */
+  /**
+   * Adds `count` nodes `n<k>` whose disks start with membership `conf` (their own ids if null).
+   * A node's PRNG seed depends only on its position, so election timeouts (and so the output of
+   * `campaign`) are the same on every run.
+   */
   addNodes(count: number, conf: ConfState | null, options: TestNodeOptions): string[] {
     const ids = Array.from({ length: count }, (_, i) => nodeId(`n${this.nodes.size + 1 + i}`));
     const membership = conf ?? { voters: ids, learners: [] };

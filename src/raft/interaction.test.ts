@@ -26,6 +26,21 @@ describe('Raft core interactions (golden files in src/raft/testdata)', () => {
     expect(files.length).toBeGreaterThanOrEqual(8);
   });
 
+  it('refuses unknown commands, misspelt options and unknown nodes (a broken file cannot pass)', () => {
+    const runner = new InteractionRunner();
+    const one = (text: string): string => {
+      const [c] = parseDataDriven('inline.txt', text).cases;
+      if (c === undefined) throw new Error('no case');
+      return runner.handle(c);
+    };
+    expect(one('add-nodes 3\n----\n')).toContain('n3: voters=(n1,n2,n3)');
+    expect(() => one('campain n1\n----\n')).toThrow('unknown command');
+    expect(() => one('add-nodes 1 prevote=false\n----\n')).toThrow('has no option prevote');
+    expect(() => one('status n9\n----\n')).toThrow('no node n9');
+    // A documented refusal of the core is output, not a failure.
+    expect(one('propose n1 x\n----\n')).toMatch(/^error: PROPOSAL_DROPPED: /);
+  });
+
   for (const file of files) {
     it(file, () => {
       const path = join(dir, file);
