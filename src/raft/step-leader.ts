@@ -129,7 +129,10 @@ function handleAppendResponse(r: Raft, m: AppendResponseMessage): void {
       break;
   }
   if (maybeCommit(r)) afterCommit(r);
-  else if (wasPaused) sendAppend(r, m.from);
+  // A follower that was paused in probe gets an append now, unless appends are already due: then
+  // the flush in ready() sends it one with everything, and a second one here would be a duplicate
+  // (found by the golden files; etcd's bcastAppend skips the paused follower the same way).
+  else if (wasPaused && !r.appendsDue) sendAppend(r, m.from);
   // Fill the pipelining window.
   while (sendAppend(r, m.from, false));
   maybeSendTimeoutNow(r, m.from);
