@@ -50,9 +50,9 @@ describe('a three-node cluster', () => {
     expect(missing.found).toBe(false);
   });
 
-  it('answers a write on a follower with FAILED_PRECONDITION and the leader in the trailers', async () => {
+  it('answers a write on a follower with FAILED_PRECONDITION and the leader in the trailers when the client refuses forwarding', async () => {
     const leader = await leaderId();
-    const err = await client(await followerId()).failure('Put', { key: bytes('k'), value: bytes('v') });
+    const err = await client(await followerId()).failure('Put', { key: bytes('k'), value: bytes('v') }, 5000, { 'raftkv-forward': 'never' });
     expect(err?.code).toBe(grpc.status.FAILED_PRECONDITION);
     expect(err?.trailers['raftkv-code']).toBe('NOT_LEADER');
     expect(err?.trailers['raftkv-leader-id']).toBe(leader);

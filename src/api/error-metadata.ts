@@ -23,4 +23,11 @@ export const ErrorTrailer = {
 export const RequestHeader = {
   /** A request id for log correlation. */
   requestId: 'raftkv-request-id',
+  /**
+   * `never`: a write reaching a follower is answered NOT_LEADER with the leader's id and address
+   * instead of being forwarded to the leader (for clients that find the leader themselves).
+   */
+  forward: 'raftkv-forward',
+  /** Set by a follower on a write it forwards to the leader: the follower's node id. */
+  forwardedBy: 'raftkv-forwarded-by',
 } as const;

@@ -99,5 +99,8 @@ function requestMetadata(): grpc.Metadata {
   const metadata = new grpc.Metadata();
   requestCounter = (requestCounter + 1) % Number.MAX_SAFE_INTEGER;
   metadata.set(RequestHeader.requestId, `${process.pid.toString(36)}-${requestCounter.toString(36)}`);
+  // The library finds the leader itself (NOT_LEADER hints, the cached leader): a follower should
+  // answer with the hint rather than forward, so the client learns the leader and saves the hop.
+  metadata.set(RequestHeader.forward, 'never');
   return metadata;
 }

@@ -4,8 +4,9 @@
  * through the driver: writes are proposed through Raft; LINEARIZABLE reads wait for a ReadIndex
  * (on any node: a follower asks the leader for the read index, then reads locally); STALE reads
  * are answered from local state at once, optionally bounded by `max_staleness_ms`.
- * A follower answers writes with FAILED_PRECONDITION and the leader's id and address in trailers
- * (it does not forward them); the client library follows the hint.
+ * A follower's writes are forwarded to the leader by `forwarding/`, which wraps this service;
+ * what reaches these handlers on a follower (a client that sent `raftkv-forward: never`) is
+ * answered FAILED_PRECONDITION with the leader's id and address in trailers.
  */
 import type { handleServerStreamingCall, handleUnaryCall, sendUnaryData, ServerUnaryCall, ServerWritableStream, UntypedServiceImplementation } from '@grpc/grpc-js';
 import { status as grpcStatus } from '@grpc/grpc-js';

@@ -26,6 +26,8 @@ import { maintenanceServiceImplementation } from './maintenance-service.js';
 import { NodeMetrics } from './metrics.js';
 import type { InitialMember, NodeOptions } from './options.js';
 import { FileSnapshotStaging, systemWorld } from './driver/system-world.js';
+import { forwardedKvImplementation, forwardedKvService } from './forwarding/forwarded-kv-service.js';
+import { withWriteForwarding, WriteForwarder } from './forwarding/write-forwarder.js';
 import { RaftDriver } from './raft-driver.js';
 import { recoverFromStagedSnapshot, removeStagedSnapshots } from './snapshot-staging.js';
 import { WatchHub } from './watch-hub.js';
@@ -53,6 +55,7 @@ export class RaftkvNode {
       watches: WatchHub;
       admin: ClusterAdmin;
       backups: BackupScheduler;
+      forwarder: WriteForwarder;
       logger: Logger;
     },
   ) {}
@@ -98,8 +101,25 @@ export class RaftkvNode {
     );
     transport.setPeers(driver.peers());
 
+    const dbSizeBytes = (): number => directoryBytes(options.dataDir);
+    const admin = new ClusterAdmin({ driver, options, logger });
+    const backups = new BackupScheduler({ driver, options, metrics, logger });
+    const serviceDeps = { options, driver, watches, metrics, dbSizeBytes, admin, logger };
+    const kv = kvServiceImplementation(serviceDeps);
+    // Writes reaching a follower go on to the leader over the peer port (forwarding/).
+    const forwarder = new WriteForwarder({
+      selfId: options.id,
+      view: driver,
+      credentials: () => grpc.credentials.createInsecure(),
+      forwardsPendingMax: options.limits.forwardsPendingMax,
+      defaultTimeoutMs: options.requestTimeoutMs,
+      registry: metrics.registry,
+      logger,
+    });
+
     const peerServer = new grpc.Server(peerServerOptions());
     addRaftPeerService(peerServer, { nodeId: options.id, limits: options.limits, handlers, logger, metrics: transportMetrics });
+    peerServer.addService(forwardedKvService, forwardedKvImplementation(kv));
     await bind(peerServer, options.listenPeer, 'peer');
 
     const clientServer = new grpc.Server({
@@ -107,11 +127,7 @@ export class RaftkvNode {
       'grpc.max_send_message_length': 64 * 1024 * 1024,
       'grpc.keepalive_permit_without_calls': 1,
     });
-    const dbSizeBytes = (): number => directoryBytes(options.dataDir);
-    const admin = new ClusterAdmin({ driver, options, logger });
-    const backups = new BackupScheduler({ driver, options, metrics, logger });
-    const serviceDeps = { options, driver, watches, metrics, dbSizeBytes, admin, logger };
-    clientServer.addService(kvService, kvServiceImplementation(serviceDeps));
+    clientServer.addService(kvService, withWriteForwarding(kv, forwarder));
     clientServer.addService(clusterService, clusterServiceImplementation(serviceDeps));
     clientServer.addService(maintenanceService, maintenanceServiceImplementation(serviceDeps));
     const health = new HealthImplementation({ '': 'NOT_SERVING', 'raftkv.v1.KV': 'NOT_SERVING' });
@@ -120,7 +136,7 @@ export class RaftkvNode {
     new ReflectionService(packageDefinition).addToServer(clientServer);
     await bind(clientServer, options.listenClient, 'client');
 
-    const node = new RaftkvNode(options, driver, metrics, { storage, transport, clientServer, peerServer, http: null as never, health, watches, admin, backups, logger });
+    const node = new RaftkvNode(options, driver, metrics, { storage, transport, clientServer, peerServer, http: null as never, health, watches, admin, backups, forwarder, logger });
     node.parts.http = await startHttpServer(options.listenHttp, metrics.registry, {
       liveness: () => (node.stopping ? 'shutting down' : null),
       readiness: () => node.readiness(),
@@ -187,7 +203,7 @@ export class RaftkvNode {
   }
 
   private async doStop(): Promise<void> {
-    const { logger, clientServer, peerServer, transport, storage, http, watches, admin, backups } = this.parts;
+    const { logger, clientServer, peerServer, transport, storage, http, watches, admin, backups, forwarder } = this.parts;
     logger.info({}, 'node: shutting down');
     if (this.healthTimer) clearInterval(this.healthTimer);
     admin.stop();
@@ -205,6 +221,7 @@ export class RaftkvNode {
         resolve();
       });
     });
+    forwarder.close();
     await this.driver.stop();
     await transport.stop();
     peerServer.forceShutdown();

@@ -19,6 +19,8 @@ export interface Limits {
   readonly proposalsPendingMax: number;
   /** Most linearizable reads waiting for a ReadIndex round before new reads are shed. */
   readonly readsPendingMax: number;
+  /** Most client writes a follower has forwarded to the leader and not yet answered; beyond it writes are shed. */
+  readonly forwardsPendingMax: number;
   /** Most append messages in flight to one follower (the pipelining window). */
   readonly inflightAppendsMax: number;
   /** Most entry bytes in one append message. */
@@ -49,6 +51,7 @@ export const defaultLimits: Limits = Object.freeze({
   txnOpsMax: 128,
   proposalsPendingMax: 10_000,
   readsPendingMax: 10_000,
+  forwardsPendingMax: 10_000,
   inflightAppendsMax: 256,
   appendBytesMax: 2 * 1024 * 1024,
   uncommittedBytesMax: 64 * 1024 * 1024,

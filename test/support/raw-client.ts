@@ -28,19 +28,21 @@ export class RawClient {
   }
 
   /** Calls `KV/<method>` (or `Cluster/<method>`) and resolves with the decoded response. */
-  call<Res = Record<string, unknown>>(method: string, request: object, timeoutMs = 5000): Promise<Res> {
+  call<Res = Record<string, unknown>>(method: string, request: object, timeoutMs = 5000, headers: Readonly<Record<string, string>> = {}): Promise<Res> {
     const client = method === 'Status' || method === 'MemberList' ? this.cluster : this.kv;
-    const fn = (client as unknown as Record<string, (r: object, o: grpc.CallOptions, cb: (e: grpc.ServiceError | null, r: Res) => void) => void>)[method];
+    const fn = (client as unknown as Record<string, (r: object, m: grpc.Metadata, o: grpc.CallOptions, cb: (e: grpc.ServiceError | null, r: Res) => void) => void>)[method];
     if (!fn) throw new Error(`no method ${method}`);
+    const metadata = new grpc.Metadata();
+    for (const [k, v] of Object.entries(headers)) metadata.set(k, v);
     return new Promise((resolve, reject) => {
-      fn.call(client, request, { deadline: Date.now() + timeoutMs, waitForReady: true }, (e, r) => (e ? reject(toCallError(e)) : resolve(r)));
+      fn.call(client, request, metadata, { deadline: Date.now() + timeoutMs, waitForReady: true }, (e, r) => (e ? reject(toCallError(e)) : resolve(r)));
     });
   }
 
   /** Like `call`, but resolves with the error (or null on success). */
-  async failure(method: string, request: object, timeoutMs = 5000): Promise<CallError | null> {
+  async failure(method: string, request: object, timeoutMs = 5000, headers: Readonly<Record<string, string>> = {}): Promise<CallError | null> {
     try {
-      await this.call(method, request, timeoutMs);
+      await this.call(method, request, timeoutMs, headers);
       return null;
     } catch (e) {
       return e as CallError;
