@@ -1,0 +1,25 @@
+// Proves the forwarding service's hand-built definition matches proto/forward.proto: the same
+// method paths, and request and response types that are exactly raftkv.v1.KV's.
+import { dirname } from 'node:path';
+import * as protoLoader from '@grpc/proto-loader';
+import { describe, expect, it } from 'vitest';
+import { kvService, resolveProtoFile } from '../../api/index.js';
+import { forwardedKvService, forwardedMethods } from './forwarded-kv-service.js';
+
+describe('ForwardedKV', () => {
+  it('has the paths and message types proto/forward.proto declares', () => {
+    const file = resolveProtoFile('forward.proto');
+    const definition = protoLoader.loadSync(file, { includeDirs: [dirname(file)] });
+    const service = definition['raftkv.raft.v1.ForwardedKV'] as Record<string, protoLoader.MethodDefinition<object, object>>;
+    expect(Object.keys(service).sort()).toEqual([...forwardedMethods].sort());
+    for (const method of forwardedMethods) {
+      const declared = service[method];
+      expect(declared?.path).toBe(forwardedKvService[method].path);
+      expect(declared?.requestType.type.name).toBe(`${method}Request`);
+      expect(declared?.responseType.type.name).toBe(`${method}Response`);
+      // The codecs are KV's own: what a follower forwards is the client's message as it came.
+      expect(forwardedKvService[method].requestSerialize).toBe(kvService[method].requestSerialize);
+      expect(forwardedKvService[method].responseDeserialize).toBe(kvService[method].responseDeserialize);
+    }
+  });
+});
