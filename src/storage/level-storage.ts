@@ -74,6 +74,12 @@ export interface LevelStorageOptions {
   readonly logger?: Logger;
   /** Most bytes per LevelDB batch while `replaceKvState` writes an incoming state. */
   readonly restoreBatchBytesMax?: number;
+  /**
+   * The database handle to use instead of opening classic-level at `path` (the simulator passes
+   * a simulated LevelDB with the same durability model, test/sim/sim-level.ts). Not yet opened;
+   * `open` opens it, and `close` closes it.
+   */
+  readonly db?: BytesLevel;
 }
 
 /** Default of `LevelStorageOptions.restoreBatchBytesMax`. */
@@ -154,7 +160,7 @@ export class LevelStorage implements DurableRaftStorage, KvStateStore {
     assert(nodeId.length > 0, 'LevelStorage.open: nodeId must not be empty');
     const restoreBatchBytesMax = options.restoreBatchBytesMax ?? RESTORE_BATCH_BYTES_MAX_DEFAULT;
     assert(Number.isSafeInteger(restoreBatchBytesMax) && restoreBatchBytesMax > 0, 'restoreBatchBytesMax must be a positive integer');
-    const db: BytesLevel = new Level<Uint8Array, Uint8Array>(path, { keyEncoding: 'view', valueEncoding: 'view' });
+    const db: BytesLevel = options.db ?? new Level<Uint8Array, Uint8Array>(path, { keyEncoding: 'view', valueEncoding: 'view' });
     // classic-level (what `level` is on Node.js) has compactRange; the browser backend would not.
     assert(typeof (db as unknown as { compactRange?: unknown }).compactRange === 'function', 'LevelStorage needs classic-level (compactRange)');
     try {
