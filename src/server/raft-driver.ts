@@ -526,14 +526,21 @@ export class RaftDriver {
     this.deps.metrics.proposalsPending.set(this.proposals.size);
     this.reads.release(this.kvMachine.appliedIndex);
     if (settled.length > 0) {
-      // The state machine's changes and its applied index: ONE batch.
-      await this.deps.storage.applyBatch({
-        appliedIndex: this.kvMachine.appliedIndex,
-        revision: this.kvMachine.revision,
-        clockMs: this.kvMachine.clockMs,
-        mutations,
-        ...(confState ? { confState } : {}),
-      });
+      // The state machine's changes and its applied index: ONE batch, SYNCED. Unsynced, a power
+      // loss after a write-ahead log rotation could keep this batch's applied index (made durable
+      // by a later synced write in the new file) and lose an earlier batch in the old file: the
+      // replica would silently miss that batch's writes forever (design-notes.md, "The storage
+      // fault model").
+      await this.deps.storage.applyBatch(
+        {
+          appliedIndex: this.kvMachine.appliedIndex,
+          revision: this.kvMachine.revision,
+          clockMs: this.kvMachine.clockMs,
+          mutations,
+          ...(confState ? { confState } : {}),
+        },
+        { sync: true },
+      );
     }
     end();
     this.deps.metrics.entriesApplied.inc(settled.length);

@@ -17,9 +17,9 @@
  * - `createSnapshot`, `compact`, `setConfState`: one batch each, `sync: true` (they are rare).
  *   `compact` first runs a durability barrier (below), because it deletes entries that unsynced
  *   KV batches may still need for re-applying.
- * - `applyBatch`: one batch, `sync: false` by default (see `ApplyBatchOptions.sync`): the entries
- *   are durable in the log, and the applied index rides in the same batch as the mutations, so a
- *   lost batch is re-applied exactly once at restart.
+ * - `applyBatch`: one batch, `sync: true` by default (see `ApplyBatchOptions.sync`): the applied
+ *   index rides in the same batch as the mutations, and the batch is durable before any later
+ *   write can be, so the stored applied index never claims a batch a power loss took away.
  * - `replaceKvState`: the restore marker is synced; the bulk is not; then a durability barrier;
  *   then the final switch, synced.
  *
@@ -416,7 +416,7 @@ export class LevelStorage implements DurableRaftStorage, KvStateStore {
   /**
    * Writes the mutations of one or more applied entries, the new applied index and revision, and
    * the membership if given, in ONE batch: a crash never applies an entry twice or skips one.
-   * Not synced unless `options.sync` (see `ApplyBatchOptions`).
+   * Synced unless `options.sync` is false (see `ApplyBatchOptions`).
    */
   applyBatch(batch: KvApplyBatch, options: ApplyBatchOptions = {}): Promise<void> {
     return this.exclusive('applyBatch', async () => {
@@ -458,7 +458,7 @@ export class LevelStorage implements DurableRaftStorage, KvStateStore {
         conf = copyConf(batch.confState);
         ops.push({ type: 'put', key: MetaKey.conf, value: encodeConfState(conf) });
       }
-      await this.write(ops, options.sync ?? false);
+      await this.write(ops, options.sync ?? true);
       this.applied = batch.appliedIndex;
       this.rev = batch.revision;
       this.clock = batch.clockMs;
