@@ -256,7 +256,9 @@ export class RaftDriver {
       throw new OverloadedError(`too many reads pending (readsPendingMax ${limits.readsPendingMax})`, 50);
     }
     this.readCounter += 1;
-    const context = `${this.deps.options.id}/${this.readCounter}`;
+    // Unique per process incarnation: the counter restarts at every start, and a leader's late
+    // answer to a read of an earlier incarnation must not confirm a new read at an old index.
+    const context = `${this.deps.options.id}/${this.deps.world.incarnation}/${this.readCounter}`;
     try {
       this.raw.readIndex(context);
     } catch (e) {
@@ -489,6 +491,9 @@ export class RaftDriver {
     this.book.learnSnapshotData(snapshot.data, conf, true);
     transport.setPeers(this.peers());
     this.proposals.failUpTo(index, new OutcomeUnknownError('a snapshot replaced the log while the write was in flight'));
+    // Reads confirmed at or below the snapshot's index are answered now: nothing else may be
+    // applied for a long time on an idle cluster.
+    this.reads.release(this.kvMachine.appliedIndex);
     this.deps.logger.info({ index, keys: this.kvMachine.keyCount, voters: this.conf.voters, learners: this.conf.learners }, 'snapshot: installed');
     this.deps.onApplied?.([{ index, revision: staged.revision, mutations: [], reset: true }]);
   }

@@ -55,7 +55,10 @@ export class ReadTracker {
     this.confirmed = waiting;
   }
 
-  /** Fails the reads still waiting for their read index whose time is up. */
+  /**
+   * Fails the reads whose time is up, confirmed or not: a confirmed read waits for entries that a
+   * partition may keep away indefinitely, and its slot counts against `readsPendingMax`.
+   */
   expire(nowMs: number): void {
     for (const [context, read] of this.pending) {
       if (read.expiresAtMs <= nowMs) {
@@ -63,6 +66,13 @@ export class ReadTracker {
         read.reject(new UnavailableError('the read index was not confirmed in time (no quorum reachable?)'));
       }
     }
+    if (!this.confirmed.some((c) => c.read.expiresAtMs <= nowMs)) return;
+    const waiting: typeof this.confirmed = [];
+    for (const c of this.confirmed) {
+      if (c.read.expiresAtMs <= nowMs) c.read.reject(new UnavailableError(`the read index ${c.index} was confirmed but not applied in time (is this node cut off from the leader?)`));
+      else waiting.push(c);
+    }
+    this.confirmed = waiting;
   }
 
   /** Fails every read. */
