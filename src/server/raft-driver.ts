@@ -17,6 +17,7 @@ import type { Transport } from '../transport/index.js';
 import { assert, isErrorCode, NotLeaderError, OutcomeUnknownError, OverloadedError, SeededPrng, term as toTerm, UnavailableError } from '../util/index.js';
 import type { Logger, LogIndex, NodeId, Term } from '../util/index.js';
 import { AddressBook } from './driver/address-book.js';
+import { Freshness } from './driver/freshness.js';
 import { ProposalTracker } from './driver/proposal-tracker.js';
 import { ReadTracker } from './driver/read-tracker.js';
 import { fabricatedSuccess, noopResult } from './driver/results.js';
@@ -55,10 +56,10 @@ export class RaftDriver {
   /** The membership as of the last applied entry. */
   private conf: ConfState;
   private soft: SoftState = { leader: null, role: 'follower' };
-  /** Wall-clock time this node last heard from (or, on the leader, was) the leader. */
-  private leaderContactMs = 0;
+  /** How stale this node's state may be, as far as it can prove (freshness.ts). */
+  private readonly freshness: Freshness;
   private readonly proposals = new ProposalTracker();
-  private readonly reads = new ReadTracker();
+  private readonly reads: ReadTracker;
   private readCounter = 0;
   private readonly book: AddressBook;
   private readonly snapshots: SnapshotPipeline;
@@ -80,6 +81,8 @@ export class RaftDriver {
     const { options, storage } = deps;
     this.kvMachine = new KvStateMachine({ limits: options.limits, sessionTtlMs: options.sessionTtlMs, image });
     this.conf = storage.initialState().confState;
+    this.freshness = new Freshness(options.electionTicks * options.tickIntervalMs);
+    this.reads = new ReadTracker((issuedAtMs, index) => this.freshness.onReadReleased(issuedAtMs, index, this.kvMachine.appliedIndex));
     this.book = new AddressBook({ id: options.id, peerAddress: options.advertisePeer, clientAddress: options.advertiseClient }, storage.clusterId);
     for (const m of options.initialCluster) this.book.peerAddresses.set(m.id, m.peerAddress);
     this.book.load(storage, storage.snapshot(), this.conf, this.kvMachine.appliedIndex);
@@ -156,10 +159,13 @@ export class RaftDriver {
     return this.book.clusterId;
   }
 
-  /** Milliseconds since this node last heard from a leader (0 on the leader). */
+  /**
+   * The most this node's state may lag the cluster's commits, in ms, as far as it can prove
+   * (freshness.ts); Infinity if it cannot prove any bound.
+   */
   stalenessMs(): number {
-    if (this.soft.role === 'leader') return 0;
-    return this.leaderContactMs === 0 ? Number.POSITIVE_INFINITY : this.now() - this.leaderContactMs;
+    const leader = this.soft.role === 'leader' ? { self: this.deps.options.id, voters: this.conf.voters } : null;
+    return this.freshness.stalenessMs(leader, this.now());
   }
 
   /** The peers the transport should connect to (see `AddressBook.peers`). */
@@ -196,12 +202,21 @@ export class RaftDriver {
       }
       return;
     }
-    this.lastHeardMs.set(message.from, this.now());
-    if (message.from === this.soft.leader && (message.type === 'append' || message.type === 'heartbeat' || message.type === 'snapshot')) {
-      this.leaderContactMs = this.now();
-    }
+    const now = this.now();
+    this.lastHeardMs.set(message.from, now);
+    const termBefore = this.raw.term;
     this.raw.step(message);
+    if (message.term === termBefore && message.term === this.raw.term) this.observeFreshness(message, now);
     this.kick();
+  }
+
+  /** What a message of the current term proves about this node's freshness (freshness.ts). */
+  private observeFreshness(message: Message, nowMs: number): void {
+    if (this.soft.role === 'leader') {
+      if ((message.type === 'appendResponse' || message.type === 'heartbeatResponse') && this.conf.voters.includes(message.from)) this.freshness.onAck(message.from, nowMs);
+    } else if (message.from === this.soft.leader && (message.type === 'append' || message.type === 'heartbeat')) {
+      this.freshness.onLeaderContact(message.type, message.commit, nowMs, this.kvMachine.appliedIndex);
+    }
   }
 
   /** The transport lost messages to `peer`: let the leader probe it. */
@@ -256,14 +271,17 @@ export class RaftDriver {
       throw new OverloadedError(`too many reads pending (readsPendingMax ${limits.readsPendingMax})`, 50);
     }
     this.readCounter += 1;
-    const context = `${this.deps.options.id}/${this.readCounter}`;
+    // Unique per process incarnation: the counter restarts at every start, and a leader's late
+    // answer to a read of an earlier incarnation must not confirm a new read at an old index.
+    const context = `${this.deps.options.id}/${this.deps.world.incarnation}/${this.readCounter}`;
     try {
       this.raw.readIndex(context);
     } catch (e) {
       if (isErrorCode(e, 'PROPOSAL_DROPPED')) throw new UnavailableError('no leader is known: cannot confirm a linearizable read');
       throw e;
     }
-    const done = this.reads.begin(context, this.now() + timeoutMs);
+    const now = this.now();
+    const done = this.reads.begin(context, now, now + timeoutMs);
     this.deps.metrics.readsPending.set(this.reads.size);
     this.kick();
     return done;
@@ -461,9 +479,9 @@ export class RaftDriver {
     const before = this.soft;
     this.soft = s;
     if (s.leader !== before.leader && s.leader !== null) this.deps.metrics.leaderChanges.inc();
-    // Losing the leader keeps the last contact time: staleness keeps growing from it.
-    if (s.leader !== before.leader && s.leader !== null) this.leaderContactMs = this.now();
+    if (before.role !== 'leader' && s.role === 'leader') this.freshness.onBecameLeader();
     if (before.role === 'leader' && s.role !== 'leader') {
+      this.freshness.onLostLeadership(this.deps.options.id, this.conf.voters, this.now());
       this.proposals.failAll(new OutcomeUnknownError('leadership was lost while the write was in flight; it may or may not apply'));
     }
     if (s.leader !== before.leader) this.reads.failAll(new UnavailableError('the leader changed before the read was confirmed; retry'));
@@ -489,6 +507,10 @@ export class RaftDriver {
     this.book.learnSnapshotData(snapshot.data, conf, true);
     transport.setPeers(this.peers());
     this.proposals.failUpTo(index, new OutcomeUnknownError('a snapshot replaced the log while the write was in flight'));
+    // Reads confirmed at or below the snapshot's index are answered now: nothing else may be
+    // applied for a long time on an idle cluster.
+    this.reads.release(this.kvMachine.appliedIndex);
+    this.freshness.onApplied(this.kvMachine.appliedIndex);
     this.deps.logger.info({ index, keys: this.kvMachine.keyCount, voters: this.conf.voters, learners: this.conf.learners }, 'snapshot: installed');
     this.deps.onApplied?.([{ index, revision: staged.revision, mutations: [], reset: true }]);
   }
@@ -525,15 +547,23 @@ export class RaftDriver {
     for (const { entry, result } of settled) this.proposals.settle(entry, result);
     this.deps.metrics.proposalsPending.set(this.proposals.size);
     this.reads.release(this.kvMachine.appliedIndex);
+    this.freshness.onApplied(this.kvMachine.appliedIndex);
     if (settled.length > 0) {
-      // The state machine's changes and its applied index: ONE batch.
-      await this.deps.storage.applyBatch({
-        appliedIndex: this.kvMachine.appliedIndex,
-        revision: this.kvMachine.revision,
-        clockMs: this.kvMachine.clockMs,
-        mutations,
-        ...(confState ? { confState } : {}),
-      });
+      // The state machine's changes and its applied index: ONE batch, SYNCED. Unsynced, a power
+      // loss after a write-ahead log rotation could keep this batch's applied index (made durable
+      // by a later synced write in the new file) and lose an earlier batch in the old file: the
+      // replica would silently miss that batch's writes forever (design-notes.md, "The storage
+      // fault model").
+      await this.deps.storage.applyBatch(
+        {
+          appliedIndex: this.kvMachine.appliedIndex,
+          revision: this.kvMachine.revision,
+          clockMs: this.kvMachine.clockMs,
+          mutations,
+          ...(confState ? { confState } : {}),
+        },
+        { sync: true },
+      );
     }
     end();
     this.deps.metrics.entriesApplied.inc(settled.length);

@@ -53,6 +53,35 @@ function stagedPath(dataDir: string, index: number): string {
   return join(stagingDir(dataDir), `snapshot-${index}.staged`);
 }
 
+/** The position of a staged state (its header frame). */
+export interface StagedHeader {
+  readonly index: LogIndex;
+  readonly revision: Revision;
+  readonly clockMs: number;
+}
+
+/**
+ * Decodes an incoming state stream to its end, checking every frame: the state must be at
+ * `expectedIndex` and hold at most `bytesMax` bytes of keys and values. Resolves to its header.
+ */
+export async function checkIncomingState(chunks: AsyncIterable<Uint8Array>, options: { readonly expectedIndex: LogIndex; readonly source: string; readonly bytesMax: number }): Promise<StagedHeader> {
+  let header: StagedHeader | null = null;
+  let stateBytes = 0;
+  for await (const frame of decodeStateStream(chunks, options.source)) {
+    if (frame.type === 'header') {
+      if (frame.appliedIndex !== options.expectedIndex) {
+        throw new InvalidArgumentError('snapshot', `state is at index ${frame.appliedIndex} but the metadata says ${options.expectedIndex}`);
+      }
+      header = { index: frame.appliedIndex, revision: frame.revision, clockMs: frame.clockMs };
+    } else if (frame.type === 'kv') {
+      stateBytes += frame.kv.key.length + frame.kv.value.length;
+      if (stateBytes > options.bytesMax) throw new OverloadedError(`incoming snapshot exceeds ${options.bytesMax} bytes of keys and values`);
+    }
+  }
+  if (header === null) throw new CorruptionError(`${options.source}: no header frame`);
+  return header;
+}
+
 /**
  * Writes an incoming state stream to the staging folder, checking every frame as it passes and
  * refusing a state larger than `bytesMax` or at another index than `expectedIndex`. Resolves once
@@ -83,20 +112,7 @@ export async function stageSnapshot(options: {
         yield chunk;
       }
     }
-    let header: { index: LogIndex; revision: Revision; clockMs: number } | null = null;
-    let stateBytes = 0;
-    for await (const frame of decodeStateStream(tee(), options.source)) {
-      if (frame.type === 'header') {
-        if (frame.appliedIndex !== options.expectedIndex) {
-          throw new InvalidArgumentError('snapshot', `state is at index ${frame.appliedIndex} but the metadata says ${options.expectedIndex}`);
-        }
-        header = { index: frame.appliedIndex, revision: frame.revision, clockMs: frame.clockMs };
-      } else if (frame.type === 'kv') {
-        stateBytes += frame.kv.key.length + frame.kv.value.length;
-        if (stateBytes > options.bytesMax) throw new OverloadedError(`incoming snapshot exceeds ${options.bytesMax} bytes of keys and values`);
-      }
-    }
-    if (header === null) throw new CorruptionError(`${options.source}: no header frame`);
+    const header = await checkIncomingState(tee(), options);
     await file.write(hash.digest());
     await file.sync();
     await file.close();

@@ -25,9 +25,11 @@ export interface KvApplyBatch {
 /** Options of `applyBatch`. */
 export interface ApplyBatchOptions {
   /**
-   * Fsync the batch. Default false: the entries are already durable in the Raft log, so a batch
-   * lost in a machine crash is simply re-applied at restart (the applied index is in the same
-   * batch as the mutations, so it is never applied twice or skipped).
+   * Fsync the batch. Default TRUE. Unsynced, the batch is durable only if a later synced write
+   * lands in the same LevelDB write-ahead log file; after a rotation a later batch (carrying a
+   * higher applied index) can survive a power loss while this one is lost, and the stored applied
+   * index would claim writes that are not there. `false` is only safe when nothing written after
+   * it can outlive it (no caller does that today).
    */
   readonly sync?: boolean;
 }

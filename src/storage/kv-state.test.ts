@@ -70,7 +70,8 @@ async function collect(reader: AsyncIterable<KvSnapshotRecord>): Promise<{ kvs: 
 
 describe('LevelStorage: state machine persistence', () => {
   it('writes mutations, applied index, revision, clock and membership in ONE batch, and loads them back', async () => {
-    // Proves applyBatch is a single LevelDB batch (so a crash never applies an entry twice or skips one) and loadKvImage round-trips it.
+    // Proves applyBatch is a single LevelDB batch (so a crash never applies an entry twice or skips one), synced by default
+    // (so no later write can outlive it across a WAL rotation: issue 10, defect c), and loadKvImage round-trips it.
     const s = await openCommitted(10);
     const db = (s as unknown as { db: BytesLevel }).db;
     const batch = vi.spyOn(db, 'batch');
@@ -86,7 +87,7 @@ describe('LevelStorage: state machine persistence', () => {
     });
     expect(batch).toHaveBeenCalledTimes(1);
     const [ops, options] = batch.mock.calls[0] as unknown as [{ key: Uint8Array }[], { sync: boolean }];
-    expect(options.sync).toBe(false);
+    expect(options.sync).toBe(true);
     expect(ops.map((op) => text(op.key))).toEqual(['kv/a', 'kv/b', 'session/c1', 'kv-meta/appliedIndex', 'kv-meta/revision', 'kv-meta/clockMs']);
 
     const newConf: ConfState = { voters: [n1, nodeId('n2')], learners: [nodeId('n3')] };

@@ -17,9 +17,9 @@
  * - `createSnapshot`, `compact`, `setConfState`: one batch each, `sync: true` (they are rare).
  *   `compact` first runs a durability barrier (below), because it deletes entries that unsynced
  *   KV batches may still need for re-applying.
- * - `applyBatch`: one batch, `sync: false` by default (see `ApplyBatchOptions.sync`): the entries
- *   are durable in the log, and the applied index rides in the same batch as the mutations, so a
- *   lost batch is re-applied exactly once at restart.
+ * - `applyBatch`: one batch, `sync: true` by default (see `ApplyBatchOptions.sync`): the applied
+ *   index rides in the same batch as the mutations, and the batch is durable before any later
+ *   write can be, so the stored applied index never claims a batch a power loss took away.
  * - `replaceKvState`: the restore marker is synced; the bulk is not; then a durability barrier;
  *   then the final switch, synced.
  *
@@ -74,6 +74,12 @@ export interface LevelStorageOptions {
   readonly logger?: Logger;
   /** Most bytes per LevelDB batch while `replaceKvState` writes an incoming state. */
   readonly restoreBatchBytesMax?: number;
+  /**
+   * The database handle to use instead of opening classic-level at `path` (the simulator passes
+   * a simulated LevelDB with the same durability model, test/sim/sim-level.ts). Not yet opened;
+   * `open` opens it, and `close` closes it.
+   */
+  readonly db?: BytesLevel;
 }
 
 /** Default of `LevelStorageOptions.restoreBatchBytesMax`. */
@@ -154,7 +160,7 @@ export class LevelStorage implements DurableRaftStorage, KvStateStore {
     assert(nodeId.length > 0, 'LevelStorage.open: nodeId must not be empty');
     const restoreBatchBytesMax = options.restoreBatchBytesMax ?? RESTORE_BATCH_BYTES_MAX_DEFAULT;
     assert(Number.isSafeInteger(restoreBatchBytesMax) && restoreBatchBytesMax > 0, 'restoreBatchBytesMax must be a positive integer');
-    const db: BytesLevel = new Level<Uint8Array, Uint8Array>(path, { keyEncoding: 'view', valueEncoding: 'view' });
+    const db: BytesLevel = options.db ?? new Level<Uint8Array, Uint8Array>(path, { keyEncoding: 'view', valueEncoding: 'view' });
     // classic-level (what `level` is on Node.js) has compactRange; the browser backend would not.
     assert(typeof (db as unknown as { compactRange?: unknown }).compactRange === 'function', 'LevelStorage needs classic-level (compactRange)');
     try {
@@ -410,7 +416,7 @@ export class LevelStorage implements DurableRaftStorage, KvStateStore {
   /**
    * Writes the mutations of one or more applied entries, the new applied index and revision, and
    * the membership if given, in ONE batch: a crash never applies an entry twice or skips one.
-   * Not synced unless `options.sync` (see `ApplyBatchOptions`).
+   * Synced unless `options.sync` is false (see `ApplyBatchOptions`).
    */
   applyBatch(batch: KvApplyBatch, options: ApplyBatchOptions = {}): Promise<void> {
     return this.exclusive('applyBatch', async () => {
@@ -452,7 +458,7 @@ export class LevelStorage implements DurableRaftStorage, KvStateStore {
         conf = copyConf(batch.confState);
         ops.push({ type: 'put', key: MetaKey.conf, value: encodeConfState(conf) });
       }
-      await this.write(ops, options.sync ?? false);
+      await this.write(ops, options.sync ?? true);
       this.applied = batch.appliedIndex;
       this.rev = batch.revision;
       this.clock = batch.clockMs;

@@ -7,6 +7,7 @@
 import type { ReadState } from '../../raft/index.js';
 import { UnavailableError } from '../../util/index.js';
 import type { LogIndex } from '../../util/index.js';
+import { splitBy } from './split.js';
 
 /** A linearizable read waiting for its read index, then for apply to reach it. */
 interface PendingRead {
@@ -14,6 +15,8 @@ interface PendingRead {
   readonly reject: (e: Error) => void;
   /** Clock time after which the read is failed (its ReadIndex may have been lost). */
   readonly expiresAtMs: number;
+  /** Clock time the read was issued at. */
+  readonly issuedAtMs: number;
 }
 
 /** Pending and confirmed reads. */
@@ -23,15 +26,18 @@ export class ReadTracker {
   /** Reads whose read index is confirmed, waiting for apply to reach it. */
   private confirmed: { index: LogIndex; read: PendingRead }[] = [];
 
+  /** `onReleased` hears of every read answered: issued at `issuedAtMs`, confirmed at `index`. */
+  constructor(private readonly onReleased: (issuedAtMs: number, index: LogIndex) => void = () => {}) {}
+
   /** Reads waiting, confirmed or not (what `readsPendingMax` bounds). */
   get size(): number {
     return this.pending.size + this.confirmed.length;
   }
 
   /** Registers a read with the `context` handed to the core's `readIndex`. */
-  begin(context: string, expiresAtMs: number): Promise<void> {
+  begin(context: string, issuedAtMs: number, expiresAtMs: number): Promise<void> {
     return new Promise<void>((resolve, reject) => {
-      this.pending.set(context, { resolve, reject, expiresAtMs });
+      this.pending.set(context, { resolve, reject, expiresAtMs, issuedAtMs });
     });
   }
 
@@ -40,22 +46,27 @@ export class ReadTracker {
     const read = this.pending.get(rs.context);
     if (read === undefined) return;
     this.pending.delete(rs.context);
-    if (applied >= rs.index) read.resolve();
+    if (applied >= rs.index) this.answer(read, rs.index);
     else this.confirmed.push({ index: rs.index, read });
   }
 
   /** Answers the confirmed reads whose index is at or below `applied`. */
   release(applied: LogIndex): void {
     if (this.confirmed.length === 0) return;
-    const waiting: typeof this.confirmed = [];
-    for (const c of this.confirmed) {
-      if (c.index <= applied) c.read.resolve();
-      else waiting.push(c);
-    }
-    this.confirmed = waiting;
+    const { picked, rest } = splitBy(this.confirmed, (c) => c.index <= applied);
+    this.confirmed = rest;
+    for (const c of picked) this.answer(c.read, c.index);
   }
 
-  /** Fails the reads still waiting for their read index whose time is up. */
+  private answer(read: PendingRead, index: LogIndex): void {
+    read.resolve();
+    this.onReleased(read.issuedAtMs, index);
+  }
+
+  /**
+   * Fails the reads whose time is up, confirmed or not: a confirmed read waits for entries that a
+   * partition may keep away indefinitely, and its slot counts against `readsPendingMax`.
+   */
   expire(nowMs: number): void {
     for (const [context, read] of this.pending) {
       if (read.expiresAtMs <= nowMs) {
@@ -63,6 +74,9 @@ export class ReadTracker {
         read.reject(new UnavailableError('the read index was not confirmed in time (no quorum reachable?)'));
       }
     }
+    const { picked, rest } = splitBy(this.confirmed, (c) => c.read.expiresAtMs <= nowMs);
+    this.confirmed = rest;
+    for (const c of picked) c.read.reject(new UnavailableError(`the read index ${c.index} was confirmed but not applied in time (is this node cut off from the leader?)`));
   }
 
   /** Fails every read. */

@@ -1,0 +1,108 @@
+/**
+ * How stale this node's state may be: the bound a STALE read reports and checks against
+ * `max_staleness_ms` (issue 10, defect b). It must be a bound the node can PROVE:
+ *
+ * - On a follower, a message from the leader proves "the leader had committed up to `commit` at
+ *   about the time it arrived"; it makes the follower fresh as of that time only once the follower
+ *   has APPLIED up to that commit index (not when it arrives: a follower that was cut off would
+ *   otherwise report 0 while serving values overwritten long ago). An append carries the leader's
+ *   commit index. A heartbeat carries it capped at what the leader knows the follower holds, so
+ *   it cannot tell a follower that more was committed; heartbeats therefore only extend a
+ *   freshness an append (or a read index) established at most `heartbeatGraceMs` earlier: a
+ *   follower that was cut off for longer needs an append first. The cost: when appends to a
+ *   follower are lost while its heartbeats get through, it under-reports by at most that grace.
+ *   A linearizable read released at index i also proves freshness as of when it was issued.
+ * - On the leader, its state holds every commit up to its last QUORUM acknowledgement (the time by
+ *   which a majority of voters, itself included, had answered it in its current term): no other
+ *   leader can have committed anything before that. A deposed leader that does not know it yet
+ *   reports the time since then, not 0; a leader that lost its quorum keeps that time.
+ *
+ * Times come from the node's injected clock; a clock that jumps back is clamped to 0 staleness
+ * since the freshness point, one that jumps forward only makes the node more cautious.
+ */
+import type { LogIndex, NodeId } from '../../util/index.js';
+import { splitBy } from './split.js';
+
+/** Contacts waiting for the apply to reach their commit index (a bounded queue). */
+const pendingContactsMax = 64;
+
+/** The freshness of one node's applied state. */
+export class Freshness {
+  /** The time as of which the applied state is known to hold every commit; 0 if never known. */
+  private freshAtMs = 0;
+  /** The last freshness established by an append or a read (what a heartbeat may extend). */
+  private provenAtMs = 0;
+  /** Contacts whose commit index is not applied yet, commit and time ascending. */
+  private pending: { atMs: number; commit: LogIndex; proven: boolean }[] = [];
+  /** On the leader: when each voter last answered it in its current term. */
+  private readonly acks = new Map<NodeId, number>();
+
+  constructor(private readonly heartbeatGraceMs: number) {}
+
+  /** A leader message arrived at `nowMs`, carrying `commit`. */
+  onLeaderContact(kind: 'append' | 'heartbeat', commit: LogIndex, nowMs: number, applied: LogIndex): void {
+    const proven = kind === 'append';
+    if (!proven && (this.provenAtMs === 0 || nowMs - this.provenAtMs > this.heartbeatGraceMs)) return;
+    this.credit({ atMs: nowMs, commit, proven }, applied);
+  }
+
+  /** A linearizable read issued at `issuedAtMs` was confirmed at `index`, now applied. */
+  onReadReleased(issuedAtMs: number, index: LogIndex, applied: LogIndex): void {
+    this.credit({ atMs: issuedAtMs, commit: index, proven: true }, applied);
+  }
+
+  /** The applied index moved: contacts whose commit index is now applied count. */
+  onApplied(applied: LogIndex): void {
+    if (this.pending.length === 0) return;
+    const { picked, rest } = splitBy(this.pending, (c) => c.commit <= applied);
+    this.pending = rest;
+    for (const c of picked) this.markFresh(c.atMs, c.proven);
+  }
+
+  /** A voter answered this leader in its current term. */
+  onAck(voter: NodeId, nowMs: number): void {
+    this.acks.set(voter, nowMs);
+  }
+
+  /** This node became leader: acknowledgements of earlier terms prove nothing. */
+  onBecameLeader(): void {
+    this.acks.clear();
+  }
+
+  /** This node stopped leading: it keeps the freshness its last quorum acknowledgement proved. */
+  onLostLeadership(self: NodeId, voters: readonly NodeId[], nowMs: number): void {
+    const at = this.quorumAckMs(self, voters, nowMs);
+    if (at > 0) this.markFresh(at, true);
+    this.acks.clear();
+  }
+
+  /** Milliseconds of staleness this node can prove at most (Infinity if it cannot prove any). */
+  stalenessMs(leader: { self: NodeId; voters: readonly NodeId[] } | null, nowMs: number): number {
+    const at = leader === null ? this.freshAtMs : this.quorumAckMs(leader.self, leader.voters, nowMs);
+    return at === 0 ? Number.POSITIVE_INFINITY : Math.max(0, nowMs - at);
+  }
+
+  /** The time by which a majority of `voters` (this node counting as now) had acknowledged it; 0 if none. */
+  private quorumAckMs(self: NodeId, voters: readonly NodeId[], nowMs: number): number {
+    if (voters.length === 0) return 0;
+    const times = voters.map((v) => (v === self ? nowMs : (this.acks.get(v) ?? 0))).sort((a, b) => b - a);
+    return times[Math.floor(voters.length / 2)] ?? 0;
+  }
+
+  private credit(contact: { atMs: number; commit: LogIndex; proven: boolean }, applied: LogIndex): void {
+    if (contact.commit <= applied) {
+      this.markFresh(contact.atMs, contact.proven);
+      return;
+    }
+    // A later contact with a lower or equal commit index makes an earlier one redundant (it counts
+    // no later and proves a later time), unless only the earlier one was an append.
+    this.pending = this.pending.filter((c) => c.commit < contact.commit || (c.proven && !contact.proven));
+    this.pending.push(contact);
+    if (this.pending.length > pendingContactsMax) this.pending.shift();
+  }
+
+  private markFresh(atMs: number, proven: boolean): void {
+    this.freshAtMs = Math.max(this.freshAtMs, atMs);
+    if (proven) this.provenAtMs = Math.max(this.provenAtMs, atMs);
+  }
+}

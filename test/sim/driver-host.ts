@@ -1,0 +1,190 @@
+/**
+ * A thin host for the PRODUCTION driver (src/server/raft-driver.ts) in virtual time: each node
+ * is a RaftDriver on LevelStorage on a simulated LevelDB (sim-level.ts), with in-memory snapshot
+ * staging, a virtual clock and scheduler (manual-world.ts), and an in-memory network whose
+ * links the test can cut and whose messages it can hold. The host only does what a process and a
+ * machine do: start, crash, lose power, restart, deliver messages. Everything else is the
+ * production code.
+ */
+import { KvStateMachine } from '../../src/kv/index.js';
+import type { Message, SnapshotMessage } from '../../src/raft/index.js';
+import { NodeMetrics } from '../../src/server/metrics.js';
+import { resolveNodeOptions } from '../../src/server/options.js';
+import type { NodeOptions, RawOptions } from '../../src/server/options.js';
+import { RaftDriver } from '../../src/server/raft-driver.js';
+import { LevelStorage } from '../../src/storage/index.js';
+import type { Transport } from '../../src/transport/index.js';
+import { noopLogger, nodeId, SeededPrng } from '../../src/util/index.js';
+import type { NodeId, Prng } from '../../src/util/index.js';
+import { ManualWorld } from './manual-world.js';
+import { MemoryStaging } from './memory-staging.js';
+import { SimDisk } from './sim-level.js';
+
+/** Decides a message's fate on the way: deliver it, drop it, or hold it for the test. */
+export type LinkFilter = (m: Message) => 'deliver' | 'drop' | 'hold';
+
+/** One simulated node: its disk and staging survive crashes; its driver does not. */
+export class HostedNode {
+  driver: RaftDriver | null = null;
+  storage: LevelStorage | null = null;
+  readonly disk: SimDisk;
+  readonly staging = new MemoryStaging();
+  /** The clock skew of this node's machine (ms added to the world's time). */
+  skewMs = 0;
+  starts = 0;
+  fatal: unknown = null;
+
+  constructor(
+    readonly id: NodeId,
+    readonly options: NodeOptions,
+    private readonly cluster: DriverCluster,
+    prng: Prng,
+  ) {
+    this.disk = new SimDisk(prng.fork());
+  }
+
+  /** The running driver (asserts the node is up). */
+  get d(): RaftDriver {
+    if (this.driver === null) throw new Error(`${this.id} is down`);
+    return this.driver;
+  }
+
+  /** Opens the disk and starts the production driver on it, as node.ts does. */
+  async start(): Promise<void> {
+    const { options } = this;
+    const initialConf = { voters: options.join ? [] : options.initialCluster.map((m) => m.id), learners: [] };
+    const storage = await LevelStorage.open({ path: `sim/${this.id}`, nodeId: this.id, initialConf, db: this.disk.open(), ...(options.join ? {} : { clusterId: 'c-sim' }) });
+    const image = await storage.loadKvImage();
+    const transport = this.cluster.transportFor(this);
+    const world = this.cluster.world.worldFor(this.cluster.prng.int(0, 0x7fffffff), { nowMs: () => this.cluster.world.nowMs + this.skewMs });
+    const driver = new RaftDriver(
+      { options, storage, staging: this.staging, transport, world, metrics: new NodeMetrics(), logger: noopLogger, onFatal: (e) => (this.fatal ??= e) },
+      image,
+    );
+    this.storage = storage;
+    this.driver = driver;
+    this.starts++;
+    driver.start();
+    await this.cluster.world.settle();
+  }
+
+  /** The process dies: memory is gone, everything written to the disk stays. */
+  async crash(): Promise<void> {
+    const driver = this.driver;
+    this.driver = null;
+    this.storage = null;
+    this.disk.crash();
+    if (driver !== null) await driver.stop().catch(() => {});
+  }
+
+  /** The machine loses power: like a crash, and the disk loses what is not durable. */
+  async powerLoss(): Promise<number> {
+    await this.crash();
+    return this.disk.powerLoss();
+  }
+
+  /** The node's state machine as stored (reopening the disk after the node is down). */
+  async storedImage(): Promise<KvStateMachine> {
+    const storage = await LevelStorage.open({ path: `sim/${this.id}`, nodeId: this.id, db: this.disk.open() });
+    try {
+      return new KvStateMachine({ limits: this.options.limits, sessionTtlMs: this.options.sessionTtlMs, image: await storage.loadKvImage() });
+    } finally {
+      await storage.close();
+    }
+  }
+}
+
+/** A cluster of production drivers on one virtual world and one in-memory network. */
+export class DriverCluster {
+  readonly world = new ManualWorld();
+  readonly prng: Prng;
+  readonly nodes = new Map<NodeId, HostedNode>();
+  /** Messages the link filter held, in order, for the test to deliver or drop. */
+  readonly held: Message[] = [];
+  filter: LinkFilter = () => 'deliver';
+
+  constructor(ids: readonly string[], options: { readonly seed?: number; readonly raw?: RawOptions } = {}) {
+    this.prng = new SeededPrng(options.seed ?? 1);
+    const initialCluster = ids.map((id, i) => `${id}=127.0.0.1:${7101 + i}`).join(',');
+    for (const [i, id] of ids.entries()) {
+      const nodeOptions = resolveNodeOptions(options.raw ?? {}, {
+        id,
+        initialCluster,
+        listenPeer: `127.0.0.1:${7101 + i}`,
+        listenClient: `127.0.0.1:${7001 + i}`,
+        dataDir: `sim/${id}`,
+        tickIntervalMs: 10,
+        electionTicks: 10,
+        heartbeatTicks: 1,
+      });
+      this.nodes.set(nodeId(id), new HostedNode(nodeId(id), nodeOptions, this, this.prng));
+    }
+  }
+
+  node(id: string): HostedNode {
+    const n = this.nodes.get(nodeId(id));
+    if (n === undefined) throw new Error(`no node ${id}`);
+    return n;
+  }
+
+  async startAll(): Promise<void> {
+    for (const n of this.nodes.values()) await n.start();
+  }
+
+  /** The current leader among running nodes, after running up to `msMax` of virtual time. */
+  async leader(msMax = 5_000): Promise<HostedNode> {
+    for (let waited = 0; waited <= msMax; waited += 10) {
+      for (const n of this.nodes.values()) if (n.driver?.role === 'leader') return n;
+      await this.world.advance(10);
+    }
+    throw new Error(`no leader within ${msMax} ms`);
+  }
+
+  /** Runs virtual time until `done()` holds (checked every 10 ms), at most `msMax`. */
+  async until(done: () => boolean, msMax = 5_000): Promise<void> {
+    for (let waited = 0; !done(); waited += 10) {
+      if (waited > msMax) throw new Error(`condition not reached within ${msMax} ms`);
+      await this.world.advance(10);
+    }
+  }
+
+  /** Delivers one message now (a held one, say). */
+  deliver(m: Message): void {
+    this.nodes.get(m.to)?.driver?.step(m);
+  }
+
+  /** The in-memory transport of `node`: messages go through the link filter, one event each. */
+  transportFor(_node: HostedNode): Transport {
+    // eslint-disable-next-line @typescript-eslint/no-this-alias -- the transport object's methods need the cluster
+    const cluster = this;
+    return {
+      start: async () => {},
+      stop: async () => {},
+      setPeers: () => {},
+      send(messages: readonly Message[]): void {
+        for (const m of messages) {
+          const fate = cluster.filter(m);
+          if (fate === 'drop') continue;
+          if (fate === 'hold') {
+            cluster.held.push(m);
+            continue;
+          }
+          cluster.world.scheduler.immediate(() => cluster.deliver(m));
+        }
+      },
+      async sendSnapshot(to: NodeId, message: SnapshotMessage, data: AsyncIterable<Uint8Array>): Promise<boolean> {
+        const target = cluster.nodes.get(to)?.driver;
+        if (target === undefined || target === null || cluster.filter(message) !== 'deliver') {
+          for await (const _ of data) void _; // the sender's reader is drained and closed either way
+          return false;
+        }
+        try {
+          await target.receiveSnapshot(message, data);
+          return true;
+        } catch {
+          return false;
+        }
+      },
+    };
+  }
+}

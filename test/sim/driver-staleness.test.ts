@@ -1,0 +1,86 @@
+// Defect b (issue 10): the staleness a node reports for STALE reads (and checks against
+// max_staleness_ms) must be a bound it can prove: a follower counts a leader contact only once it
+// has applied what that contact carried; a leader measures from its last quorum acknowledgement.
+import { describe, expect, it } from 'vitest';
+import type { WriteResult } from '../../src/kv/index.js';
+import type { Message } from '../../src/raft/index.js';
+import { DriverCluster } from './driver-host.js';
+import type { HostedNode } from './driver-host.js';
+
+const utf8 = new TextEncoder();
+const text = (v: Uint8Array | undefined): string => new TextDecoder().decode(v);
+
+async function put(cluster: DriverCluster, node: HostedNode, key: string, value: string): Promise<WriteResult> {
+  const answer = node.d.write({ type: 'put', key: utf8.encode(key), value: utf8.encode(value) }, { clientId: '', seq: 0, ackSeq: 0 });
+  let done = false;
+  answer.then(
+    () => (done = true),
+    () => (done = true),
+  );
+  await cluster.until(() => done);
+  return answer;
+}
+
+function others(cluster: DriverCluster, node: HostedNode): HostedNode[] {
+  return [...cluster.nodes.values()].filter((n) => n !== node);
+}
+
+describe('honest staleness (defect b)', () => {
+  it('a follower cut off and healed does not report fresh before it applied what it missed', async () => {
+    const cluster = new DriverCluster(['n1', 'n2', 'n3']);
+    await cluster.startAll();
+    const leader = await cluster.leader();
+    const [f] = others(cluster, leader) as [HostedNode];
+    await put(cluster, leader, 'x', 'old');
+    await cluster.until(() => text(f.d.kv.get(utf8.encode('x'))?.value) === 'old');
+    // Cut f off from the leader (both ways) for 1.5 s; the value is overwritten meanwhile.
+    const cut = (m: Message): boolean => (m.from === f.id && m.to === leader.id) || (m.from === leader.id && m.to === f.id);
+    cluster.filter = (m) => (cut(m) ? 'drop' : 'deliver');
+    await put(cluster, leader, 'x', 'new');
+    await cluster.world.advance(1_500);
+    expect(f.d.stalenessMs()).toBeGreaterThanOrEqual(1_400);
+    // Heal, but hand f the leader's messages one at a time, checking after each one.
+    cluster.filter = (m) => (m.from === leader.id && m.to === f.id ? 'hold' : 'deliver');
+    for (let step = 0; step < 500 && text(f.d.kv.get(utf8.encode('x'))?.value) !== 'new'; step++) {
+      for (const m of cluster.held.splice(0)) {
+        cluster.deliver(m);
+        // Whatever f reports now is what a STALE read would be answered with, with its value.
+        if (f.d.stalenessMs() < 1_000) expect(text(f.d.kv.get(utf8.encode('x'))?.value), `after ${m.type}`).toBe('new');
+        await cluster.world.settle();
+        if (f.d.stalenessMs() < 1_000) expect(text(f.d.kv.get(utf8.encode('x'))?.value), `after ${m.type} was processed`).toBe('new');
+      }
+      await cluster.world.advance(1);
+    }
+    cluster.filter = () => 'deliver';
+    await cluster.until(() => f.d.stalenessMs() < 100);
+    expect(text(f.d.kv.get(utf8.encode('x'))?.value)).toBe('new');
+  });
+
+  it('an isolated leader reports the time since its last quorum acknowledgement, not 0', async () => {
+    const cluster = new DriverCluster(['n1', 'n2', 'n3']);
+    await cluster.startAll();
+    const leader = await cluster.leader();
+    await put(cluster, leader, 'x', 'old');
+    await cluster.world.advance(200);
+    expect(leader.d.stalenessMs()).toBeLessThan(50);
+    const isolatedAt = cluster.world.nowMs;
+    cluster.filter = (m) => (m.from === leader.id || m.to === leader.id ? 'drop' : 'deliver');
+    await cluster.world.advance(60);
+    expect(leader.d.role).toBe('leader'); // check-quorum has not removed it yet
+    expect(leader.d.stalenessMs()).toBeGreaterThanOrEqual(cluster.world.nowMs - isolatedAt - 15);
+  });
+
+  it('a leader that lost its quorum measures from its last quorum acknowledgement, not from when it was elected', async () => {
+    const cluster = new DriverCluster(['n1', 'n2', 'n3']);
+    await cluster.startAll();
+    const leader = await cluster.leader();
+    await cluster.world.advance(3_000);
+    const isolatedAt = cluster.world.nowMs;
+    cluster.filter = (m) => (m.from === leader.id || m.to === leader.id ? 'drop' : 'deliver');
+    await cluster.until(() => leader.d.role !== 'leader');
+    await cluster.world.advance(100);
+    const sinceIsolation = cluster.world.nowMs - isolatedAt;
+    expect(leader.d.stalenessMs()).toBeGreaterThanOrEqual(sinceIsolation - 15);
+    expect(leader.d.stalenessMs()).toBeLessThanOrEqual(sinceIsolation + 15);
+  });
+});
