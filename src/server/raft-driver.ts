@@ -6,8 +6,8 @@
  * fsynced wait in the core's unstable log and go out together in the next Ready: group commit.
  */
 import { randomInt } from 'node:crypto';
-import { decodeCommand, encodeCommand, KvStateMachine, validateCommand } from '../kv/index.js';
-import type { KvCommand, Mutation, WriteOp, WriteResult } from '../kv/index.js';
+import { clusterLimitsOf, decodeCommand, defaultClusterLimits, describeLimitChanges, encodeClusterCommand, encodeCommand, KvStateMachine, validateCommand } from '../kv/index.js';
+import type { ApplyOutcome, ClusterLimits, KvCommand, Mutation, WriteOp, WriteResult } from '../kv/index.js';
 import { decodeConfChange, RawNode } from '../raft/index.js';
 import type { ConfChange, ConfState, Entry, Message, ReadState, Ready, Role, Snapshot, SnapshotMessage, SoftState } from '../raft/index.js';
 import type { KvSnapshotReader, LevelStorage } from '../storage/index.js';
@@ -23,6 +23,7 @@ import {
   OverloadedError,
   revision,
   SeededPrng,
+  SessionExpiredError,
   UnavailableError,
 } from '../util/index.js';
 import type { Logger, LogIndex, NodeId, Revision, Term } from '../util/index.js';
@@ -138,7 +139,8 @@ export class RaftDriver {
 
   constructor(private readonly deps: RaftDriverDeps, image: Awaited<ReturnType<LevelStorage['loadKvImage']>>) {
     const { options, storage } = deps;
-    this.kvMachine = new KvStateMachine({ limits: options.limits, sessionTtlMs: options.sessionTtlMs, image });
+    // Apply runs by the replicated cluster limits, never this node's flags (kv/cluster-limits.ts).
+    this.kvMachine = new KvStateMachine({ limits: defaultClusterLimits, sessionTtlMs: defaultClusterLimits.sessionTtlMs, image });
     this.conf = storage.initialState().confState;
     this.snapshotIndex = storage.snapshot().metadata.index;
     for (const m of options.initialCluster) this.peerAddresses.set(m.id, m.peerAddress);
@@ -264,7 +266,8 @@ export class RaftDriver {
       throw new OverloadedError(`too many writes pending (proposalsPendingMax ${limits.proposalsPendingMax})`, 50);
     }
     const command: KvCommand = { ...session, timeMs: Date.now(), op };
-    validateCommand(command, limits);
+    validateCommand(command, limits); // this node's flags: admission only
+    this.kvMachine.admit(command); // the cluster limits apply will use
     let at: { index: LogIndex; term: number };
     try {
       at = this.raw.propose(encodeCommand(command));
@@ -281,6 +284,25 @@ export class RaftDriver {
       return fabricatedSuccess(op, this.kvMachine.revision);
     }
     return result;
+  }
+
+  /**
+   * Proposes new cluster limits (leader only) and resolves with the result once applied (a
+   * `clusterLimits` result; INVALID_ARGUMENT if they are out of range).
+   */
+  async setClusterLimits(limits: ClusterLimits): Promise<WriteResult> {
+    this.assertServing();
+    if (this.soft.role !== 'leader') throw this.notLeader();
+    const data = encodeClusterCommand({ type: 'setClusterLimits', limits, ifUnset: false });
+    let at: { index: LogIndex; term: number };
+    try {
+      at = this.raw.propose(data);
+    } catch (e) {
+      if (isErrorCode(e, 'PROPOSAL_DROPPED')) throw new UnavailableError(`cluster limits not accepted: ${(e as Error).message}`);
+      throw e;
+    }
+    this.kick();
+    return new Promise<WriteResult>((resolve, reject) => this.pendingWrites.set(at.index, { term: at.term, resolve, reject }));
   }
 
   /**
@@ -529,6 +551,7 @@ export class RaftDriver {
     if (s.leader !== before.leader && s.leader !== null) this.deps.metrics.leaderChanges.inc();
     // Losing the leader keeps the last contact time: staleness keeps growing from it.
     if (s.leader !== before.leader && s.leader !== null) this.leaderContactMs = Date.now();
+    if (before.role !== 'leader' && s.role === 'leader') this.proposeBootstrapLimits();
     if (before.role === 'leader' && s.role !== 'leader') {
       for (const w of this.pendingWrites.values()) {
         w.reject(new OutcomeUnknownError('leadership was lost while the write was in flight; it may or may not apply'));
@@ -608,7 +631,7 @@ export class RaftDriver {
     await storage.replaceKvState(source);
     await removeStagedSnapshots(options.dataDir, index);
     const image = await storage.loadKvImage();
-    this.kvMachine = new KvStateMachine({ limits: options.limits, sessionTtlMs: options.sessionTtlMs, image });
+    this.kvMachine = new KvStateMachine({ limits: defaultClusterLimits, sessionTtlMs: defaultClusterLimits.sessionTtlMs, image });
     this.conf = storage.initialState().confState;
     this.snapshotIndex = index;
     this.promoteWhenCaughtUp.clear();
@@ -642,8 +665,10 @@ export class RaftDriver {
         this.kvMachine.applyNoop(entry.index);
         settled.push({ entry, result: null });
       } else {
-        const command = decodeCommand(entry.data);
-        const outcome = this.kvMachine.apply(entry.index, skipDuplicateCheck ? { ...command, clientId: '' } : command);
+        const outcome = skipDuplicateCheck
+          ? this.kvMachine.apply(entry.index, { ...decodeCommand(entry.data), clientId: '' })
+          : this.kvMachine.applyEncoded(entry.index, entry.data);
+        this.noteApplied(entry, outcome);
         mutations.push(...outcome.mutations);
         if (outcome.mutations.length > 0) changes.push({ index: entry.index, revision: outcome.revision, mutations: outcome.mutations });
         settled.push({ entry, result: outcome.result });
@@ -666,6 +691,34 @@ export class RaftDriver {
     end();
     this.deps.metrics.entriesApplied.inc(settled.length);
     if (changes.length > 0) this.deps.onApplied?.(changes);
+  }
+
+  /** Logs and counts what an applied entry did that operators must see. */
+  private noteApplied(entry: Entry, outcome: ApplyOutcome): void {
+    const { logger, metrics, options } = this.deps;
+    if (outcome.undecodable === true) {
+      metrics.entriesUndecodable.inc();
+      logger.error({ index: entry.index, term: entry.term, bytes: entry.data.length, reason: outcome.result.type === 'error' ? outcome.result.message : '' }, 'apply: a committed entry does not decode; applied as an error result, as on every replica');
+    } else if (outcome.result.type === 'clusterLimits' && outcome.result.changed) {
+      const differFromFlags = describeLimitChanges(outcome.result.limits, clusterLimitsOf(options.limits, options.sessionTtlMs));
+      logger.info({ index: entry.index, limits: outcome.result.limits, differFromFlags }, 'cluster limits set by the log; this node applies every entry by them (its flags only admit requests)');
+    }
+  }
+
+  /**
+   * A new leader records its flags as the cluster limits if the log never set them (a
+   * conditional entry: repeating it, or racing another leader's, changes nothing).
+   */
+  private proposeBootstrapLimits(): void {
+    const { options, logger } = this.deps;
+    const data = this.kvMachine.bootstrapLimitsEntry(clusterLimitsOf(options.limits, options.sessionTtlMs));
+    if (data === null) return;
+    try {
+      this.raw.propose(data);
+      logger.info({}, 'cluster limits never set: proposed this node\'s flags');
+    } catch (e) {
+      logger.warn({ err: String(e) }, 'cluster limits never set: proposing this node\'s flags failed; the next leader will');
+    }
   }
 
   private applyConfChange(entry: Entry): ConfState {
@@ -813,6 +866,8 @@ function errorOfResult(result: Extract<WriteResult, { type: 'error' }>): Error {
       return new OverloadedError(result.message, 1000);
     case 'FAILED_PRECONDITION':
       return new FailedPreconditionError(result.message);
+    case 'SESSION_EXPIRED':
+      return new SessionExpiredError(result.message);
   }
 }
 
