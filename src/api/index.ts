@@ -3,3 +3,4 @@ export * from './messages.js';
 export * from './services.js';
 export * from './proto-files.js';
 export * from './error-metadata.js';
+export * from './request-validation.js';
