@@ -17,7 +17,11 @@
  */
 import { isUtf8 } from 'node:buffer';
 import protobuf from 'protobufjs';
+import { clusterLimitNames } from '../kv/index.js';
+import type { ClusterLimits } from '../kv/index.js';
 import { InvalidArgumentError } from '../util/index.js';
+import { toNumber } from './messages.js';
+import type { ClusterLimitsMsg } from './messages.js';
 
 /** The largest `max_staleness_ms` a STALE read may ask for (one day): a larger bound means nothing. */
 export const maxStalenessMsMax = 24 * 60 * 60 * 1000;
@@ -132,4 +136,14 @@ function checkCompareOperand(compare: Record<string, unknown>, at: string): void
   if (operand !== undefined && operand !== expected) {
     throw new InvalidArgumentError(path(at, operand), `is the operand of target ${compareOperands.indexOf(operand)}, but target is ${target}: set ${String(expected)}`);
   }
+}
+
+/** `current` with every non-zero field of a ClusterLimitsSet request's `limits` put in. */
+export function mergeClusterLimits(current: ClusterLimits, update: ClusterLimitsMsg): ClusterLimits {
+  const merged: Record<keyof ClusterLimits, number> = { ...current };
+  for (const name of clusterLimitNames) {
+    const value = toNumber(update[name]);
+    if (value !== 0) merged[name] = value;
+  }
+  return merged;
 }

@@ -47,6 +47,8 @@ export const clusterService = {
   MemberPromote: method<M.MemberPromoteRequestMsg, M.MemberChangeResponseMsg>('Cluster', 'MemberPromote', 'MemberPromoteRequest', 'MemberPromoteResponse'),
   MemberRemove: method<M.MemberRemoveRequestMsg, M.MemberChangeResponseMsg>('Cluster', 'MemberRemove', 'MemberRemoveRequest', 'MemberRemoveResponse'),
   LeaderTransfer: method<M.LeaderTransferRequestMsg, M.LeaderTransferResponseMsg>('Cluster', 'LeaderTransfer', 'LeaderTransferRequest', 'LeaderTransferResponse'),
+  ClusterLimitsGet: method<object, M.ClusterLimitsResponseMsg>('Cluster', 'ClusterLimitsGet', 'ClusterLimitsGetRequest', 'ClusterLimitsResponse'),
+  ClusterLimitsSet: method<M.ClusterLimitsSetRequestMsg, M.ClusterLimitsResponseMsg>('Cluster', 'ClusterLimitsSet', 'ClusterLimitsSetRequest', 'ClusterLimitsResponse'),
 } satisfies ServiceDefinition;
 
 /** `raftkv.v1.Maintenance`. */
