@@ -2,11 +2,14 @@
 // in a rolling restart that raises --value-bytes-max on one node first, that node, once leader,
 // no longer answers OK for a value its followers refuse; the limits change only through the log
 // (Cluster/ClusterLimitsSet), every replica then applies by the new values, and they survive a restart.
+import { execFile } from 'node:child_process';
+import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { clusterService } from '../src/api/index.js';
 import type { ClusterLimitsResponseMsg } from '../src/api/index.js';
 import { toNumber } from '../src/api/index.js';
+import { repoRoot } from '../cluster/local-cluster.js';
 import { InProcessCluster } from './support/in-process-nodes.js';
 import { RawClient } from './support/raw-client.js';
 
@@ -93,4 +96,23 @@ describe('a rolling restart that raises --value-bytes-max on one node first', ()
     expect((error as grpc.ServiceError).details).toMatch(/requestBytesMax: \(10\) must be at least keyBytesMax/);
     expect(cluster.nodes.get('n1')?.driver.kv.clusterSettings).toEqual(before);
   });
+
+  it('can be read and changed from the built CLI (raftkv config get / set)', async () => {
+    // Runs the built CLI (npm test builds first), as an operator would.
+    const endpoints = cluster.plans.map((p) => p.clientAddress).join(',');
+    const cli = (args: string[]): Promise<{ code: number; stdout: string; stderr: string }> =>
+      new Promise((resolve) => {
+        execFile(process.execPath, [join(repoRoot, 'bin', 'raftkv.js'), ...args, '--endpoints', endpoints, '-o', 'json'], { timeout: 20_000 }, (e, stdout, stderr) =>
+          resolve({ code: e === null ? 0 : typeof e.code === 'number' ? e.code : 1, stdout, stderr }),
+        );
+      });
+    const set = await cli(['config', 'set', 'sessionTtlMs=120000']);
+    expect(set.code, set.stderr).toBe(0);
+    expect(JSON.parse(set.stdout)).toMatchObject({ limits: { sessionTtlMs: 120_000, valueBytesMax: 2 * mib } });
+    await cluster.until('every node to apply the new TTL', () => [...cluster.nodes.values()].every((n) => n.driver.kv.limits.sessionTtlMs === 120_000));
+    const get = await cli(['config', 'get']);
+    expect(JSON.parse(get.stdout)).toMatchObject({ limits: { sessionTtlMs: 120_000 } });
+    const bad = await cli(['config', 'set', 'noSuchLimit=1']);
+    expect([bad.code, bad.stderr]).toEqual([2, expect.stringMatching(/noSuchLimit/)]);
+  }, 60_000);
 });

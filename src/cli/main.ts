@@ -6,6 +6,7 @@ import { Command, CommanderError } from 'commander';
 import { registerBackupCommand } from './backup-command.js';
 import { registerBenchCommand } from './bench-command.js';
 import { registerClusterCommand } from './cluster-command.js';
+import { registerConfigCommand } from './config-command.js';
 import { errorLine, exitCodeOf } from './exit-codes.js';
 import { registerKvCommands } from './kv-commands.js';
 import { registerLeaderCommand } from './leader-command.js';
@@ -43,6 +44,7 @@ registerStatusCommand(program);
 registerMemberCommand(program);
 registerBackupCommand(program);
 registerLeaderCommand(program);
+registerConfigCommand(program);
 registerBenchCommand(program);
 
 try {
