@@ -4,3 +4,4 @@ export * from './services.js';
 export * from './proto-files.js';
 export * from './error-metadata.js';
 export * from './package-info.js';
+export * from './request-validation.js';

@@ -200,6 +200,26 @@ export interface LeaderTransferResponseMsg {
   previousLeaderId: string;
 }
 
+/** `raftkv.v1.ClusterLimits` (a 0 field in a set request keeps the current value). */
+export interface ClusterLimitsMsg {
+  keyBytesMax?: Uint64;
+  valueBytesMax?: Uint64;
+  requestBytesMax?: Uint64;
+  txnOpsMax?: Uint64;
+  rangeKeysMax?: Uint64;
+  dataBytesMax?: Uint64;
+  sessionsMax?: Uint64;
+  sessionTtlMs?: Uint64;
+}
+export interface ClusterLimitsSetRequestMsg {
+  limits?: ClusterLimitsMsg | null;
+}
+export interface ClusterLimitsResponseMsg {
+  header: ResponseHeaderMsg;
+  limits: ClusterLimitsMsg;
+  setIndex: Uint64;
+}
+
 export interface BackupRequestMsg {
   local?: boolean;
 }

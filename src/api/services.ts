@@ -8,6 +8,7 @@ import type { MethodDefinition, ServiceDefinition } from '@grpc/grpc-js';
 import protobuf from 'protobufjs';
 import type * as M from './messages.js';
 import { resolveProtoFile } from './proto-files.js';
+import { decodeRequest } from './request-validation.js';
 
 /** The loaded `proto/kv.proto`. */
 export const apiRoot: protobuf.Root = protobuf.loadSync(resolveProtoFile('kv.proto'));
@@ -20,13 +21,13 @@ function method<Req, Res>(service: string, name: string, req: string, res: strin
     requestStream: false,
     responseStream,
     requestSerialize: (m: Req) => Buffer.from(reqType.encode(m as object).finish()),
-    requestDeserialize: (b: Buffer) => reqType.decode(b) as unknown as Req,
+    // The server's side: never throws (grpc-js would answer INTERNAL); see request-validation.ts.
+    requestDeserialize: (b: Buffer) => decodeRequest<Req>(reqType, b),
     responseSerialize: (m: Res) => Buffer.from(resType.encode(m as object).finish()),
     responseDeserialize: (b: Buffer) => resType.decode(b) as unknown as Res,
     originalName: name.charAt(0).toLowerCase() + name.slice(1),
   };
 }
-
 
 /** `raftkv.v1.KV`. */
 export const kvService = {
@@ -46,6 +47,8 @@ export const clusterService = {
   MemberPromote: method<M.MemberPromoteRequestMsg, M.MemberChangeResponseMsg>('Cluster', 'MemberPromote', 'MemberPromoteRequest', 'MemberPromoteResponse'),
   MemberRemove: method<M.MemberRemoveRequestMsg, M.MemberChangeResponseMsg>('Cluster', 'MemberRemove', 'MemberRemoveRequest', 'MemberRemoveResponse'),
   LeaderTransfer: method<M.LeaderTransferRequestMsg, M.LeaderTransferResponseMsg>('Cluster', 'LeaderTransfer', 'LeaderTransferRequest', 'LeaderTransferResponse'),
+  ClusterLimitsGet: method<object, M.ClusterLimitsResponseMsg>('Cluster', 'ClusterLimitsGet', 'ClusterLimitsGetRequest', 'ClusterLimitsResponse'),
+  ClusterLimitsSet: method<M.ClusterLimitsSetRequestMsg, M.ClusterLimitsResponseMsg>('Cluster', 'ClusterLimitsSet', 'ClusterLimitsSetRequest', 'ClusterLimitsResponse'),
 } satisfies ServiceDefinition;
 
 /** `raftkv.v1.Maintenance`. */

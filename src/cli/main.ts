@@ -7,6 +7,7 @@ import { packageInfo } from '../api/package-info.js';
 import { registerBackupCommand } from './backup-command.js';
 import { registerBenchCommand } from './bench-command.js';
 import { registerClusterCommand } from './cluster-command.js';
+import { registerConfigCommand } from './config-command.js';
 import { errorLine, exitCodeOf } from './exit-codes.js';
 import { registerKvCommands } from './kv-commands.js';
 import { registerLeaderCommand } from './leader-command.js';
@@ -45,6 +46,7 @@ registerStatusCommand(program);
 registerMemberCommand(program);
 registerBackupCommand(program);
 registerLeaderCommand(program);
+registerConfigCommand(program);
 registerBenchCommand(program);
 
 try {

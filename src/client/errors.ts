@@ -19,6 +19,7 @@ import {
   OutcomeUnknownError,
   OverloadedError,
   RaftkvError,
+  SessionExpiredError,
   UnavailableError,
 } from '../util/index.js';
 import type { ErrorCode, WriteOutcome } from '../util/index.js';
@@ -33,6 +34,7 @@ export {
   OutcomeUnknownError,
   OverloadedError,
   RaftkvError,
+  SessionExpiredError,
   UnavailableError,
 };
 export type { ErrorCode, WriteOutcome };
@@ -141,6 +143,9 @@ function classifyCoded(e: ServiceError, code: string, context: { write: boolean;
       const field = trailer(e.metadata, ErrorTrailer.field) ?? 'request';
       return { ...answered, error: new InvalidArgumentError(field, withoutField(details, field)), retry: 'final', mayHaveApplied: false };
     }
+    case 'SESSION_EXPIRED':
+      // The same client id can never succeed again; the write may have been applied before.
+      return { ...answered, error: new SessionExpiredError(details), retry: 'final', mayHaveApplied: true };
     case 'COMPACTED':
       return { ...answered, error: new CompactedError(details), retry: 'final', mayHaveApplied: false };
     case 'CORRUPTION':

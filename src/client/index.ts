@@ -58,6 +58,7 @@ export {
   OutcomeUnknownError,
   OverloadedError,
   RaftkvError,
+  SessionExpiredError,
   UnavailableError,
 } from './errors.js';
 export type { ErrorCode, WriteOutcome } from './errors.js';

@@ -9,6 +9,21 @@ export { encodeCommand, decodeCommand } from './command-codec.js';
 export { encodeWriteResult, decodeWriteResult } from './result-codec.js';
 export { encodeKeyValue, decodeKeyValue, encodeSession, decodeSession } from './record-codec.js';
 export { validateCommand, validateRangeOp } from './validate-command.js';
+export type { CommandLimits } from './validate-command.js';
+export {
+  checkClusterLimits,
+  clusterLimitNames,
+  clusterLimitsCeiling,
+  clusterLimitsOf,
+  clusterLimitsRecordId,
+  defaultClusterLimits,
+  defaultSessionTtlMs,
+  describeLimitChanges,
+} from './cluster-limits.js';
+export { decodeClusterCommand, encodeClusterCommand } from './cluster-command-codec.js';
+export type { ClusterCommand, SetClusterLimitsCommand } from './cluster-command-codec.js';
+export { decodeLogCommand } from './log-command.js';
+export type { LogCommand } from './log-command.js';
 export { prefixEnd } from './key-range.js';
 export { compareBytes } from './binary-key.js';
-export { clientIdBytesMax, savedResultBytesMax, sessionResponsesMax, sessionsExpiredPerApplyMax } from './session-limits.js';
+export { clientIdBytesMax, clockStepMsMax, savedResultBytesMax, sessionResponsesMax, sessionsExpiredPerApplyMax } from './session-limits.js';

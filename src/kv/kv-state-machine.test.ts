@@ -234,7 +234,8 @@ describe('apply bookkeeping', () => {
     const data = encodeCommand({ clientId: '', seq: 0, ackSeq: 0, timeMs: 0, op: put('a', '1') });
     expect(sm.applyEncoded(logIndex(1), data).result.type).toBe('put');
     const garbage = sm.applyEncoded(logIndex(2), new Uint8Array([9, 9, 9]));
-    expect(as(garbage.result, 'error')).toMatchObject({ code: 'INVALID_ARGUMENT', message: expect.stringMatching(/^command: unsupported format version 9/) });
+    expect(as(garbage.result, 'error')).toMatchObject({ code: 'INVALID_ARGUMENT', message: expect.stringMatching(/^undecodable entry at index 2 \(3 bytes\): command: unsupported format version 9/) });
+    expect(garbage.undecodable).toBe(true);
     expect([sm.appliedIndex, sm.revision]).toEqual([2, 1]);
   });
 });
@@ -320,7 +321,7 @@ describe('determinism and images', () => {
     // Proves stateHash covers the revision, the clock, every key field and every session field.
     const sm = machine();
     run(sm, put('a', '1'));
-    run(sm, put('a', '2'), { clientId: 'c', seq: 2, ackSeq: 1, timeMs: 50 });
+    run(sm, put('a', '2'), { clientId: 'c', seq: 2, ackSeq: 0, timeMs: 50 });
     const image = sm.image();
     const [kv] = [...image.kvs];
     const [session] = [...image.sessions];
@@ -332,7 +333,7 @@ describe('determinism and images', () => {
       createRevision: { ...image, kvs: [{ ...kv!, createRevision: revision(2) }] },
       modRevision: { ...image, kvs: [{ ...kv!, modRevision: revision(1) }] },
       version: { ...image, kvs: [{ ...kv!, version: 7 }] },
-      ackSeq: { ...image, sessions: [{ ...session!, ackSeq: 0 }] },
+      ackSeq: { ...image, sessions: [{ ...session!, ackSeq: 1 }] },
       lastSeenMs: { ...image, sessions: [{ ...session!, lastSeenMs: 49 }] },
       response: { ...image, sessions: [{ ...session!, responses: [{ seq: 2, result: b('x') }] }] },
       clientId: { ...image, sessions: [{ ...session!, clientId: 'd' }] },

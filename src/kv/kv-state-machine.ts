@@ -1,7 +1,8 @@
 /**
  * The replicated key-value state machine: pure and deterministic. Every replica that applies the
- * same committed entries in the same order, with the same `limits` and `sessionTtlMs`, reaches the
- * same state and gives the same answers. The whole live key space is held in memory; LevelDB
+ * same committed entries in the same order from the same image reaches the same state and gives
+ * the same answers: the limits apply uses are replicated state too (cluster-limits.ts), changed
+ * only by a committed `setClusterLimits` entry. The whole live key space is held in memory; LevelDB
  * keeps the durable copy by persisting the `mutations` of each `ApplyOutcome` together with its
  * `appliedIndex`, `revision` and `clockMs` in ONE batch, and hands back a `KvStateImage` at start-up.
  *
@@ -12,11 +13,15 @@
 import { assert, InvalidArgumentError, logIndex, revision } from '../util/index.js';
 import type { Limits, LogIndex, Revision } from '../util/index.js';
 import { toBinaryString } from './binary-key.js';
-import { decodeCommand } from './command-codec.js';
+import { encodeClusterCommand } from './cluster-command-codec.js';
+import type { ClusterCommand } from './cluster-command-codec.js';
+import { checkClusterLimits, clusterLimitNames, clusterLimitsOf, clusterLimitsRecord, clusterLimitsRecordId, decodeClusterLimitsRecord } from './cluster-limits.js';
+import type { ClusterLimits, ClusterSettings } from './cluster-limits.js';
+import { decodeLogCommand } from './log-command.js';
 import { KeySpace } from './key-space.js';
 import { queryRange } from './range-query.js';
 import { decodeWriteResult, encodeWriteResult } from './result-codec.js';
-import { savedResultBytesMax, sessionResponsesMax, sessionsExpiredPerApplyMax } from './session-limits.js';
+import { clockStepMsMax, savedResultBytesMax, sessionResponsesMax, sessionsExpiredPerApplyMax } from './session-limits.js';
 import { acknowledge, findResponse, newSession, saveResponse } from './session-record.js';
 import { SessionTable } from './session-table.js';
 import { Fnv1a64 } from './state-hash.js';
@@ -26,9 +31,13 @@ import { WriteExecutor } from './write-executor.js';
 
 /** How to build a state machine. */
 export interface KvStateMachineOptions {
-  /** The limits; those that shape state (sizes, txnOpsMax, dataBytesMax, sessionsMax) must match on every replica. */
-  readonly limits: Limits;
-  /** A session expires once the clock passes its `lastSeenMs` by more than this. Same on every replica. */
+  /**
+   * The initial cluster limits (with `sessionTtlMs`), used until the image or a committed
+   * `setClusterLimits` entry sets them. They must be the same on every replica, so a node passes
+   * `defaultClusterLimits`, never its own flags. Only the `ClusterLimits` fields are used.
+   */
+  readonly limits: Limits | ClusterLimits;
+  /** The initial session TTL (see `limits`). */
   readonly sessionTtlMs: number;
   /** The state to start from (LevelDB at start-up, or a snapshot); empty if absent. */
   readonly image?: KvStateImage;
@@ -36,8 +45,8 @@ export interface KvStateMachineOptions {
 
 /** The key-value state machine. Not thread-safe; one driver loop calls it. */
 export class KvStateMachine {
-  private readonly limits: Limits;
-  private readonly sessionTtlMs: number;
+  /** The cluster limits every entry is applied by (replicated state). */
+  private settings: ClusterSettings;
   /** Live keys. */
   private readonly keys = new KeySpace();
   /** Live client sessions. */
@@ -50,12 +59,38 @@ export class KvStateMachine {
   private clock = 0;
 
   constructor(options: KvStateMachineOptions) {
-    if (!Number.isSafeInteger(options.sessionTtlMs) || options.sessionTtlMs <= 0) {
-      throw new InvalidArgumentError('sessionTtlMs', `must be a positive integer, got ${String(options.sessionTtlMs)}`);
-    }
-    this.limits = options.limits;
-    this.sessionTtlMs = options.sessionTtlMs;
+    const initial = clusterLimitsOf(options.limits, options.sessionTtlMs);
+    checkClusterLimits(initial, 'initial limits');
+    this.settings = { limits: initial, setIndex: 0 };
     if (options.image !== undefined) this.load(options.image);
+  }
+
+  /** The cluster limits entries are applied by. */
+  get limits(): ClusterLimits {
+    return this.settings.limits;
+  }
+
+  /** The cluster limits and the index of the entry that set them (0: never set, the initial values). */
+  get clusterSettings(): ClusterSettings {
+    return this.settings;
+  }
+
+  /**
+   * Checks a write against the cluster limits before it is proposed, so that a write the state
+   * machine would refuse is refused without a log entry. Throws `InvalidArgumentError`.
+   */
+  admit(command: KvCommand): void {
+    validateCommand(command, this.settings.limits);
+  }
+
+  /**
+   * The entry a new leader proposes to record its own flags as the cluster limits, or null once
+   * limits were set by the log. It is conditional (`ifUnset`), so proposing it again, or after
+   * another leader's, changes nothing.
+   */
+  bootstrapLimitsEntry(proposed: ClusterLimits): Uint8Array | null {
+    if (this.settings.setIndex > 0) return null;
+    return encodeClusterCommand({ type: 'setClusterLimits', limits: proposed, ifUnset: true });
   }
 
   /** The index of the last entry applied (0 before any). */
@@ -83,16 +118,21 @@ export class KvStateMachine {
     return this.keys.size;
   }
 
-  /** Number of live client sessions. */
+  /**
+   * Number of records in the session keyspace: the live client sessions, plus the cluster limits
+   * record once limits were set (it rides there, see cluster-limits.ts; backups count both).
+   */
   sessionCount(): number {
-    return this.sessions.size;
+    return this.sessions.size + (this.settings.setIndex > 0 ? 1 : 0);
   }
 
   /**
    * Applies the command of the committed entry at `index`, which must be `appliedIndex + 1`
    * (entries without a command go through `applyNoop`). Never throws for bad input.
    *
-   * - An invalid command: INVALID_ARGUMENT; only `appliedIndex` changes.
+   * - An invalid command (by the cluster limits): INVALID_ARGUMENT; only `appliedIndex` changes.
+   * - A client id without a session but with `ackSeq > 0` (its session expired or was evicted
+   *   while it retried): SESSION_EXPIRED, outcome unknown; changes only `appliedIndex` and the clock.
    * - A stale seq (at or below the session's ackSeq): FAILED_PRECONDITION; a duplicate (seq
    *   saved): the saved answer with `duplicate: true`. Both change only `appliedIndex` and the
    *   clock, so they have no mutations (the session is refreshed by the client's next new seq).
@@ -106,13 +146,20 @@ export class KvStateMachine {
   apply(index: LogIndex, command: KvCommand): ApplyOutcome {
     this.advance(index);
     try {
-      validateCommand(command, this.limits);
+      validateCommand(command, this.settings.limits);
     } catch (e) {
       if (e instanceof InvalidArgumentError) return this.outcome(errorResult('INVALID_ARGUMENT', e.message), [], false);
       throw e;
     }
-    this.clock = Math.max(this.clock, command.timeMs);
+    this.clock = nextClock(this.clock, command.timeMs);
     const session = command.clientId === '' ? undefined : this.sessions.get(command.clientId);
+    if (session === undefined && command.clientId !== '' && command.ackSeq > 0) {
+      // The client acknowledged answers of a session this state no longer has: it expired or was
+      // evicted. This write may be a retry of one applied under that session, so applying it as
+      // a new session's first write could apply it twice (Raft thesis §6.3).
+      const message = `session expired: client ${JSON.stringify(command.clientId)} has no session (it expired or was evicted) but acknowledges seq ${command.ackSeq}; seq ${command.seq} was not applied now and may have been applied before; start a new session (a new client id)`;
+      return this.outcome(errorResult('SESSION_EXPIRED', message), [], false);
+    }
     if (session !== undefined) {
       if (command.seq <= session.ackSeq) {
         const message = `stale sequence number: seq ${command.seq} of client ${JSON.stringify(command.clientId)} is at or below its acknowledged seq ${session.ackSeq}; its answer is no longer kept`;
@@ -122,7 +169,7 @@ export class KvStateMachine {
       if (saved !== undefined) return this.outcome(decodeWriteResult(saved), [], true);
     }
     const mutations: Mutation[] = this.expireSessions(command.clientId);
-    const executed = new WriteExecutor(this.keys, this.limits, this.rev).execute(command.op);
+    const executed = new WriteExecutor(this.keys, this.settings.limits, this.rev).execute(command.op);
     assert(executed.revision === this.rev || executed.revision === this.rev + 1, 'a command raises the revision by at most one');
     this.rev = executed.revision;
     mutations.push(...executed.mutations);
@@ -131,20 +178,46 @@ export class KvStateMachine {
   }
 
   /**
-   * Decodes and applies an entry's data. Undecodable data (which validation before proposing
-   * should make impossible) is answered with an INVALID_ARGUMENT `ErrorResult`, identically on
-   * every replica, instead of stopping the node.
+   * Decodes and applies an entry's data: a KV command or a cluster command (log-command.ts).
+   * Data that does not decode (which validation before proposing makes impossible, but a forged
+   * or damaged entry can still carry) is answered with an INVALID_ARGUMENT `ErrorResult` marked
+   * `undecodable`, identically on every replica, and changes nothing but `appliedIndex`: the node
+   * never stops on it, and the entries after it apply normally.
    */
   applyEncoded(index: LogIndex, data: Uint8Array): ApplyOutcome {
-    let command: KvCommand;
+    let decoded;
     try {
-      command = decodeCommand(data);
+      decoded = decodeLogCommand(data);
     } catch (e) {
       if (!(e instanceof InvalidArgumentError)) throw e;
       this.advance(index);
-      return this.outcome(errorResult('INVALID_ARGUMENT', e.message), [], false);
+      const message = `undecodable entry at index ${index} (${data.length} bytes): ${e.message}`;
+      return { ...this.outcome(errorResult('INVALID_ARGUMENT', message), [], false), undecodable: true };
     }
-    return this.apply(index, command);
+    return decoded.type === 'kv' ? this.apply(index, decoded.command) : this.applyCluster(index, decoded.command);
+  }
+
+  /**
+   * Applies a cluster command at `index`. `setClusterLimits` replaces the cluster limits (refused
+   * with INVALID_ARGUMENT if they are out of range); with `ifUnset` it changes nothing once limits
+   * were set. Later entries are applied by the new limits; existing keys and sessions are kept
+   * (a lowered quota refuses writes that grow the data, lowered `sessionsMax` evicts lazily).
+   */
+  applyCluster(index: LogIndex, command: ClusterCommand): ApplyOutcome {
+    this.advance(index);
+    try {
+      checkClusterLimits(command.limits);
+    } catch (e) {
+      if (e instanceof InvalidArgumentError) return this.outcome(errorResult('INVALID_ARGUMENT', e.message), [], false);
+      throw e;
+    }
+    if (command.ifUnset && this.settings.setIndex > 0) {
+      return this.outcome({ type: 'clusterLimits', limits: this.settings.limits, setIndex: this.settings.setIndex, changed: false }, [], false);
+    }
+    const limits: ClusterLimits = { ...command.limits };
+    this.settings = { limits, setIndex: index };
+    const mutations: Mutation[] = [{ type: 'putSession', session: clusterLimitsRecord(this.settings) }];
+    return this.outcome({ type: 'clusterLimits', limits, setIndex: index, changed: true }, mutations, false);
   }
 
   /** Records that the entry at `index` (a leader's no-op or a configuration change) was applied. */
@@ -162,8 +235,8 @@ export class KvStateMachine {
    * countOnly). Throws `InvalidArgumentError` for an invalid query. Returned arrays are shared.
    */
   range(op: RangeOp): RangeResult {
-    validateRangeOp(op, this.limits);
-    return { type: 'range', revision: this.rev, ...queryRange(this.keys, op, this.limits.rangeKeysMax) };
+    validateRangeOp(op, this.settings.limits);
+    return { type: 'range', revision: this.rev, ...queryRange(this.keys, op, this.settings.limits.rangeKeysMax) };
   }
 
   /**
@@ -171,22 +244,30 @@ export class KvStateMachine {
    * now: iterating them later, even while more entries are applied, sees exactly this state.
    */
   image(): KvStateImage {
+    const sessions = this.sessions.snapshot();
+    const settings = this.settings.setIndex > 0 ? [clusterLimitsRecord(this.settings)] : [];
     return {
       appliedIndex: this.applied,
       revision: this.rev,
       clockMs: this.clock,
       kvs: this.keys.snapshot(),
-      sessions: this.sessions.snapshot(),
+      // The cluster limits record first: its id sorts first in the stored session keyspace too.
+      sessions: { *[Symbol.iterator]() { yield* settings; yield* sessions; } },
     };
   }
 
   /**
    * A deterministic FNV-1a 64 fingerprint (16 hex digits) of the replicated state: the revision,
-   * the clock, every key with its value, revisions and version, and every session. It leaves out
-   * `appliedIndex`, so replicas compare equal whenever they applied the same commands.
+   * the clock, every key with its value, revisions and version, every session and, once set, the
+   * cluster limits. It leaves out `appliedIndex`, so replicas compare equal whenever they applied
+   * the same commands.
    */
   stateHash(): string {
     const hash = new Fnv1a64().string('raftkv/kv-state/1').uint(this.rev).uint(this.clock);
+    if (this.settings.setIndex > 0) {
+      hash.raw(limitsTag).uint(this.settings.setIndex);
+      for (const name of clusterLimitNames) hash.uint(this.settings.limits[name]);
+    }
     for (const kv of this.keys.values()) {
       hash.raw(kvTag).bytes(kv.key).bytes(kv.value).uint(kv.createRevision).uint(kv.modRevision).uint(kv.version);
     }
@@ -211,7 +292,7 @@ export class KvStateMachine {
     const expired = this.sessions.leastRecent({
       countMax: sessionsExpiredPerApplyMax,
       keepClientId,
-      stale: (session) => this.clock - session.lastSeenMs > this.sessionTtlMs,
+      stale: (session) => this.clock - session.lastSeenMs > this.settings.limits.sessionTtlMs,
     });
     return expired.map((session) => this.dropSession(session));
   }
@@ -227,7 +308,7 @@ export class KvStateMachine {
     else session = saveResponse(session, { seq: command.seq, result: savedAnswer(command.seq, result), nowMs: this.clock });
     this.sessions.set(session);
     const mutations: Mutation[] = [{ type: 'putSession', session }];
-    const excess = this.sessions.size - this.limits.sessionsMax;
+    const excess = this.sessions.size - this.settings.limits.sessionsMax;
     if (excess > 0) {
       const evicted = this.sessions.leastRecent({ countMax: excess, keepClientId: command.clientId, stale: () => true });
       for (const victim of evicted) mutations.push(this.dropSession(victim));
@@ -257,6 +338,12 @@ export class KvStateMachine {
       this.keys.set(key, kv);
     }
     for (const session of image.sessions) {
+      if (session.clientId === clusterLimitsRecordId) {
+        assert(this.settings.setIndex === 0, 'image holds the cluster limits record twice');
+        this.settings = decodeClusterLimitsRecord(session);
+        assert(this.settings.setIndex > 0 && this.settings.setIndex <= this.applied, () => `image cluster limits were set at index ${this.settings.setIndex}, outside [1, ${this.applied}]`);
+        continue;
+      }
       assert(session.clientId !== '' && this.sessions.get(session.clientId) === undefined, () => `image session ${JSON.stringify(session.clientId)} is empty or repeated`);
       assert(session.lastSeenMs <= this.clock, () => `image session ${JSON.stringify(session.clientId)} was seen after the clock`);
       assert(session.responses.length <= sessionResponsesMax, 'image session has too many responses');
@@ -273,6 +360,17 @@ export class KvStateMachine {
 const kvTag = new Uint8Array([1]);
 const sessionTag = new Uint8Array([2]);
 const endTag = new Uint8Array([0]);
+const limitsTag = new Uint8Array([3]);
+
+/**
+ * The clock after an entry stamped `timeMs`: it never goes back, and one entry moves it forward
+ * by at most `clockStepMsMax`, so one leader's clock jump cannot expire every session at once.
+ * The first stamped entry of a fresh state (clock 0) sets it.
+ */
+function nextClock(clock: number, timeMs: number): number {
+  if (clock === 0) return timeMs;
+  return Math.max(clock, Math.min(timeMs, clock + clockStepMsMax));
+}
 
 function errorResult(code: ErrorResult['code'], message: string): ErrorResult {
   return { type: 'error', code, message };
@@ -285,7 +383,7 @@ function errorResult(code: ErrorResult['code'], message: string): ErrorResult {
 function savedAnswer(seq: number, result: WriteResult): Uint8Array {
   const encoded = encodeWriteResult(result);
   if (encoded.length <= savedResultBytesMax) return encoded;
-  const revisionNote = result.type === 'error' ? '' : ` at revision ${result.revision}`;
+  const revisionNote = 'revision' in result ? ` at revision ${result.revision}` : '';
   return encodeWriteResult(
     errorResult(
       'FAILED_PRECONDITION',

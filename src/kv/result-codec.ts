@@ -7,7 +7,8 @@
  * - delete (2): `varint revision, varint deleted, varint n, n × keyValue`
  * - range (3): `varint revision, varint count, u8 more, varint n, n × keyValue`
  * - txn (4): `varint revision, u8 succeeded, varint n, n × result` (no nested txn)
- * - error (5): `u8 code, string message`
+ * - error (5): `u8 code, string message` (codes: 0 INVALID_ARGUMENT, 1 OVERLOADED, 2 FAILED_PRECONDITION,
+ *   3 SESSION_EXPIRED)
  */
 import { InvalidArgumentError, revision } from '../util/index.js';
 import { ByteReader } from './byte-reader.js';
@@ -21,8 +22,8 @@ const resultFormat = 1;
 /** Result tags on the wire. */
 const resultTag = { put: 1, delete: 2, range: 3, txn: 4, error: 5 } as const;
 
-/** Error codes by wire code (the index). */
-const errorCodes: readonly ErrorResult['code'][] = ['INVALID_ARGUMENT', 'OVERLOADED', 'FAILED_PRECONDITION'];
+/** Error codes by wire code (the index). Append only: the index is the format. */
+const errorCodes: readonly ErrorResult['code'][] = ['INVALID_ARGUMENT', 'OVERLOADED', 'FAILED_PRECONDITION', 'SESSION_EXPIRED'];
 
 /** A result allowed inside a txn result. */
 type BranchResult = PutResult | DeleteResult | RangeResult;
@@ -88,6 +89,9 @@ function writeResult(w: ByteWriter, result: WriteResult | RangeResult, topLevel:
       w.string(result.message, 'message');
       return;
     }
+    case 'clusterLimits':
+      // Never saved: cluster commands carry no session.
+      throw new InvalidArgumentError('result', 'a cluster limits result is not saved in a session');
     default:
       throw new InvalidArgumentError('result.type', `unknown result type ${JSON.stringify((result as { type: unknown }).type)}`);
   }

@@ -22,3 +22,11 @@ export const sessionsExpiredPerApplyMax = 16;
 
 /** Largest client id, in UTF-8 bytes. */
 export const clientIdBytesMax = 256;
+
+/**
+ * Most one entry's `timeMs` moves the replicated clock forward. A leader whose wall clock jumps
+ * ahead (NTP step, VM resume) cannot expire every session with one write: the clock follows it at
+ * most this much per entry. On a cluster that writes at least every few seconds the clock tracks
+ * real time; on an idle one, sessions live longer than their TTL, which is the safe direction.
+ */
+export const clockStepMsMax = 5_000;

@@ -174,11 +174,12 @@ describe('session lifetime', () => {
     expect([...sm.image().sessions].map((s) => s.clientId)).toEqual(['b', 'd', 'e']);
   });
 
-  it('starts a new session at the ackSeq its first command carries', () => {
-    // Proves a client (re)appearing with acknowledged seqs cannot replay them.
+  it('refuses a client that acknowledges seqs of a session it no longer has (SESSION_EXPIRED)', () => {
+    // Proves an unknown client id with ackSeq > 0 is not taken for a new session: nothing is applied
+    // and no session is created (see session-expiry.test.ts for the retry that would apply twice).
     const sm = machine();
-    send(sm, { clientId: 'c', seq: 8, ackSeq: 5 });
-    expect(sessionOf(sm, 'c')?.ackSeq).toBe(5);
-    expect(send(sm, { clientId: 'c', seq: 4 }).result).toMatchObject({ code: 'FAILED_PRECONDITION' });
+    const outcome = send(sm, { clientId: 'c', seq: 8, ackSeq: 5 });
+    expect(outcome.result).toMatchObject({ type: 'error', code: 'SESSION_EXPIRED' });
+    expect([outcome.mutations, sm.revision, sessionOf(sm, 'c')]).toEqual([[], 0, undefined]);
   });
 });

@@ -126,12 +126,28 @@ export interface TxnResult {
  */
 export interface ErrorResult {
   readonly type: 'error';
-  readonly code: 'INVALID_ARGUMENT' | 'OVERLOADED' | 'FAILED_PRECONDITION';
+  /**
+   * `SESSION_EXPIRED`: a write from a client id with no session but `ackSeq > 0`: the client had a
+   * session that expired or was evicted, so this write may be a retry of one that was applied
+   * before; its outcome is unknown and it was not applied now (Raft thesis §6.3).
+   */
+  readonly code: 'INVALID_ARGUMENT' | 'OVERLOADED' | 'FAILED_PRECONDITION' | 'SESSION_EXPIRED';
   readonly message: string;
 }
 
+/** The answer to a `setClusterLimits` cluster command (never saved in a session). */
+export interface ClusterLimitsResult {
+  readonly type: 'clusterLimits';
+  /** The cluster limits after the command. */
+  readonly limits: ClusterLimits;
+  /** The index of the entry that set them (0 if never set). */
+  readonly setIndex: number;
+  /** False if the command changed nothing (an `ifUnset` command on limits already set). */
+  readonly changed: boolean;
+}
+
 /** The answer to a write command. */
-export type WriteResult = PutResult | DeleteResult | TxnResult | ErrorResult;
+export type WriteResult = PutResult | DeleteResult | TxnResult | ErrorResult | ClusterLimitsResult;
 
 /** A client session: the saved answers that make retried writes exactly-once. */
 export interface SessionRecord {
@@ -171,6 +187,12 @@ export interface ApplyOutcome {
    * persisted with `appliedIndex` (LevelDB `kv-meta/clockMs`) and restored in the image.
    */
   readonly clockMs: number;
+  /**
+   * Set when the entry's data did not decode (or had an unknown format): the result is an
+   * INVALID_ARGUMENT error, the same on every replica, and nothing but `appliedIndex` changed.
+   * The driver logs it at error level and counts it.
+   */
+  readonly undecodable?: true;
 }
 
 /** The full persisted state, as loaded at start-up or carried in a snapshot. */
@@ -180,5 +202,27 @@ export interface KvStateImage {
   /** The state machine's clock (see `ApplyOutcome.clockMs`). Added to the contract. */
   readonly clockMs: number;
   readonly kvs: Iterable<KeyValue>;
+  /** Client sessions, and the cluster limits record once limits were set (cluster-limits.ts). */
   readonly sessions: Iterable<SessionRecord>;
 }
+
+/** The limits every replica must agree on (kv/cluster-limits.ts). Units as in util's `Limits`. */
+export interface ClusterLimits {
+  readonly keyBytesMax: number;
+  readonly valueBytesMax: number;
+  readonly requestBytesMax: number;
+  readonly txnOpsMax: number;
+  readonly rangeKeysMax: number;
+  readonly dataBytesMax: number;
+  readonly sessionsMax: number;
+  /** A client session expires once the replicated clock passes its last write by more than this. */
+  readonly sessionTtlMs: number;
+}
+
+/** The cluster limits as the state machine holds them. */
+export interface ClusterSettings {
+  readonly limits: ClusterLimits;
+  /** The index of the committed entry that set them; 0 while no entry did (the state machine's initial values). */
+  readonly setIndex: number;
+}
+

@@ -4,9 +4,12 @@
  * a path into the command (`op.success[2].key`) and whose message names the limit that was hit.
  */
 import { InvalidArgumentError } from '../util/index.js';
-import type { Limits } from '../util/index.js';
+import type { ClusterLimits } from './cluster-limits.js';
 import { clientIdBytesMax } from './session-limits.js';
 import type { Compare, DeleteOp, KvCommand, PutOp, RangeOp, TxnOp, WriteOp } from './types.js';
+
+/** The limits a command is checked against: the cluster's (at apply) or a node's flags (admission). */
+export type CommandLimits = Pick<ClusterLimits, 'keyBytesMax' | 'valueBytesMax' | 'requestBytesMax' | 'txnOpsMax'>;
 
 /** Running totals while a command is checked. */
 interface Budget {
@@ -20,14 +23,15 @@ const loneSurrogate = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\
 
 /**
  * Checks a write command. Throws `InvalidArgumentError` for: a client id that is not a string, is
- * not well-formed Unicode or exceeds `clientIdBytesMax`; `seq`, `ackSeq`, `timeMs` that are not
+ * not well-formed Unicode, starts with U+0000 (reserved for the state machine's own records) or
+ * exceeds `clientIdBytesMax`; `seq`, `ackSeq`, `timeMs` that are not
  * non-negative safe integers; with a client id, `seq < 1` or `ackSeq >= seq`; an unknown op type;
  * an empty key or one over `keyBytesMax`; a value over `valueBytesMax`; a range end over
  * `keyBytesMax`; a negative or fractional `limit`; a txn with more than `txnOpsMax` compares and ops;
  * a compare with an unknown target or operator or a value of the wrong kind; and key and value
  * bytes adding up to more than `requestBytesMax`.
  */
-export function validateCommand(command: KvCommand, limits: Limits): void {
+export function validateCommand(command: KvCommand, limits: CommandLimits): void {
   if (typeof command !== 'object' || command === null) throw new InvalidArgumentError('command', 'must be an object');
   validateClientId(command.clientId);
   checkCount(command.seq, 'seq');
@@ -50,7 +54,7 @@ export function validateCommand(command: KvCommand, limits: Limits): void {
  * Checks a read-only range query: the key rules, the range end and the limit. Throws
  * `InvalidArgumentError` like `validateCommand`.
  */
-export function validateRangeOp(op: RangeOp, limits: Limits, path = 'range'): void {
+export function validateRangeOp(op: RangeOp, limits: CommandLimits, path = 'range'): void {
   if (typeof op !== 'object' || op === null) throw new InvalidArgumentError(path, 'must be an object');
   if (op.type !== 'range') throw new InvalidArgumentError(`${path}.type`, `must be "range", got ${JSON.stringify(op.type)}`);
   checkRangeOp(op, limits, { bytes: 0 }, path);
@@ -59,13 +63,14 @@ export function validateRangeOp(op: RangeOp, limits: Limits, path = 'range'): vo
 function validateClientId(clientId: unknown): void {
   if (typeof clientId !== 'string') throw new InvalidArgumentError('clientId', 'must be a string');
   if (loneSurrogate.test(clientId)) throw new InvalidArgumentError('clientId', 'must be well-formed Unicode (it has a lone surrogate)');
+  if (clientId.startsWith('\u0000')) throw new InvalidArgumentError('clientId', 'must not start with U+0000 (reserved for the state machine)');
   const bytes = utf8Length(clientId);
   if (bytes > clientIdBytesMax) {
     throw new InvalidArgumentError('clientId', `is ${bytes} bytes, more than clientIdBytesMax (${clientIdBytesMax})`);
   }
 }
 
-function validateWriteOp(op: WriteOp, limits: Limits, budget: Budget): void {
+function validateWriteOp(op: WriteOp, limits: CommandLimits, budget: Budget): void {
   if (typeof op !== 'object' || op === null) throw new InvalidArgumentError('op', 'must be an object');
   switch (op.type) {
     case 'put':
@@ -79,7 +84,7 @@ function validateWriteOp(op: WriteOp, limits: Limits, budget: Budget): void {
   }
 }
 
-function checkTxn(txn: TxnOp, limits: Limits, budget: Budget): void {
+function checkTxn(txn: TxnOp, limits: CommandLimits, budget: Budget): void {
   for (const part of ['compares', 'success', 'failure'] as const) {
     if (!Array.isArray(txn[part])) throw new InvalidArgumentError(`op.${part}`, 'must be an array');
   }
@@ -106,18 +111,18 @@ function checkTxn(txn: TxnOp, limits: Limits, budget: Budget): void {
   }
 }
 
-function checkPut(op: PutOp, limits: Limits, budget: Budget, path: string): void {
+function checkPut(op: PutOp, limits: CommandLimits, budget: Budget, path: string): void {
   checkKey(op.key, limits, budget, `${path}.key`, false);
   checkBytes(op.value, `${path}.value`, 'valueBytesMax', limits.valueBytesMax, budget);
   checkFlag(op.prevKv, `${path}.prevKv`);
 }
 
-function checkDelete(op: DeleteOp, limits: Limits, budget: Budget, path: string): void {
+function checkDelete(op: DeleteOp, limits: CommandLimits, budget: Budget, path: string): void {
   checkKeyRange(op, limits, budget, path);
   checkFlag(op.prevKv, `${path}.prevKv`);
 }
 
-function checkRangeOp(op: RangeOp, limits: Limits, budget: Budget, path: string): void {
+function checkRangeOp(op: RangeOp, limits: CommandLimits, budget: Budget, path: string): void {
   checkKeyRange(op, limits, budget, path);
   if (op.limit !== undefined) checkCount(op.limit, `${path}.limit`);
   checkFlag(op.keysOnly, `${path}.keysOnly`);
@@ -125,14 +130,14 @@ function checkRangeOp(op: RangeOp, limits: Limits, budget: Budget, path: string)
 }
 
 /** A range's key may be empty only when it starts a span (a prefix or a range end is given). */
-function checkKeyRange(op: DeleteOp | RangeOp, limits: Limits, budget: Budget, path: string): void {
+function checkKeyRange(op: DeleteOp | RangeOp, limits: CommandLimits, budget: Budget, path: string): void {
   checkFlag(op.prefix, `${path}.prefix`);
   const span = op.prefix === true || op.rangeEnd !== undefined;
   checkKey(op.key, limits, budget, `${path}.key`, span);
   if (op.rangeEnd !== undefined) checkBytes(op.rangeEnd, `${path}.rangeEnd`, 'keyBytesMax', limits.keyBytesMax, budget);
 }
 
-function checkCompare(compare: Compare, limits: Limits, budget: Budget, path: string): void {
+function checkCompare(compare: Compare, limits: CommandLimits, budget: Budget, path: string): void {
   if (typeof compare !== 'object' || compare === null) throw new InvalidArgumentError(path, 'must be an object');
   checkKey(compare.key, limits, budget, `${path}.key`, false);
   if (!compareTargets.has(compare.target)) {
@@ -148,12 +153,12 @@ function checkCompare(compare: Compare, limits: Limits, budget: Budget, path: st
   }
 }
 
-function checkKey(key: Uint8Array, limits: Limits, budget: Budget, field: string, emptyAllowed: boolean): void {
+function checkKey(key: Uint8Array, limits: CommandLimits, budget: Budget, field: string, emptyAllowed: boolean): void {
   checkBytes(key, field, 'keyBytesMax', limits.keyBytesMax, budget);
   if (key.length === 0 && !emptyAllowed) throw new InvalidArgumentError(field, 'must not be empty');
 }
 
-function checkBytes(bytes: Uint8Array, field: string, limitName: keyof Limits, limit: number, budget: Budget): void {
+function checkBytes(bytes: Uint8Array, field: string, limitName: keyof CommandLimits, limit: number, budget: Budget): void {
   if (!(bytes instanceof Uint8Array)) throw new InvalidArgumentError(field, 'must be a Uint8Array');
   if (bytes.length > limit) throw new InvalidArgumentError(field, `is ${bytes.length} bytes, more than ${limitName} (${limit})`);
   budget.bytes += bytes.length;

@@ -9,7 +9,8 @@
  * revision after the command (inside a txn too, for every sub-result).
  */
 import { assert, revision, unreachable } from '../util/index.js';
-import type { Limits, Revision } from '../util/index.js';
+import type { Revision } from '../util/index.js';
+import type { ClusterLimits } from './cluster-limits.js';
 import { toBinaryString } from './binary-key.js';
 import { resolveRange } from './key-range.js';
 import type { KeySpace } from './key-space.js';
@@ -58,7 +59,7 @@ export class WriteExecutor {
 
   constructor(
     private readonly keys: KeySpace,
-    private readonly limits: Limits,
+    private readonly limits: Pick<ClusterLimits, 'dataBytesMax' | 'rangeKeysMax'>,
     /** The revision before this command. */
     private readonly currentRevision: Revision,
   ) {

@@ -5,7 +5,7 @@
  */
 import type { UntypedServiceImplementation } from '@grpc/grpc-js';
 import type * as M from '../api/index.js';
-import { packageInfo, RoleNumber } from '../api/index.js';
+import { mergeClusterLimits, packageInfo, RoleNumber } from '../api/index.js';
 import type { NodeId } from '../util/index.js';
 import type { ClusterAdmin } from './cluster-admin.js';
 import { unary } from './kv-service.js';
@@ -75,7 +75,15 @@ export function clusterServiceImplementation(deps: ClusterServiceDeps): UntypedS
     const moved = await admin.transfer(req.to ?? null, deadlineMs);
     return { header: header(), leaderId: moved.to, previousLeaderId: moved.from };
   };
+  const limitsResponse = (): M.ClusterLimitsResponseMsg => ({ header: header(), limits: { ...driver.kv.limits }, setIndex: driver.kv.clusterSettings.setIndex });
+  const limitsGet: Handler<object, M.ClusterLimitsResponseMsg> = async () => limitsResponse();
+  const limitsSet: Handler<M.ClusterLimitsSetRequestMsg, M.ClusterLimitsResponseMsg> = async (req) => {
+    await driver.setClusterLimits(mergeClusterLimits(driver.kv.limits, req.limits ?? {}));
+    return limitsResponse();
+  };
   return {
+    ClusterLimitsGet: unary('ClusterLimitsGet', false, limitsGet, deps),
+    ClusterLimitsSet: unary('ClusterLimitsSet', true, limitsSet, deps),
     Status: unary('Status', false, status, deps),
     MemberList: unary('MemberList', false, memberList, deps),
     MemberAdd: unary('MemberAdd', false, memberAdd, deps),

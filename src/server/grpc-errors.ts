@@ -16,6 +16,7 @@ import {
   OverloadedError,
   ProposalDroppedError,
   RaftkvError,
+  SessionExpiredError,
   UnavailableError,
 } from '../util/index.js';
 
@@ -23,7 +24,7 @@ import {
 export type GrpcError = Partial<ServiceError> & { code: status; details: string; metadata: Metadata };
 
 function grpcStatusOf(e: RaftkvError): status {
-  if (e instanceof NotLeaderError) return status.FAILED_PRECONDITION;
+  if (e instanceof NotLeaderError || e instanceof SessionExpiredError) return status.FAILED_PRECONDITION;
   if (e instanceof UnavailableError || e instanceof OutcomeUnknownError || e instanceof ProposalDroppedError) return status.UNAVAILABLE;
   if (e instanceof InvalidArgumentError) return status.INVALID_ARGUMENT;
   if (e instanceof OverloadedError) return status.RESOURCE_EXHAUSTED;
@@ -58,5 +59,5 @@ export function toGrpcError(e: unknown, options: { write: boolean }): GrpcError 
 
 /** Whether a write that failed with `e` may have been applied. */
 function writeOutcome(e: RaftkvError): 'not_applied' | 'unknown' {
-  return e instanceof OutcomeUnknownError || e instanceof DeadlineExceededError ? 'unknown' : 'not_applied';
+  return e instanceof OutcomeUnknownError || e instanceof DeadlineExceededError || e instanceof SessionExpiredError ? 'unknown' : 'not_applied';
 }

@@ -11,7 +11,7 @@
 import type { handleServerStreamingCall, handleUnaryCall, sendUnaryData, ServerUnaryCall, ServerWritableStream, UntypedServiceImplementation } from '@grpc/grpc-js';
 import { status as grpcStatus } from '@grpc/grpc-js';
 import type * as M from '../api/index.js';
-import { CompareResult, CompareTarget, Consistency, EventType, toNumber } from '../api/index.js';
+import { CompareResult, CompareTarget, Consistency, EventType, requireWellFormed, toNumber, wellFormedFirst } from '../api/index.js';
 import type { Compare, DeleteOp, DeleteResult, KeyValue, PutOp, PutResult, RangeOp, RangeResult, TxnOp, TxnResult } from '../kv/index.js';
 import { validateRangeOp } from '../kv/index.js';
 import { DeadlineExceededError, InvalidArgumentError, UnavailableError } from '../util/index.js';
@@ -111,7 +111,7 @@ export function unary<Req, Res>(method: string, write: boolean, handler: Handler
     const expired = new Promise<never>((_, reject) => {
       timer = setTimeout(() => reject(new DeadlineExceededError(`deadline of ${method} passed`)), Math.max(0, deadlineMs - Date.now()));
     });
-    Promise.race([handler(call.request, deadlineMs), expired]).then(
+    Promise.race([wellFormedFirst(handler)(call.request, deadlineMs), expired]).then(
       (res) => {
         clearTimeout(timer);
         deps.metrics.grpcRequests.inc({ method, code: 'OK' });
@@ -238,6 +238,7 @@ function watchHandler(deps: KvServiceDeps, header: () => M.ResponseHeaderMsg): h
       if (!call.writableEnded) call.end();
     };
     try {
+      requireWellFormed(req);
       // An empty key with `prefix` watches the whole key space; otherwise a key is required.
       if (req.prefix !== true || (req.key?.length ?? 0) > 0) requireKey(req.key, 'key', deps.options);
       unsubscribe = deps.watches.watch(
@@ -271,7 +272,8 @@ function watchHandler(deps: KvServiceDeps, header: () => M.ResponseHeaderMsg): h
     } catch (e) {
       const err = toGrpcError(e, { write: false });
       deps.metrics.grpcRequests.inc({ method: 'Watch', code: grpcStatus[err.code] ?? String(err.code) });
-      call.destroy(Object.assign(new Error(err.details), err));
+      // 'error' (not destroy): grpc-js then sends the status; a destroyed stream never sends one.
+      call.emit('error', Object.assign(new Error(err.details), err));
       return;
     }
     call.on('cancelled', () => unsubscribe());

@@ -6,6 +6,7 @@
 import type { ServerWritableStream, UntypedServiceImplementation } from '@grpc/grpc-js';
 import { status as grpcStatus } from '@grpc/grpc-js';
 import type * as M from '../api/index.js';
+import { requireWellFormed } from '../api/index.js';
 import type { Logger } from '../util/index.js';
 import type { BackupHeader } from './backup-format.js';
 import { takeBackup } from './backup-source.js';
@@ -53,7 +54,8 @@ export function maintenanceServiceImplementation(deps: MaintenanceServiceDeps): 
           const err = toGrpcError(e, { write: false });
           done(grpcStatus[err.code] ?? String(err.code));
           deps.logger.warn({ err: err.details }, 'backup: failed');
-          if (!call.cancelled) call.destroy(Object.assign(new Error(err.details), err));
+          // 'error' (not destroy): grpc-js then sends the status; a destroyed stream never sends one.
+          if (!call.cancelled) call.emit('error', Object.assign(new Error(err.details), err));
         },
       );
     },
@@ -61,6 +63,7 @@ export function maintenanceServiceImplementation(deps: MaintenanceServiceDeps): 
 }
 
 async function streamBackup(deps: MaintenanceServiceDeps, call: ServerWritableStream<M.BackupRequestMsg, M.BackupResponseMsg>): Promise<void> {
+  requireWellFormed(call.request);
   const deadline = call.getDeadline();
   const deadlineMs = deadline instanceof Date ? deadline.getTime() : Number(deadline);
   const timeoutMs = Number.isFinite(deadlineMs) && deadlineMs > 0 ? Math.max(1, deadlineMs - Date.now()) : deps.options.requestTimeoutMs;

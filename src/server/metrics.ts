@@ -32,6 +32,7 @@ export class NodeMetrics {
   });
   readonly entriesPersisted = new Counter({ name: 'raftkv_entries_persisted_total', help: 'Log entries persisted', registers: [this.registry] });
   readonly entriesApplied = new Counter({ name: 'raftkv_entries_applied_total', help: 'Log entries applied', registers: [this.registry] });
+  readonly entriesUndecodable = new Counter({ name: 'raftkv_entries_undecodable_total', help: 'Committed entries that did not decode (applied as an error result)', registers: [this.registry] });
   readonly snapshotsTaken = new Counter({ name: 'raftkv_snapshots_taken_total', help: 'Snapshots taken', registers: [this.registry] });
   readonly snapshotsInstalled = new Counter({ name: 'raftkv_snapshots_installed_total', help: 'Snapshots installed from the leader', registers: [this.registry] });
   readonly snapshotsSent = new Counter({

@@ -9,8 +9,8 @@
  * tracker (pending and confirmed reads), the address book (member addresses, cluster id,
  * promotions), and the snapshot pipeline (send, receive, install, take, compact).
  */
-import { decodeCommand, encodeCommand, KvStateMachine, validateCommand } from '../kv/index.js';
-import type { KvCommand, KvStateImage, Mutation, WriteOp, WriteResult } from '../kv/index.js';
+import { clusterLimitsOf, decodeCommand, defaultClusterLimits, describeLimitChanges, encodeClusterCommand, encodeCommand, KvStateMachine, validateCommand } from '../kv/index.js';
+import type { ApplyOutcome, ClusterLimits, KvCommand, KvStateImage, Mutation, WriteOp, WriteResult } from '../kv/index.js';
 import { decodeConfChange, RawNode } from '../raft/index.js';
 import type { ConfChange, ConfState, Entry, Message, ReadState, Ready, Role, Snapshot, SnapshotMessage, SoftState } from '../raft/index.js';
 import type { Transport } from '../transport/index.js';
@@ -79,7 +79,8 @@ export class RaftDriver {
 
   constructor(private readonly deps: RaftDriverDeps, image: KvStateImage) {
     const { options, storage } = deps;
-    this.kvMachine = new KvStateMachine({ limits: options.limits, sessionTtlMs: options.sessionTtlMs, image });
+    // Apply runs by the replicated cluster limits, never this node's flags (kv/cluster-limits.ts).
+    this.kvMachine = new KvStateMachine({ limits: defaultClusterLimits, sessionTtlMs: defaultClusterLimits.sessionTtlMs, image });
     this.conf = storage.initialState().confState;
     this.freshness = new Freshness(options.electionTicks * options.tickIntervalMs);
     this.reads = new ReadTracker((issuedAtMs, index) => this.freshness.onReadReleased(issuedAtMs, index, this.kvMachine.appliedIndex));
@@ -239,7 +240,8 @@ export class RaftDriver {
       throw new OverloadedError(`too many writes pending (proposalsPendingMax ${limits.proposalsPendingMax})`, 50);
     }
     const command: KvCommand = { ...session, timeMs: this.now(), op };
-    validateCommand(command, limits);
+    validateCommand(command, limits); // this node's flags: admission only
+    this.kvMachine.admit(command); // the cluster limits apply will use
     let at: { index: LogIndex; term: number };
     try {
       at = this.raw.propose(encodeCommand(command));
@@ -255,6 +257,26 @@ export class RaftDriver {
       result.catch(() => {});
       return fabricatedSuccess(op, this.kvMachine.revision);
     }
+    return result;
+  }
+
+  /**
+   * Proposes new cluster limits (leader only) and resolves with the result once applied (a
+   * `clusterLimits` result; INVALID_ARGUMENT if they are out of range).
+   */
+  async setClusterLimits(limits: ClusterLimits): Promise<WriteResult> {
+    this.assertServing();
+    if (this.soft.role !== 'leader') throw this.notLeader();
+    const data = encodeClusterCommand({ type: 'setClusterLimits', limits, ifUnset: false });
+    let at: { index: LogIndex; term: number };
+    try {
+      at = this.raw.propose(data);
+    } catch (e) {
+      if (isErrorCode(e, 'PROPOSAL_DROPPED')) throw new UnavailableError(`cluster limits not accepted: ${(e as Error).message}`);
+      throw e;
+    }
+    const result = this.proposals.track(at.index, toTerm(at.term));
+    this.kick();
     return result;
   }
 
@@ -479,7 +501,10 @@ export class RaftDriver {
     const before = this.soft;
     this.soft = s;
     if (s.leader !== before.leader && s.leader !== null) this.deps.metrics.leaderChanges.inc();
-    if (before.role !== 'leader' && s.role === 'leader') this.freshness.onBecameLeader();
+    if (before.role !== 'leader' && s.role === 'leader') {
+      this.freshness.onBecameLeader();
+      this.proposeBootstrapLimits();
+    }
     if (before.role === 'leader' && s.role !== 'leader') {
       this.freshness.onLostLeadership(this.deps.options.id, this.conf.voters, this.now());
       this.proposals.failAll(new OutcomeUnknownError('leadership was lost while the write was in flight; it may or may not apply'));
@@ -501,8 +526,9 @@ export class RaftDriver {
   private async installSnapshot(snapshot: Snapshot): Promise<void> {
     const index = snapshot.metadata.index;
     const { image, conf, staged } = await this.snapshots.install(snapshot);
-    const { options, transport } = this.deps;
-    this.kvMachine = new KvStateMachine({ limits: options.limits, sessionTtlMs: options.sessionTtlMs, image });
+    const { transport } = this.deps;
+    // Apply runs by the replicated cluster limits, never this node's flags (kv/cluster-limits.ts).
+    this.kvMachine = new KvStateMachine({ limits: defaultClusterLimits, sessionTtlMs: defaultClusterLimits.sessionTtlMs, image });
     this.conf = conf;
     this.book.learnSnapshotData(snapshot.data, conf, true);
     transport.setPeers(this.peers());
@@ -534,8 +560,10 @@ export class RaftDriver {
         this.kvMachine.applyNoop(entry.index);
         settled.push({ entry, result: null });
       } else {
-        const command = decodeCommand(entry.data);
-        const outcome = this.kvMachine.apply(entry.index, skipDuplicateCheck ? { ...command, clientId: '' } : command);
+        const outcome = skipDuplicateCheck
+          ? this.kvMachine.apply(entry.index, { ...decodeCommand(entry.data), clientId: '' })
+          : this.kvMachine.applyEncoded(entry.index, entry.data);
+        this.noteApplied(entry, outcome);
         mutations.push(...outcome.mutations);
         if (outcome.mutations.length > 0) changes.push({ index: entry.index, revision: outcome.revision, mutations: outcome.mutations });
         settled.push({ entry, result: outcome.result });
@@ -568,6 +596,34 @@ export class RaftDriver {
     end();
     this.deps.metrics.entriesApplied.inc(settled.length);
     if (changes.length > 0) this.deps.onApplied?.(changes);
+  }
+
+  /** Logs and counts what an applied entry did that operators must see. */
+  private noteApplied(entry: Entry, outcome: ApplyOutcome): void {
+    const { logger, metrics, options } = this.deps;
+    if (outcome.undecodable === true) {
+      metrics.entriesUndecodable.inc();
+      logger.error({ index: entry.index, term: entry.term, bytes: entry.data.length, reason: outcome.result.type === 'error' ? outcome.result.message : '' }, 'apply: a committed entry does not decode; applied as an error result, as on every replica');
+    } else if (outcome.result.type === 'clusterLimits' && outcome.result.changed) {
+      const differFromFlags = describeLimitChanges(outcome.result.limits, clusterLimitsOf(options.limits, options.sessionTtlMs));
+      logger.info({ index: entry.index, limits: outcome.result.limits, differFromFlags }, 'cluster limits set by the log; this node applies every entry by them (its flags only admit requests)');
+    }
+  }
+
+  /**
+   * A new leader records its flags as the cluster limits if the log never set them (a
+   * conditional entry: repeating it, or racing another leader's, changes nothing).
+   */
+  private proposeBootstrapLimits(): void {
+    const { options, logger } = this.deps;
+    const data = this.kvMachine.bootstrapLimitsEntry(clusterLimitsOf(options.limits, options.sessionTtlMs));
+    if (data === null) return;
+    try {
+      this.raw.propose(data);
+      logger.info({}, "cluster limits never set: proposed this node's flags");
+    } catch (e) {
+      logger.warn({ err: String(e) }, "cluster limits never set: proposing this node's flags failed; the next leader will");
+    }
   }
 
   private applyConfChange(entry: Entry): ConfState {

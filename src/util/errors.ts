@@ -16,7 +16,8 @@ export type ErrorCode =
   | 'PROPOSAL_DROPPED'
   | 'CORRUPTION'
   | 'ALREADY_EXISTS'
-  | 'FAILED_PRECONDITION';
+  | 'FAILED_PRECONDITION'
+  | 'SESSION_EXPIRED';
 
 /** Whether a failed write may have been applied. */
 export type WriteOutcome = 'not_applied' | 'unknown';
@@ -49,6 +50,18 @@ export class UnavailableError extends RaftkvError {
 /** A write was in flight when leadership was lost or the node stopped: it may or may not apply. */
 export class OutcomeUnknownError extends RaftkvError {
   readonly code = 'OUTCOME_UNKNOWN';
+  readonly outcome: WriteOutcome = 'unknown';
+}
+
+/**
+ * An exactly-once write came from a client whose session the cluster no longer has (it expired
+ * or was evicted while the client retried): the write was not applied now, and may have been
+ * applied before under the lost session, so its outcome is unknown (Raft thesis §6.3). Retrying
+ * with the same client id cannot help: the client must start a new session (a new client id) and
+ * find out what happened by reading.
+ */
+export class SessionExpiredError extends RaftkvError {
+  readonly code = 'SESSION_EXPIRED';
   readonly outcome: WriteOutcome = 'unknown';
 }
 

@@ -1,6 +1,6 @@
 /** How the state machine's deterministic write results become what the driver answers. */
 import type { WriteOp, WriteResult } from '../../kv/index.js';
-import { FailedPreconditionError, InvalidArgumentError, OverloadedError, revision } from '../../util/index.js';
+import { FailedPreconditionError, InvalidArgumentError, OverloadedError, revision, SessionExpiredError } from '../../util/index.js';
 import type { Revision } from '../../util/index.js';
 
 /** The typed error for a write the state machine refused (deterministically, on every replica). */
@@ -12,6 +12,8 @@ export function errorOfResult(result: Extract<WriteResult, { type: 'error' }>): 
       return new OverloadedError(result.message, 1000);
     case 'FAILED_PRECONDITION':
       return new FailedPreconditionError(result.message);
+    case 'SESSION_EXPIRED':
+      return new SessionExpiredError(result.message);
   }
 }
 

@@ -15,8 +15,8 @@ describe('ForwardedKV', () => {
     for (const method of forwardedMethods) {
       const declared = service[method];
       expect(declared?.path).toBe(forwardedKvService[method].path);
-      expect(declared?.requestType.type.name).toBe(`${method}Request`);
-      expect(declared?.responseType.type.name).toBe(`${method}Response`);
+      expect((declared?.requestType.type as { name?: string } | undefined)?.name).toBe(`${method}Request`);
+      expect((declared?.responseType.type as { name?: string } | undefined)?.name).toBe(`${method}Response`);
       // The codecs are KV's own: what a follower forwards is the client's message as it came.
       expect(forwardedKvService[method].requestSerialize).toBe(kvService[method].requestSerialize);
       expect(forwardedKvService[method].responseDeserialize).toBe(kvService[method].responseDeserialize);
