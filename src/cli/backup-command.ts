@@ -102,7 +102,7 @@ function headerRows(h: BackupHeader | M.BackupInfoMsg, extra: readonly [string, 
 
 /** `backup save`: streams a backup from the first endpoint that answers into `file`. */
 async function save(file: string, o: { local?: boolean }, flags: ClientFlags, deadlineMs: number): Promise<void> {
-  const admin = new AdminConnection(flags.endpoints);
+  const admin = new AdminConnection(flags);
   const tmp = `${file}.tmp`;
   const started = Date.now();
   let lastError: CliFailure | null = null;
