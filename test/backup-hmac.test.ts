@@ -3,39 +3,22 @@
 // the SHA-256 check (what issue 11 found) but is refused by `backup verify` and `backup restore`
 // given the key, and so is an unsigned backup; the untouched backup verifies and restores.
 import { createHash, randomBytes } from 'node:crypto';
-import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { LocalCluster, planTestCluster, repoRoot } from '../cluster/local-cluster.js';
+import { LocalCluster, planTestCluster } from '../cluster/local-cluster.js';
 import { verifyBackupFile } from '../src/server/index.js';
+import { runCli } from './support/run-cli.js';
+import type { CliRun } from './support/run-cli.js';
 
 let dir = '';
 let cluster: LocalCluster;
 const key = (): string => join(dir, 'backup.key');
 const backup = (): string => join(dir, 'signed.rkvb');
 
-interface Run {
-  readonly code: number | null;
-  readonly stdout: string;
-  readonly stderr: string;
-}
-
-function raftkv(args: readonly string[]): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [join(repoRoot, 'bin', 'raftkv.js'), ...args], { env: { ...process.env, RAFTKV_ENDPOINTS: cluster.endpoints }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
+function raftkv(args: readonly string[]): Promise<CliRun> {
+  return runCli(args, { env: { RAFTKV_ENDPOINTS: cluster.endpoints } });
 }
 
 /** Changes `from` to `to` (same length) in a copy of the backup and recomputes its SHA-256 trailer, as an attacker without the key can. */

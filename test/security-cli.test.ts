@@ -2,53 +2,25 @@
 // negative controls are hidden from `serve --help` and refused unless RAFTKV_ENABLE_TEST_FAULTS=1,
 // with a loud warning when allowed; a node refuses to start with another node's peer certificate.
 // Every node process started here is stopped by its pid.
-import { spawn } from 'node:child_process';
-import type { ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { freePorts, repoRoot } from '../cluster/local-cluster.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freePorts } from '../cluster/local-cluster.js';
 import { createDevCerts } from '../src/tls/index.js';
+import { runCli } from './support/run-cli.js';
+import type { CliRun } from './support/run-cli.js';
 
 let dir = '';
-const started: ChildProcess[] = [];
 
 beforeAll(() => {
   dir = mkdtempSync(join(tmpdir(), 'raftkv-security-cli-'));
 });
-afterEach(() => {
-  for (const p of started.splice(0)) if (p.exitCode === null && p.signalCode === null && p.pid !== undefined) process.kill(p.pid, 'SIGKILL');
-});
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-interface Run {
-  readonly code: number | null;
-  readonly stdout: string;
-  readonly stderr: string;
-}
-
-/** Runs the CLI; with `until`, stops the process (by pid) once stderr or stdout matches it. */
-function raftkv(args: readonly string[], options: { env?: Record<string, string>; until?: RegExp } = {}): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const env: Record<string, string | undefined> = { ...process.env, ...options.env };
-    if (options.env?.['RAFTKV_ENABLE_TEST_FAULTS'] === undefined) delete env['RAFTKV_ENABLE_TEST_FAULTS'];
-    const child = spawn(process.execPath, [join(repoRoot, 'bin', 'raftkv.js'), ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-    started.push(child);
-    let stdout = '';
-    let stderr = '';
-    const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
-    const check = (): void => {
-      if (options.until !== undefined && options.until.test(stdout + stderr) && child.pid !== undefined) process.kill(child.pid, 'SIGKILL');
-    };
-    child.stdout.on('data', (d: Buffer) => ((stdout += d.toString()), check()));
-    child.stderr.on('data', (d: Buffer) => ((stderr += d.toString()), check()));
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
+/** Runs the CLI without RAFTKV_ENABLE_TEST_FAULTS unless `env` sets it. */
+function raftkv(args: readonly string[], options: { env?: Record<string, string>; until?: RegExp } = {}): Promise<CliRun> {
+  return runCli(args, { env: { RAFTKV_ENABLE_TEST_FAULTS: undefined, ...options.env }, ...(options.until === undefined ? {} : { until: options.until }) });
 }
 
 async function serveArgs(id: string): Promise<string[]> {
