@@ -38,7 +38,7 @@ beforeAll(() => {
   // The cluster's CA with its three nodes, a node "evil" that is not a member, and a client;
   // a second CA that issued certificates with the very same names.
   createDevCerts(certs, ['n1', 'n2', 'n3', 'evil'], { clients: ['admin'] });
-  createDevCerts(otherCa, ['n1', 'n2'], { clients: ['admin'] });
+  createDevCerts(otherCa, ['n1', 'n2', 'n3'], { clients: ['admin'] });
 }, 60_000);
 
 // A long election timeout: the assertions below say the leader and term did not change at all,
@@ -206,7 +206,13 @@ describe('mutual TLS on the peer port', () => {
     closers.push(memberAtFollower, memberAtLeader);
     await sendRejected(memberAtFollower, { from: O, to: F }, forgedToFollower);
     await sendRejected(memberAtLeader, { from: O, to: L }, forgedToLeader.filter((m) => m.from !== O));
-    // 3. Forged snapshots: from a non-member, and from a member's stream claiming to be the leader.
+    // 3. Streams claiming to be the leader, announcing a client address of the attacker's choice: refused before the metadata is read.
+    for (const files of [node(certs, 'evil'), node(certs, other.id), client(certs, 'admin')]) {
+      const p = new RawPeer(follower.peerAddress, files);
+      closers.push(p);
+      expect((await p.stream({ from: leader.id, to: F, clientAddress: spoof }).ended).code).toBe(grpc.status.PERMISSION_DENIED);
+    }
+    // 4. Forged snapshots: from a non-member, and from a member's stream claiming to be the leader.
     const header = { type: 'snapshot' as const, from: nodeId('evil'), to: F, term: term(t + 10), snapshot: { metadata: { index: logIndex(lastIndex + 1000), term: term(t + 10), conf: { voters: [nodeId('evil')], learners: [] } }, data: new Uint8Array(0) } };
     const chunk = { header, offset: 0, data: new Uint8Array(0), last: true, totalBytes: 0, sha256: new Uint8Array(0) };
     expect((await evilAtFollower.sendSnapshot('evil', [chunk])).code).not.toBe(grpc.status.OK);
