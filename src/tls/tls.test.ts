@@ -2,11 +2,14 @@
 // convention (node vs client SAN URI, exactly one), the start-up checks on PEM files (missing,
 // mismatched key, wrong CA, wrong node id), and reloading (a valid change is published, an
 // invalid one keeps the pair in use).
-import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { X509Certificate } from 'node:crypto';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { connect } from 'node:tls';
+import { Server } from '@grpc/grpc-js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CertificateSource, createClientCert, createDevCerts, createNodeCert, identityOfSan, loadTlsMaterial, namesNode } from './index.js';
+import { CertificateSource, createClientCert, createDevCerts, createNodeCert, identityOfSan, loadTlsMaterial, namesNode, tlsServerCredentials } from './index.js';
 
 let dir = '';
 let other = '';
@@ -87,5 +90,44 @@ describe('reloading', () => {
     expect(source.current.cert.equals(good)).toBe(true);
     expect(seen).toHaveLength(1);
     source.close();
+  });
+});
+
+/** The serial number of the certificate a TLS server at `port` presents to a new connection (with a client certificate). */
+function servedSerial(port: number, a: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = connect({ port, host: '127.0.0.1', servername: 'localhost', ALPNProtocols: ['h2'], ca: readFileSync(join(a, 'ca.pem')), cert: readFileSync(join(a, 'client-alice.pem')), key: readFileSync(join(a, 'client-alice-key.pem')) }, () => {
+      const serial = socket.getPeerCertificate().serialNumber;
+      socket.destroy();
+      resolve(serial);
+    });
+    socket.on('error', reject);
+  });
+}
+
+describe('reloading a running server', () => {
+  it('serves a renewed certificate to new connections without a restart', async () => {
+    const a = join(dir, 'a');
+    const live = join(dir, 'served');
+    mkdirSync(live);
+    const install = (): void => {
+      copyFileSync(join(a, 'n2.pem'), join(live, 'node.pem'));
+      copyFileSync(join(a, 'n2-key.pem'), join(live, 'node-key.pem'));
+    };
+    install();
+    const source = new CertificateSource({ files: { certFile: join(live, 'node.pem'), keyFile: join(live, 'node-key.pem'), caFile: join(a, 'ca.pem') }, what: 'client TLS', reloadIntervalMs: 0 });
+    const server = new Server();
+    try {
+      const port = await new Promise<number>((ok, fail) => server.bindAsync('127.0.0.1:0', tlsServerCredentials(source, true), (e, p) => (e ? fail(e) : ok(p))));
+      const serial = (f: string): string => new X509Certificate(readFileSync(f)).serialNumber;
+      expect(await servedSerial(port, a)).toBe(serial(join(live, 'node.pem')));
+      createNodeCert(a, 'n2', { force: true });
+      install();
+      expect(source.reload()).toBe(true);
+      expect(await servedSerial(port, a)).toBe(serial(join(a, 'n2.pem')));
+    } finally {
+      server.forceShutdown();
+      source.close();
+    }
   });
 });
