@@ -115,6 +115,31 @@ export interface LocalClusterOptions {
    * only the parent, which then stops the nodes itself (jepsen-lite heals and checks first).
    */
   readonly detached?: boolean;
+  /**
+   * TLS with the certificates in `certsDir` (as `raftkv certs dev` writes them: ca.pem,
+   * <id>.pem, <id>-key.pem): TLS on the client port, mutual TLS on the peer port, and with
+   * `clientCertAuth` client certificates required too.
+   */
+  readonly tls?: LocalClusterTls;
+}
+
+/** TLS settings of a local cluster. */
+export interface LocalClusterTls {
+  readonly certsDir: string;
+  readonly clientCertAuth?: boolean;
+}
+
+/** The `raftkv serve` TLS flags of node `id` with the certificates in `tls.certsDir`. */
+export function tlsServeArgs(id: string, tls: LocalClusterTls): string[] {
+  const file = (name: string): string => join(tls.certsDir, name);
+  return [
+    '--cert-file', file(`${id}.pem`),
+    '--key-file', file(`${id}-key.pem`),
+    ...(tls.clientCertAuth === true ? ['--trusted-ca-file', file('ca.pem'), '--client-cert-auth'] : []),
+    '--peer-cert-file', file(`${id}.pem`),
+    '--peer-key-file', file(`${id}-key.pem`),
+    '--peer-trusted-ca-file', file('ca.pem'),
+  ];
 }
 
 /** A set of raftkv node processes. */
@@ -170,6 +195,7 @@ export class LocalCluster {
       '--listen-peer', s.peerAddress,
       '--listen-http', s.httpAddress,
       '--initial-cluster', this.options.initialClusterFor?.[id] ?? this.initialCluster,
+      ...(this.options.tls === undefined ? [] : tlsServeArgs(id, this.options.tls)),
       ...(this.options.extraArgs ?? []),
       ...(this.options.nodeArgs?.[id] ?? []),
       ...extra,

@@ -277,8 +277,11 @@ async function setUpNetwork(options: RunOptions, chosen: readonly NemesisFamily[
 
 /** The cluster's processes: each node in its own process group, recorded in the slot as it starts. */
 function clusterFor(plan: NetPlan, serveArgs: readonly string[], env: RunEnv): LocalCluster {
+  // A node refuses the negative controls (--test-*) unless this variable says they are meant.
+  const faults = serveArgs.some((a) => a.startsWith('--test-'));
   return new LocalCluster(plan.specs, {
     extraArgs: serveArgs,
+    ...(faults ? { env: { RAFTKV_ENABLE_TEST_FAULTS: '1' } } : {}),
     pidDir: env.nodesDir,
     ...(plan.commandPrefix ? { commandPrefix: plan.commandPrefix } : {}),
     ...(plan.initialClusterFor ? { initialClusterFor: plan.initialClusterFor } : {}),

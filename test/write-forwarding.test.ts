@@ -5,6 +5,7 @@
 import * as grpc from '@grpc/grpc-js';
 import { describe, expect, it } from 'vitest';
 import { sleep } from '../cluster/local-cluster.js';
+import { forwardedKvService } from '../src/server/forwarding/forwarded-kv-service.js';
 import type { LocalCluster } from '../cluster/local-cluster.js';
 import { useTestCluster } from './support/test-cluster.js';
 import { bytes, num, RawClient, text } from './support/raw-client.js';
@@ -121,6 +122,25 @@ describe('write forwarding', () => {
     const again = await client(via).call<{ header: { revision: unknown } }>('Put', req, 5000);
     expect(num(again.header.revision)).toBe(num(answer?.header.revision));
     expect(num((await readOnLeader('fwd/once'))?.version)).toBe(1);
+  });
+
+  it('refuses a forwarded write on the peer port from a node that is not a member, and applies nothing', async () => {
+    const { leader } = await followers();
+    const Forwarded = grpc.makeGenericClientConstructor(forwardedKvService as unknown as grpc.ServiceDefinition, 'ForwardedKV');
+    const peer = new Forwarded(cluster.spec(leader).peerAddress, grpc.credentials.createInsecure());
+    try {
+      for (const from of ['evil', '']) {
+        const metadata = new grpc.Metadata();
+        if (from !== '') metadata.set('raftkv-from', from);
+        const code = await new Promise<number>((resolve) => {
+          peer.makeUnaryRequest(forwardedKvService.Put.path, forwardedKvService.Put.requestSerialize, forwardedKvService.Put.responseDeserialize, { key: bytes('fwd/forged'), value: bytes('x') }, metadata, { deadline: Date.now() + 5000 }, (e) => resolve(e?.code ?? grpc.status.OK));
+        });
+        expect(code, `raftkv-from=${from}`).toBe(grpc.status.PERMISSION_DENIED);
+      }
+    } finally {
+      peer.close();
+    }
+    expect(await readOnLeader('fwd/forged')).toBeNull();
   });
 
   it('says a write was not applied when the follower cannot reach the leader at all', async () => {

@@ -8,6 +8,9 @@
  * - `backup restore <file> --id <id> --data-dir <dir> --initial-cluster <id=peer,...>`: builds a
  *   fresh data dir for one node of a NEW cluster (run it for every node with the same file and
  *   flags). A bad file is refused and nothing is written.
+ * - `--hmac-key-file <key>` (or RAFTKV_BACKUP_HMAC_KEY_FILE) on save, verify and restore, and
+ *   `backup sign <file>`: an HMAC-SHA256 in `<file>.hmac` (server/backup-mac.ts); given the key,
+ *   verify and restore refuse a file that was changed or is not signed.
  */
 import { open, rename, rm } from 'node:fs/promises';
 import { createRequire } from 'node:module';
@@ -100,9 +103,24 @@ function headerRows(h: BackupHeader | M.BackupInfoMsg, extra: readonly [string, 
   ];
 }
 
+/** The HMAC key option of save, verify, restore and sign. */
+function hmacKeyOption(required = false): Option {
+  const o = new Option('--hmac-key-file <file>', 'authenticate the backup with HMAC-SHA256 under the key in this file (<file>.hmac)').env('RAFTKV_BACKUP_HMAC_KEY_FILE');
+  return required ? o.makeOptionMandatory() : o;
+}
+
+/** Reads the key of `--hmac-key-file`, or null without one. */
+async function hmacKey(path: string | undefined): Promise<Buffer | null> {
+  if (path === undefined) return null;
+  const { readBackupKey } = await import('../server/index.js');
+  return readBackupKey(path);
+}
+
 /** `backup save`: streams a backup from the first endpoint that answers into `file`. */
-async function save(file: string, o: { local?: boolean }, flags: ClientFlags, deadlineMs: number): Promise<void> {
-  const admin = new AdminConnection(flags.endpoints);
+async function save(file: string, o: { local?: boolean; hmacKeyFile?: string }, flags: ClientFlags, deadlineMs: number): Promise<void> {
+  // Read the key before taking the backup: a bad key path must not cost a whole backup.
+  const key = await hmacKey(o.hmacKeyFile);
+  const admin = new AdminConnection(flags);
   const tmp = `${file}.tmp`;
   const started = Date.now();
   let lastError: CliFailure | null = null;
@@ -140,15 +158,18 @@ async function save(file: string, o: { local?: boolean }, flags: ClientFlags, de
         }
         throw failure;
       }
-      const { verifyBackupFile } = await import('../server/index.js');
+      const { removeBackupMac, signBackupFile, verifyBackupFile } = await import('../server/index.js');
       const verified = await verifyBackupFile(tmp).catch(async (e: unknown) => {
         await rm(tmp, { force: true });
         throw e;
       });
+      // A MAC file of an earlier backup of this name would no longer match: replace or remove it.
+      await removeBackupMac(file);
       await rename(tmp, file);
+      const hmac = key === null ? null : await signBackupFile(file, key);
       const seconds = (Date.now() - started) / 1000;
-      if (flags.output === 'json') printJson({ file, endpoint, bytes, sha256: verified.sha256, seconds, header: verified.header });
-      else printTable(['FIELD', 'VALUE'], headerRows(verified.header, [['file', file], ['bytes', String(bytes)], ['sha256', verified.sha256], ['from', endpoint], ['took', `${seconds.toFixed(1)} s`]]));
+      if (flags.output === 'json') printJson({ file, endpoint, bytes, sha256: verified.sha256, hmacSha256: hmac, seconds, header: verified.header });
+      else printTable(['FIELD', 'VALUE'], headerRows(verified.header, [['file', file], ['bytes', String(bytes)], ['sha256', verified.sha256], ['hmac-sha256', hmac === null ? '- (no --hmac-key-file)' : `${hmac} (in ${file}.hmac)`], ['from', endpoint], ['took', `${seconds.toFixed(1)} s`]]));
       return;
     }
   } finally {
@@ -165,8 +186,9 @@ export function registerBackupCommand(program: Command): void {
     backup
       .command('save <file>')
       .description('stream a consistent online backup from a node (a follower too) into <file>')
-      .option('--local', 'back up the node\'s local state without confirming with the leader first'),
-  ).action(async (file: string, o: { local?: boolean }, cmd: Command) => {
+      .option('--local', 'back up the node\'s local state without confirming with the leader first')
+      .addOption(hmacKeyOption()),
+  ).action(async (file: string, o: { local?: boolean; hmacKeyFile?: string }, cmd: Command) => {
     const flags = clientFlagsOf(cmd);
     // A backup of a large state takes a while: no deadline unless --timeout is given.
     const deadlineMs = cmd.getOptionValueSource('timeout') === 'default' ? Number.POSITIVE_INFINITY : Date.now() + flags.timeoutMs;
@@ -175,17 +197,21 @@ export function registerBackupCommand(program: Command): void {
 
   backup
     .command('verify <file>')
-    .description('check a backup file (format, version, records, SHA-256) and print its header')
+    .description('check a backup file (format, version, records, SHA-256, and with a key its HMAC) and print its header')
+    .addOption(hmacKeyOption())
     .addOption(new Option('-o, --output <format>', 'output format').choices(['table', 'json']).default('table'))
-    .action(async (file: string, o: { output: OutputFormat }) => {
-      const { readBackupHeader, verifyBackupFile } = await import('../server/index.js');
+    .action(async (file: string, o: { output: OutputFormat; hmacKeyFile?: string }) => {
+      const { readBackupHeader, verifyBackupFile, verifyBackupMac } = await import('../server/index.js');
+      const key = await hmacKey(o.hmacKeyFile);
       const bar = progressBar(o.output, 'verify');
       if (bar) bar.start((await readBackupHeader(file)).header.keyCount, 0);
       try {
         const verified = await verifyBackupFile(file, (keys) => bar?.update(keys));
+        if (key !== null) await verifyBackupMac(file, key);
         bar?.stop();
-        if (o.output === 'json') printJson({ file, ok: true, bytes: verified.fileBytes, sha256: verified.sha256, header: verified.header });
-        else printTable(['FIELD', 'VALUE'], headerRows(verified.header, [['bytes', String(verified.fileBytes)], ['sha256', verified.sha256], ['verified', 'ok']]));
+        const authenticated = key === null ? 'not checked (no --hmac-key-file)' : 'yes (HMAC-SHA256)';
+        if (o.output === 'json') printJson({ file, ok: true, authenticated: key !== null, bytes: verified.fileBytes, sha256: verified.sha256, header: verified.header });
+        else printTable(['FIELD', 'VALUE'], headerRows(verified.header, [['bytes', String(verified.fileBytes)], ['sha256', verified.sha256], ['authenticated', authenticated], ['verified', 'ok']]));
       } finally {
         bar?.stop();
       }
@@ -198,11 +224,15 @@ export function registerBackupCommand(program: Command): void {
     .requiredOption('--initial-cluster <members>', 'the new cluster: id=peerHost:port,...')
     .option('--data-dir <dir>', 'the data dir to create (default data/<id>)')
     .option('--cluster-id <id>', 'the new cluster id (default: derived from the backup and --initial-cluster)')
+    .addOption(hmacKeyOption())
     .addOption(new Option('-o, --output <format>', 'output format').choices(['table', 'json']).default('table'))
-    .action(async (file: string, o: { id: string; initialCluster: string; dataDir?: string; clusterId?: string; output: OutputFormat }) => {
-      const { parseInitialCluster, restoreBackup } = await import('../server/index.js');
+    .action(async (file: string, o: { id: string; initialCluster: string; dataDir?: string; clusterId?: string; output: OutputFormat; hmacKeyFile?: string }) => {
+      const { parseInitialCluster, restoreBackup, verifyBackupMac } = await import('../server/index.js');
       const { nodeId } = await import('../util/index.js');
       const members = parseInitialCluster(o.initialCluster);
+      // With a key, nothing is written unless the file is exactly what was signed.
+      const key = await hmacKey(o.hmacKeyFile);
+      if (key !== null) await verifyBackupMac(file, key);
       const dataDir = o.dataDir ?? `data/${o.id}`;
       const started = Date.now();
       const result = await restoreBackup({ file, dataDir, nodeId: nodeId(o.id), members, ...(o.clusterId === undefined ? {} : { clusterId: o.clusterId }) });
@@ -213,5 +243,18 @@ export function registerBackupCommand(program: Command): void {
       }
       printTable(['FIELD', 'VALUE'], headerRows(result.header, [['data dir', dataDir], ['new cluster id', result.clusterId], ['members', members.map((m) => m.id).join(',')], ['took', `${seconds.toFixed(1)} s`]]));
       println(`start it with: raftkv serve --id ${o.id} --data-dir ${dataDir} --initial-cluster ${o.initialCluster} (and its --listen-* flags)`);
+    });
+
+  backup
+    .command('sign <file>')
+    .description('verify a backup (a scheduled one, say) and write its HMAC-SHA256 to <file>.hmac')
+    .addOption(hmacKeyOption(true))
+    .action(async (file: string, o: { hmacKeyFile: string }) => {
+      const { signBackupFile, verifyBackupFile } = await import('../server/index.js');
+      const key = await hmacKey(o.hmacKeyFile);
+      if (key === null) throw new CliFailure('--hmac-key-file is required', ExitCode.usage);
+      await verifyBackupFile(file);
+      const mac = await signBackupFile(file, key);
+      println(`${file}.hmac: ${mac}`);
     });
 }

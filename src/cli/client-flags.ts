@@ -1,11 +1,14 @@
 /**
- * The flags every client command takes (`--endpoints`, `--output`, `--timeout`) and the client
- * a command runs with. A command's client lives for the command and is closed after it.
+ * The flags every client command takes (`--endpoints`, `--output`, `--timeout`, and for TLS
+ * `--cacert`, `--cert`, `--key` as in etcdctl) and the client a command runs with. A command's
+ * client lives for the command and is closed after it.
  */
+import { readFileSync } from 'node:fs';
 import { InvalidArgumentError as CommanderInvalidArgument, Option } from 'commander';
 import type { Command } from 'commander';
-import { createClient, defaultEndpoints } from '../client/index.js';
-import type { RaftkvClient } from '../client/index.js';
+import { createClient, defaultEndpoints, endpointSchemes } from '../client/index.js';
+import type { ClientTlsOptions, RaftkvClient } from '../client/index.js';
+import { CliFailure, ExitCode } from './exit-codes.js';
 import type { OutputFormat } from './output.js';
 
 /** What the common flags resolve to. */
@@ -13,6 +16,34 @@ export interface ClientFlags {
   readonly endpoints: string;
   readonly output: OutputFormat;
   readonly timeoutMs: number;
+  /** TLS (PEM contents read from --cacert, --cert, --key), or null for plaintext. */
+  readonly tls: ClientTlsOptions | null;
+}
+
+/** The TLS flags as given. */
+interface TlsFlags {
+  readonly cacert?: string;
+  readonly cert?: string;
+  readonly key?: string;
+}
+
+function readPem(path: string, flag: string): Buffer {
+  try {
+    return readFileSync(path);
+  } catch (e) {
+    throw new CliFailure(`${flag}: cannot read ${path}: ${e instanceof Error ? e.message : String(e)}`, ExitCode.usage);
+  }
+}
+
+/** TLS from the flags: on with any of them, or with https:// endpoints. */
+export function tlsOfFlags(endpoints: string, o: TlsFlags): ClientTlsOptions | null {
+  if (o.cacert === undefined && o.cert === undefined && o.key === undefined && !endpointSchemes(endpoints).https) return null;
+  if ((o.cert === undefined) !== (o.key === undefined)) throw new CliFailure('--cert and --key go together', ExitCode.usage);
+  return {
+    ...(o.cacert === undefined ? {} : { ca: readPem(o.cacert, '--cacert') }),
+    ...(o.cert === undefined ? {} : { cert: readPem(o.cert, '--cert') }),
+    ...(o.key === undefined ? {} : { key: readPem(o.key, '--key') }),
+  };
 }
 
 /** Parses `500ms`, `5s`, `1m` or a bare number of milliseconds. */
@@ -37,18 +68,21 @@ export function addClientFlags(command: Command): Command {
   return command
     .addOption(new Option('--endpoints <list>', 'comma-separated client addresses host:port').env('RAFTKV_ENDPOINTS').default(defaultEndpoints.join(',')))
     .addOption(new Option('-o, --output <format>', 'output format').choices(['table', 'json']).default('table'))
-    .addOption(new Option('--timeout <duration>', 'deadline of the command (500ms, 5s, 1m)').argParser(parseDuration).default(5000, '5s'));
+    .addOption(new Option('--timeout <duration>', 'deadline of the command (500ms, 5s, 1m)').argParser(parseDuration).default(5000, '5s'))
+    .addOption(new Option('--cacert <file>', 'TLS: PEM CA bundle the nodes\' certificates chain to (turns TLS on)').env('RAFTKV_CACERT'))
+    .addOption(new Option('--cert <file>', 'TLS: PEM client certificate, for clusters that require one').env('RAFTKV_CERT'))
+    .addOption(new Option('--key <file>', 'TLS: PEM private key of --cert').env('RAFTKV_KEY'));
 }
 
 /** The common flags of the command being run. */
 export function clientFlagsOf(command: Command): ClientFlags {
-  const o = command.optsWithGlobals<{ endpoints: string; output: OutputFormat; timeout: number }>();
-  return { endpoints: o.endpoints, output: o.output, timeoutMs: o.timeout };
+  const o = command.optsWithGlobals<{ endpoints: string; output: OutputFormat; timeout: number } & TlsFlags>();
+  return { endpoints: o.endpoints, output: o.output, timeoutMs: o.timeout, tls: tlsOfFlags(o.endpoints, o) };
 }
 
 /** Runs `fn` with a client for `flags`, closing it afterwards. */
 export async function withClient<T>(flags: ClientFlags, fn: (kv: RaftkvClient) => Promise<T>): Promise<T> {
-  const kv = createClient({ endpoints: flags.endpoints, timeoutMs: flags.timeoutMs });
+  const kv = createClient({ endpoints: flags.endpoints, timeoutMs: flags.timeoutMs, ...(flags.tls === null ? {} : { tls: flags.tls }) });
   try {
     return await fn(kv);
   } finally {

@@ -1,8 +1,11 @@
 /**
  * `raftkv cluster up`: starts a local three-node cluster on loopback (client ports 7001-7003,
  * peer ports 7101-7103, HTTP ports 7201-7203, data under ./data), prints the addresses and the
- * leader, and stops every node on Ctrl-C.
+ * leader, and stops every node on Ctrl-C. With `--tls` it first makes development certificates
+ * in <data-root>/certs (kept across runs) and runs TLS on the client ports and mutual TLS
+ * between nodes; `--client-cert-auth` requires client certificates too.
  */
+import { join } from 'node:path';
 import type { Command } from 'commander';
 import { LocalCluster, planCluster } from '../../cluster/local-cluster.js';
 
@@ -18,16 +21,26 @@ export function registerClusterCommand(program: Command): void {
     .option('--client-port-base <n>', 'node i listens for clients on base+i', '7000')
     .option('--peer-port-base <n>', 'node i listens for peers on base+i', '7100')
     .option('--http-port-base <n>', 'node i serves /metrics on base+i', '7200')
-    .action(async (o: Record<string, string>) => {
+    .option('--tls', 'TLS for clients and mutual TLS between nodes, with certificates made in <data-root>/certs')
+    .option('--client-cert-auth', 'with --tls: clients need a certificate too (client-admin.pem)')
+    .action(async (o: Record<string, string | boolean | undefined>) => {
+      const dataRoot = String(o['dataRoot']);
+      const host = String(o['host']);
       const specs = planCluster({
         nodes: Number(o['nodes']),
-        host: o['host'],
-        dataRoot: o['dataRoot'],
+        host,
+        dataRoot,
         clientPortBase: Number(o['clientPortBase']),
         peerPortBase: Number(o['peerPortBase']),
         httpPortBase: Number(o['httpPortBase']),
       });
-      const local = new LocalCluster(specs, { pidDir: o['dataRoot'] });
+      const certsDir = join(dataRoot, 'certs');
+      const tls = o['tls'] === true ? { certsDir, clientCertAuth: o['clientCertAuth'] === true } : undefined;
+      if (tls !== undefined) {
+        const { createDevCerts } = await import('../tls/index.js');
+        createDevCerts(certsDir, specs.map((s) => s.id), { hosts: [host] });
+      }
+      const local = new LocalCluster(specs, { pidDir: dataRoot, ...(tls === undefined ? {} : { tls }) });
       let stopping = false;
       const stop = async (): Promise<void> => {
         if (stopping) return;
@@ -46,6 +59,10 @@ export function registerClusterCommand(program: Command): void {
       }
       process.stdout.write(`leader: ${leader.id} (term ${leader.term})\n`);
       process.stdout.write(`endpoints: ${local.endpoints}\n`);
+      if (tls !== undefined) {
+        const clientCert = tls.clientCertAuth ? ` --cert ${join(certsDir, 'client-admin.pem')} --key ${join(certsDir, 'client-admin-key.pem')}` : '';
+        process.stdout.write(`tls: certificates in ${certsDir}; for example: raftkv get k --cacert ${join(certsDir, 'ca.pem')}${clientCert}\n`);
+      }
       process.stdout.write('Ctrl-C stops every node.\n');
       await new Promise<void>((resolveForever) => {
         const timer = setInterval(() => {

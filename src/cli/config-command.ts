@@ -18,7 +18,7 @@ export function registerConfigCommand(program: Command): void {
   const config = program.command('config').description('cluster-wide limits (replicated; changed through the log)');
   addClientFlags(config.command('get').description('show the cluster limits every node applies entries by')).action(async (_o: object, cmd: Command) => {
     const flags = clientFlagsOf(cmd);
-    await withAdmin(flags.endpoints, async (admin) => {
+    await withAdmin(flags, async (admin) => {
       const address = admin.endpoints[0] ?? '';
       const response = await admin.call(address, clusterService.ClusterLimitsGet, {}, Date.now() + flags.timeoutMs).catch((e: ServiceError) => {
         throw failureOf(e, address);
@@ -34,7 +34,7 @@ export function registerConfigCommand(program: Command): void {
   ).action(async (assignments: string[], _o: object, cmd: Command) => {
     const flags = clientFlagsOf(cmd);
     const limits = parseAssignments(assignments);
-    await withAdmin(flags.endpoints, async (admin) => {
+    await withAdmin(flags, async (admin) => {
       const { response } = await admin.onLeader(clusterService.ClusterLimitsSet, { limits }, Date.now() + flags.timeoutMs);
       print(response, flags.output === 'json');
     });

@@ -18,7 +18,7 @@ export function registerLeaderCommand(program: Command): void {
       .option('--to <id>', 'the voter to hand leadership to'),
   ).action(async (o: { to?: string }, cmd: Command) => {
     const flags = clientFlagsOf(cmd);
-    await withAdmin(flags.endpoints, async (admin) => {
+    await withAdmin(flags, async (admin) => {
       // A transfer takes an election or two: 15 s unless --timeout says otherwise.
       const deadlineMs = Date.now() + (cmd.getOptionValueSource('timeout') === 'default' ? 15_000 : flags.timeoutMs);
       const { response } = await admin.onLeader(clusterService.LeaderTransfer, { to: o.to ?? '' }, deadlineMs);

@@ -6,6 +6,7 @@ import { Command, CommanderError } from 'commander';
 import { packageInfo } from '../api/package-info.js';
 import { registerBackupCommand } from './backup-command.js';
 import { registerBenchCommand } from './bench-command.js';
+import { registerCertsCommand } from './certs-command.js';
 import { registerClusterCommand } from './cluster-command.js';
 import { registerConfigCommand } from './config-command.js';
 import { errorLine, exitCodeOf } from './exit-codes.js';
@@ -18,6 +19,14 @@ export { ExitCode } from './exit-codes.js';
 
 /** Commands that only talk to a cluster as a client: they never need the node's code. */
 const clientCommands: ReadonlySet<string> = new Set(['put', 'get', 'del', 'delete', 'range', 'list', 'cas', 'txn', 'watch', 'status', 'member']);
+
+// TLS to an endpoint given by IP address makes Node warn once that SNI cannot carry an IP
+// (DEP0123); the certificate is still checked against the IP. Keep that out of command output.
+const printWarning = process.listeners('warning');
+process.removeAllListeners('warning');
+process.on('warning', (w: Error & { code?: string }) => {
+  if (w.code !== 'DEP0123') for (const l of printWarning) l(w);
+});
 
 const program = new Command()
   .name('raftkv')
@@ -48,6 +57,7 @@ registerBackupCommand(program);
 registerLeaderCommand(program);
 registerConfigCommand(program);
 registerBenchCommand(program);
+registerCertsCommand(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -51,7 +51,7 @@ export function registerMemberChangeCommands(member: Command): void {
     const flags = clientFlagsOf(cmd);
     const peerAddress = o.peerAddress ?? peerArg;
     if (peerAddress === undefined) throw new CliFailure('member add: give the new node\'s peer address (member add <id> <host:port>)', ExitCode.usage);
-    await withAdmin(flags.endpoints, async (admin) => {
+    await withAdmin(flags, async (admin) => {
       const request: M.MemberAddRequestMsg = { id, peerAddress, clientAddress: o.clientAddress ?? '', isLearner: o.learner === true };
       const { response } = await admin.onLeader(clusterService.MemberAdd, request, deadlineOf(cmd, flags));
       let members = response.members ?? [];
@@ -75,7 +75,7 @@ export function registerMemberChangeCommands(member: Command): void {
       .option('--force', 'skip the catch-up and quorum checks'),
   ).action(async (id: string, o: { force?: boolean }, cmd: Command) => {
     const flags = clientFlagsOf(cmd);
-    await withAdmin(flags.endpoints, async (admin) => {
+    await withAdmin(flags, async (admin) => {
       const { response } = await admin.onLeader(clusterService.MemberPromote, { id, force: o.force === true }, deadlineOf(cmd, flags));
       if (flags.output !== 'json') println(`promoted ${id} to a voter`);
       printMembers(flags, response.members ?? [], { promoted: id });
@@ -89,7 +89,7 @@ export function registerMemberChangeCommands(member: Command): void {
       .option('--force', 'remove it even if that leaves no healthy quorum'),
   ).action(async (id: string, o: { force?: boolean }, cmd: Command) => {
     const flags = clientFlagsOf(cmd);
-    await withAdmin(flags.endpoints, async (admin) => {
+    await withAdmin(flags, async (admin) => {
       const { response } = await admin.onLeader(clusterService.MemberRemove, { id, force: o.force === true }, deadlineOf(cmd, flags));
       if (flags.output !== 'json') println(`removed ${id}; stop its process and delete its data dir`);
       printMembers(flags, response.members ?? [], { removed: id });

@@ -8,7 +8,8 @@
 import * as grpc from '@grpc/grpc-js';
 import type { ClientReadableStream, MethodDefinition, ServiceError } from '@grpc/grpc-js';
 import { ErrorTrailer } from '../api/index.js';
-import { parseEndpoints } from '../client/index.js';
+import { clientCredentials, endpointSchemes, parseEndpoints } from '../client/index.js';
+import type { ClientTlsOptions } from '../client/index.js';
 import { CliFailure, ExitCode } from './exit-codes.js';
 
 const channelOptions: grpc.ChannelOptions = {
@@ -39,19 +40,27 @@ export function failureOf(e: ServiceError, endpoint: string): CliFailure {
   return new CliFailure(`${endpoint}: ${e.details} [${grpc.status[e.code] ?? e.code}]`, ExitCode.failed);
 }
 
+/** Which cluster, and how to talk to it (the client flags). */
+export interface AdminTarget {
+  readonly endpoints: string;
+  readonly tls: ClientTlsOptions | null;
+}
+
 /** Calls to a cluster given by its client endpoints. Close it when done. */
 export class AdminConnection {
   private readonly clients = new Map<string, grpc.Client>();
   readonly endpoints: readonly string[];
+  private readonly credentials: grpc.ChannelCredentials;
 
-  constructor(endpoints: string) {
-    this.endpoints = parseEndpoints(endpoints);
+  constructor(target: AdminTarget) {
+    this.endpoints = parseEndpoints(endpointSchemes(target.endpoints).endpoints);
+    this.credentials = clientCredentials(target.tls);
   }
 
   private client(address: string): grpc.Client {
     let c = this.clients.get(address);
     if (c === undefined) {
-      c = new grpc.Client(address, grpc.credentials.createInsecure(), channelOptions);
+      c = new grpc.Client(address, this.credentials, channelOptions);
       this.clients.set(address, c);
     }
     return c;
@@ -113,8 +122,8 @@ export class AdminConnection {
 }
 
 /** Runs `fn` with a connection, closing it afterwards. */
-export async function withAdmin<T>(endpoints: string, fn: (admin: AdminConnection) => Promise<T>): Promise<T> {
-  const admin = new AdminConnection(endpoints);
+export async function withAdmin<T>(target: AdminTarget, fn: (admin: AdminConnection) => Promise<T>): Promise<T> {
+  const admin = new AdminConnection(target);
   try {
     return await fn(admin);
   } finally {

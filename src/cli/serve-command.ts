@@ -2,11 +2,14 @@
  * `raftkv serve`: runs one node. Every option is a flag, a `RAFTKV_*` environment variable, or a
  * key in the JSON file given by `--config` (flag > environment > file > default).
  * SIGTERM and SIGINT shut the node down cleanly; a second signal exits at once.
+ * The negative controls (`--test-*`) are hidden from `--help` and refused unless
+ * RAFTKV_ENABLE_TEST_FAULTS=1; a node running with one says so loudly at start-up.
  */
 import { readFileSync } from 'node:fs';
+import { Option } from 'commander';
 import type { Command } from 'commander';
 import { pino } from 'pino';
-import { RaftkvNode, envName, optionNames, optionsFromEnv, optionsFromFile, resolveNodeOptions } from '../server/index.js';
+import { RaftkvNode, booleanOptionNames, checkTestFaults, envName, optionNames, optionsFromEnv, optionsFromFile, resolveNodeOptions, testFaultOptionNames, testFaultsEnvName } from '../server/index.js';
 import type { RawOptions } from '../server/index.js';
 
 const kebab = (name: string): string => name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
@@ -32,16 +35,26 @@ const descriptions: Record<string, string> = {
   backupIntervalMs: 'time between scheduled backups in ms (default 3600000)',
   backupKeep: 'scheduled backups kept, newest first (default 24)',
   logLevel: 'log level: trace, debug, info, warn, error (default info)',
+  certFile: 'PEM certificate of the client port: clients connect with TLS',
+  keyFile: 'PEM private key of --cert-file',
+  trustedCaFile: 'PEM CA that client certificates must chain to (with --client-cert-auth)',
+  clientCertAuth: 'mutual TLS for clients: refuse clients without a certificate from --trusted-ca-file',
+  peerCertFile: 'PEM certificate of this node for the peer port (SAN URI raftkv://node/<id>); peer TLS is mutual',
+  peerKeyFile: 'PEM private key of --peer-cert-file',
+  peerTrustedCaFile: 'PEM CA that every node\'s peer certificate chains to',
+  tlsReloadIntervalMs: 'how often certificate files are read again, a valid change is used without restart (default 60000)',
 };
+
+const testFaults: readonly string[] = testFaultOptionNames;
 
 /** Registers `serve` on the program. */
 export function registerServeCommand(program: Command): void {
   const serve = program.command('serve').description('run a raftkv node').option('--config <file>', 'JSON file of options (keys as in camelCase flag names)');
   for (const name of optionNames) {
-    const hidden = name.startsWith('test');
-    const flag = name === 'join' || hidden ? `--${kebab(name)}` : `--${kebab(name)} <value>`;
-    const description = `${descriptions[name] ?? `limit ${name}`} [${envName(name)}]`;
-    serve.option(flag, hidden ? `negative control for tests only [${envName(name)}]` : description);
+    const hidden = testFaults.includes(name);
+    const flag = booleanOptionNames.includes(name) ? `--${kebab(name)}` : `--${kebab(name)} <value>`;
+    const option = new Option(flag, hidden ? `negative control for tests only (needs ${testFaultsEnvName}=1)` : `${descriptions[name] ?? `limit ${name}`} [${envName(name)}]`);
+    serve.addOption(hidden ? option.hideHelp() : option);
   }
   serve.action(async (flags: Record<string, string | boolean | undefined>) => {
     const file: RawOptions = flags['config'] ? optionsFromFile(JSON.parse(readFileSync(String(flags['config']), 'utf8')) as unknown, String(flags['config'])) : {};
@@ -51,7 +64,13 @@ export function registerServeCommand(program: Command): void {
       if (v !== undefined) fromFlags[name] = v;
     }
     const options = resolveNodeOptions(fromFlags, optionsFromEnv(process.env), file);
+    const faults = checkTestFaults(options, process.env);
     const logger = pino({ level: options.logLevel, base: { nodeId: options.id } });
+    if (faults.length > 0) {
+      const line = `THIS NODE RUNS WITH TEST FAULTS (${faults.join(', ')}): it breaks raftkv's guarantees on purpose. Never use it for data.`;
+      process.stderr.write(`\n*** WARNING: ${line} ***\n\n`);
+      logger.warn({ testFaults: faults }, line);
+    }
     const fatal = (e: unknown): void => {
       logger.fatal({ err: e }, 'node: fatal error, stopping');
       process.exit(1);

@@ -60,7 +60,7 @@ export class Endpoint {
   /** The shared gRPC client, created on first use. */
   private grpcClient(): grpc.Client {
     if (this.closed) throw new Error(`endpoint ${this.address} is closed`);
-    this.client ??= new grpc.Client(this.address, grpc.credentials.createInsecure(), { ...baseChannelOptions, ...this.options.channelOptions });
+    this.client ??= new grpc.Client(this.address, this.options.credentials, { ...baseChannelOptions, ...this.options.channelOptions });
     return this.client;
   }
 

@@ -34,6 +34,8 @@ export { RaftkvClient, TxnBuilder } from './kv-client.js';
 export type { CallOptions, DeleteOptions, GetOptions, PutOptions, RangeOptions, ReadConsistency, ReadOptions, WatchOptions } from './kv-client.js';
 export type { ClientOptions } from './options.js';
 export { defaultEndpoints, parseEndpoints } from './options.js';
+export type { ClientTlsOptions } from './tls.js';
+export { clientCredentials, endpointSchemes, resolveTls } from './tls.js';
 export type { Bytes } from './bytes.js';
 export { isUtf8, utf8 } from './bytes.js';
 export { compare, op } from './requests.js';

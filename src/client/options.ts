@@ -3,7 +3,7 @@
  * `InvalidArgumentError` naming the option at `connect()` time.
  */
 import { randomUUID } from 'node:crypto';
-import type { ChannelOptions } from '@grpc/grpc-js';
+import type { ChannelCredentials, ChannelOptions } from '@grpc/grpc-js';
 import { InvalidArgumentError, noopLogger } from '../util/index.js';
 import type { Logger } from '../util/index.js';
 import type { BackoffOptions } from './backoff.js';
@@ -13,6 +13,8 @@ import { defaultCircuitBreaker } from './circuit-breaker.js';
 import type { ClientHooks } from './hooks.js';
 import type { RetryBudgetOptions } from './retry-budget.js';
 import { defaultRetryBudget } from './retry-budget.js';
+import { clientCredentials, endpointSchemes, resolveTls } from './tls.js';
+import type { ClientTlsOptions } from './tls.js';
 
 /** Options of `connect()`. Only `endpoints` is required. */
 export interface ClientOptions {
@@ -54,6 +56,11 @@ export interface ClientOptions {
   readonly logger?: Logger;
   /** Extra gRPC channel options. */
   readonly channelOptions?: ChannelOptions;
+  /**
+   * TLS: `{ ca, cert, key }` as PEM (cert and key for clusters that require client
+   * certificates), `true` for TLS with the system's CAs. `https://` endpoints turn it on too.
+   */
+  readonly tls?: ClientTlsOptions | boolean;
 }
 
 /** Options with every default applied. */
@@ -74,6 +81,8 @@ export interface ResolvedOptions {
   readonly hooks: ClientHooks;
   readonly logger: Logger;
   readonly channelOptions: ChannelOptions;
+  /** Plaintext or TLS, shared by every endpoint's channel. */
+  readonly credentials: ChannelCredentials;
 }
 
 /** The endpoints used when none are given (the local cluster's). */
@@ -110,10 +119,12 @@ export function resolveOptions(options: ClientOptions): ResolvedOptions {
   const breaker = options.circuitBreaker;
   const readFrom = options.readFrom ?? 'any';
   if (readFrom !== 'any' && readFrom !== 'leader') throw new InvalidArgumentError('readFrom', `must be "any" or "leader", got ${JSON.stringify(readFrom)}`);
+  const schemes = endpointSchemes(options.endpoints);
+  const tls = resolveTls(options.tls, schemes.https);
   const clientId = options.clientId ?? randomUUID();
   if (typeof clientId !== 'string' || clientId === '' || clientId.length > 128) throw new InvalidArgumentError('clientId', 'must be a non-empty string of at most 128 characters');
   return {
-    endpoints: parseEndpoints(options.endpoints),
+    endpoints: parseEndpoints(schemes.endpoints),
     timeoutMs: positive(options.timeoutMs, 5000, 'timeoutMs'),
     attemptTimeoutMs: options.attemptTimeoutMs === undefined ? null : positive(options.attemptTimeoutMs, 0, 'attemptTimeoutMs'),
     maxAttempts: positive(options.maxAttempts, 8, 'maxAttempts'),
@@ -143,6 +154,7 @@ export function resolveOptions(options: ClientOptions): ResolvedOptions {
     hooks: options.hooks ?? {},
     logger: options.logger ?? noopLogger,
     channelOptions: options.channelOptions ?? {},
+    credentials: clientCredentials(tls),
   };
 }
 

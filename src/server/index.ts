@@ -9,6 +9,7 @@ export type { StateFrame, StateRecord } from './state-stream.js';
 export { WatchHub } from './watch-hub.js';
 export { BACKUP_FORMAT_VERSION, BACKUP_MAGIC, encodeBackup, openBackupState, readBackupHeader, verifyBackupFile } from './backup-format.js';
 export type { BackupHeader, VerifiedBackup } from './backup-format.js';
+export { backupKeyBytesMin, backupMacPath, readBackupKey, removeBackupMac, signBackupFile, verifyBackupMac } from './backup-mac.js';
 export { restoreBackup, restoredClusterId } from './restore.js';
 export type { RestoreOptions, RestoreResult } from './restore.js';
 export { BackupScheduler, backupFileName } from './backup-scheduler.js';

@@ -14,7 +14,7 @@ import type { Server as HttpServer } from 'node:http';
 import { clusterService, kvService, maintenanceService, packageInfo, resolveProtoFile } from '../api/index.js';
 import type { NodeId, Logger } from '../util/index.js';
 import { LevelStorage } from '../storage/index.js';
-import { addRaftPeerService, GrpcTransport, peerServerOptions } from '../transport/index.js';
+import { addRaftPeerService, GrpcTransport, peerServerOptions, registerPeerSecurityMetrics } from '../transport/index.js';
 import type { TransportMetrics } from '../transport/index.js';
 import { FailedPreconditionError } from '../util/index.js';
 import { BackupScheduler } from './backup-scheduler.js';
@@ -24,6 +24,8 @@ import { startHttpServer } from './http-server.js';
 import { kvServiceImplementation } from './kv-service.js';
 import { maintenanceServiceImplementation } from './maintenance-service.js';
 import { NodeMetrics } from './metrics.js';
+import { nodeTls } from './node-tls.js';
+import type { NodeTls } from './node-tls.js';
 import type { InitialMember, NodeOptions } from './options.js';
 import { FileSnapshotStaging, systemWorld } from './driver/system-world.js';
 import { forwardedKvImplementation, forwardedKvService } from './forwarding/forwarded-kv-service.js';
@@ -56,12 +58,15 @@ export class RaftkvNode {
       admin: ClusterAdmin;
       backups: BackupScheduler;
       forwarder: WriteForwarder;
+      tls: NodeTls;
       logger: Logger;
     },
   ) {}
 
   /** Opens the data dir and starts every part of the node. */
   static async start(options: NodeOptions, logger: Logger, onFatal: (e: unknown) => void): Promise<RaftkvNode> {
+    // Certificates first: a node with unusable ones must not touch its data dir.
+    const tls = nodeTls(options, logger);
     mkdirSync(options.dataDir, { recursive: true });
     const metrics = new NodeMetrics();
     const initialConf = { voters: options.join ? [] : options.initialCluster.map((m) => m.id), learners: [] };
@@ -94,7 +99,16 @@ export class RaftkvNode {
     };
     const transportMetrics = transportMetricsOf(metrics);
     const initialPeers = new Map(options.initialCluster.filter((m) => m.id !== options.id).map((m) => [m.id, m.peerAddress] as const));
-    const transport = new GrpcTransport({ nodeId: options.id, clientAddress: options.advertiseClient, peers: initialPeers, limits: options.limits, handlers, logger, metrics: transportMetrics });
+    const transport = new GrpcTransport({
+      nodeId: options.id,
+      clientAddress: options.advertiseClient,
+      peers: initialPeers,
+      limits: options.limits,
+      handlers,
+      logger,
+      metrics: transportMetrics,
+      ...(tls.peerCredentials === undefined ? {} : { peerCredentials: tls.peerCredentials }),
+    });
     driver = new RaftDriver(
       { options, storage, staging: new FileSnapshotStaging(options.dataDir), transport, world: systemWorld(), metrics, logger, onFatal, onApplied: (changes) => watches.publish(changes) },
       image,
@@ -106,21 +120,30 @@ export class RaftkvNode {
     const backups = new BackupScheduler({ driver, options, metrics, logger });
     const serviceDeps = { options, driver, watches, metrics, dbSizeBytes, admin, logger };
     const kv = kvServiceImplementation(serviceDeps);
+
+    // A peer's messages count only while it is a member. A node that has no membership yet
+    // (joining, before its first snapshot) cannot tell members apart and accepts any peer the
+    // port lets in (with TLS: any node certificate from the cluster's CA).
+    const isKnownPeer = (id: NodeId): boolean => {
+      if (driver === null) return false;
+      const { voters, learners } = driver.confState;
+      return (voters.length === 0 && learners.length === 0) || voters.includes(id) || learners.includes(id);
+    };
+    const peerAdmission = { nodeId: options.id, authentication: tls.peerAuthentication, isKnownPeer, logger, metrics: transportMetrics };
     // Writes reaching a follower go on to the leader over the peer port (forwarding/).
     const forwarder = new WriteForwarder({
       selfId: options.id,
       view: driver,
-      credentials: () => grpc.credentials.createInsecure(),
+      credentials: (leader) => tls.peerCredentials?.(leader) ?? grpc.credentials.createInsecure(),
       forwardsPendingMax: options.limits.forwardsPendingMax,
       defaultTimeoutMs: options.requestTimeoutMs,
       registry: metrics.registry,
       logger,
     });
-
     const peerServer = new grpc.Server(peerServerOptions());
-    addRaftPeerService(peerServer, { nodeId: options.id, limits: options.limits, handlers, logger, metrics: transportMetrics });
-    peerServer.addService(forwardedKvService, forwardedKvImplementation(kv));
-    await bind(peerServer, options.listenPeer, 'peer');
+    addRaftPeerService(peerServer, { nodeId: options.id, limits: options.limits, handlers, logger, metrics: transportMetrics, authentication: tls.peerAuthentication, isKnownPeer });
+    peerServer.addService(forwardedKvService, forwardedKvImplementation(kv, peerAdmission));
+    await bind(peerServer, options.listenPeer, 'peer', tls.peerServerCredentials);
 
     const clientServer = new grpc.Server({
       'grpc.max_receive_message_length': options.limits.requestBytesMax,
@@ -134,9 +157,9 @@ export class RaftkvNode {
     health.addToServer(clientServer);
     const packageDefinition = protoLoader.loadSync(resolveProtoFile('kv.proto'), { keepCase: true });
     new ReflectionService(packageDefinition).addToServer(clientServer);
-    await bind(clientServer, options.listenClient, 'client');
+    await bind(clientServer, options.listenClient, 'client', tls.clientServerCredentials);
 
-    const node = new RaftkvNode(options, driver, metrics, { storage, transport, clientServer, peerServer, http: null as never, health, watches, admin, backups, forwarder, logger });
+    const node = new RaftkvNode(options, driver, metrics, { storage, transport, clientServer, peerServer, http: null as never, health, watches, admin, backups, forwarder, tls, logger });
     node.parts.http = await startHttpServer(options.listenHttp, metrics.registry, {
       liveness: () => (node.stopping ? 'shutting down' : null),
       readiness: () => node.readiness(),
@@ -148,7 +171,7 @@ export class RaftkvNode {
     backups.start();
     node.healthTimer = setInterval(() => node.updateHealth(), 200);
     logger.info(
-      { id: options.id, client: options.listenClient, peer: options.listenPeer, http: options.listenHttp, dataDir: options.dataDir, applied: image.appliedIndex },
+      { id: options.id, client: options.listenClient, peer: options.listenPeer, http: options.listenHttp, dataDir: options.dataDir, applied: image.appliedIndex, clientTls: tls.summary.client, peerTls: tls.summary.peer },
       'node: started',
     );
     return node;
@@ -203,7 +226,7 @@ export class RaftkvNode {
   }
 
   private async doStop(): Promise<void> {
-    const { logger, clientServer, peerServer, transport, storage, http, watches, admin, backups, forwarder } = this.parts;
+    const { logger, clientServer, peerServer, transport, storage, http, watches, admin, backups, forwarder, tls } = this.parts;
     logger.info({}, 'node: shutting down');
     if (this.healthTimer) clearInterval(this.healthTimer);
     admin.stop();
@@ -228,6 +251,7 @@ export class RaftkvNode {
     await new Promise<void>((resolve) => http.close(() => resolve()));
     http.closeAllConnections();
     await storage.close();
+    tls.close();
     logger.info({}, 'node: stopped');
   }
 
@@ -256,9 +280,9 @@ export function initialClusterId(members: readonly InitialMember[]): string {
   return `c-${createHash('sha256').update(membership).digest('hex').slice(0, 16)}`;
 }
 
-function bind(server: grpc.Server, address: string, what: string): Promise<number> {
+function bind(server: grpc.Server, address: string, what: string, credentials: grpc.ServerCredentials): Promise<number> {
   return new Promise((resolve, reject) => {
-    server.bindAsync(address, grpc.ServerCredentials.createInsecure(), (err, port) => {
+    server.bindAsync(address, credentials, (err, port) => {
       if (err) reject(new FailedPreconditionError(`cannot listen for ${what} traffic on ${address}: ${err.message}`));
       else resolve(port);
     });
@@ -275,7 +299,9 @@ function directoryBytes(dir: string): number {
 }
 
 function transportMetricsOf(m: NodeMetrics): TransportMetrics {
+  const peerRejected = registerPeerSecurityMetrics(m.registry);
   return {
+    peerRejected,
     messagesSent: (peer, count) => m.peerMessagesSent.inc({ peer }, count),
     messagesDropped: (peer, _reason, count) => m.peerMessagesDropped.inc({ peer }, count),
     batchesSent: () => {},

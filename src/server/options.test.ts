@@ -1,6 +1,6 @@
 // Proves option resolution: precedence flag > env > file > default, and clear errors naming the option.
 import { describe, expect, it } from 'vitest';
-import { envName, optionsFromEnv, optionsFromFile, parseInitialCluster, resolveNodeOptions } from './options.js';
+import { checkTestFaults, envName, optionsFromEnv, optionsFromFile, parseInitialCluster, resolveNodeOptions, testFaultsEnvName } from './options.js';
 
 describe('node options', () => {
   it('maps option names to RAFTKV_ environment variables', () => {
@@ -35,5 +35,28 @@ describe('node options', () => {
     expect(() => resolveNodeOptions({ id: 'n1', initialCluster: 'n2=a:1' })).toThrow(/does not list this node/);
     expect(() => resolveNodeOptions({ id: 'n1', valueBytesMax: 10 * 1024 * 1024 })).toThrow(/requestBytesMax/);
     expect(() => optionsFromFile({ bogus: 1 }, 'c.json')).toThrow(/unknown option "bogus"/);
+  });
+
+  it('reads the TLS options (etcd names) and refuses incomplete ones', () => {
+    const plain = resolveNodeOptions({ id: 'n1' });
+    expect(plain.tls).toEqual({ client: null, peer: null, reloadIntervalMs: 60_000 });
+    const env = optionsFromEnv({ RAFTKV_PEER_CERT_FILE: 'n1.pem', RAFTKV_PEER_KEY_FILE: 'n1-key.pem', RAFTKV_PEER_TRUSTED_CA_FILE: 'ca.pem' });
+    const o = resolveNodeOptions({ id: 'n1', certFile: 'c.pem', keyFile: 'k.pem', trustedCaFile: 'ca.pem', clientCertAuth: true }, env);
+    expect(o.tls.client).toEqual({ certFile: 'c.pem', keyFile: 'k.pem', caFile: 'ca.pem', requireClientCert: true });
+    expect(o.tls.peer).toEqual({ certFile: 'n1.pem', keyFile: 'n1-key.pem', caFile: 'ca.pem' });
+    expect(optionsFromFile({ id: 'n1', peerCertFile: 'a', peerKeyFile: 'b', peerTrustedCaFile: 'c' }, 'f.json')['peerCertFile']).toBe('a');
+    expect(() => resolveNodeOptions({ id: 'n1', certFile: 'c.pem' })).toThrow(/keyFile: client TLS needs both/);
+    expect(() => resolveNodeOptions({ id: 'n1', clientCertAuth: true, certFile: 'c', keyFile: 'k' })).toThrow(/clientCertAuth: needs/);
+    expect(() => resolveNodeOptions({ id: 'n1', trustedCaFile: 'ca.pem', certFile: 'c', keyFile: 'k' })).toThrow(/trustedCaFile: is only used with --client-cert-auth/);
+    expect(() => resolveNodeOptions({ id: 'n1', peerCertFile: 'n1.pem', peerKeyFile: 'k' })).toThrow(/peer TLS is mutual/);
+  });
+
+  it('refuses the test faults unless RAFTKV_ENABLE_TEST_FAULTS=1', () => {
+    const normal = resolveNodeOptions({ id: 'n1' });
+    expect(checkTestFaults(normal, {})).toEqual([]);
+    const faulty = resolveNodeOptions({ id: 'n1', testAckBeforeCommit: true }, optionsFromEnv({ RAFTKV_TEST_SKIP_DUPLICATE_CHECK: '1' }));
+    expect(() => checkTestFaults(faulty, {})).toThrow(/testAckBeforeCommit: is a negative control .* refused unless RAFTKV_ENABLE_TEST_FAULTS=1/);
+    expect(() => checkTestFaults(faulty, { [testFaultsEnvName]: 'true' })).toThrow(/refused unless/);
+    expect(checkTestFaults(faulty, { [testFaultsEnvName]: '1' })).toEqual(['testAckBeforeCommit', 'testSkipDuplicateCheck']);
   });
 });

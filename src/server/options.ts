@@ -13,6 +13,40 @@ export interface InitialMember {
   readonly peerAddress: string;
 }
 
+/**
+ * The environment variable that must be `1` for any test fault to be accepted: a negative control
+ * switched on by a stray flag or variable would silently break the guarantees in production.
+ */
+export const testFaultsEnvName = 'RAFTKV_ENABLE_TEST_FAULTS';
+
+/** The option names of the test faults (hidden from `--help`). */
+export const testFaultOptionNames = ['testStaleLinearizableReads', 'testAckBeforeCommit', 'testSkipDuplicateCheck'] as const;
+
+/** TLS on the client port. */
+export interface ClientTlsOptions {
+  readonly certFile: string;
+  readonly keyFile: string;
+  /** The CA client certificates must chain to; required with `requireClientCert`. */
+  readonly caFile: string | null;
+  /** Mutual TLS for clients: a client without a certificate from `caFile` is refused. */
+  readonly requireClientCert: boolean;
+}
+
+/** Mutual TLS on the peer port (and on this node's connections to its peers). */
+export interface PeerTlsOptions {
+  readonly certFile: string;
+  readonly keyFile: string;
+  readonly caFile: string;
+}
+
+/** The node's TLS settings; null parts are plaintext. */
+export interface NodeTlsOptions {
+  readonly client: ClientTlsOptions | null;
+  readonly peer: PeerTlsOptions | null;
+  /** How often certificate files are read again (a changed, valid pair is used without restart). */
+  readonly reloadIntervalMs: number;
+}
+
 /** Negative controls for jepsen-lite. Never set outside tests. */
 export interface NodeTestFaults {
   /** Serve linearizable reads from local state without ReadIndex. */
@@ -60,6 +94,7 @@ export interface NodeOptions {
   readonly backupKeep: number;
   readonly logLevel: string;
   readonly limits: Limits;
+  readonly tls: NodeTlsOptions;
   readonly testFaults: NodeTestFaults;
 }
 
@@ -76,6 +111,7 @@ const numberOptions = [
   'requestTimeoutMs',
   'backupIntervalMs',
   'backupKeep',
+  'tlsReloadIntervalMs',
 ] as const;
 
 const limitNames = [
@@ -110,12 +146,19 @@ export const optionNames: readonly string[] = [
   'join',
   'backupDir',
   'logLevel',
+  ...tlsOptionNames(),
   ...numberOptions,
   ...limitNames,
-  'testStaleLinearizableReads',
-  'testAckBeforeCommit',
-  'testSkipDuplicateCheck',
+  ...testFaultOptionNames,
 ];
+
+/** The TLS options (etcd's names): client port, then peer port. */
+function tlsOptionNames(): string[] {
+  return ['certFile', 'keyFile', 'trustedCaFile', 'clientCertAuth', 'peerCertFile', 'peerKeyFile', 'peerTrustedCaFile'];
+}
+
+/** Options that are switches (flags without a value). */
+export const booleanOptionNames: readonly string[] = ['join', 'clientCertAuth', ...testFaultOptionNames];
 
 /** `dataDir` → `RAFTKV_DATA_DIR`. */
 export function envName(option: string): string {
@@ -176,6 +219,50 @@ function checkAddress(name: string, value: string): string {
   return value;
 }
 
+/** The TLS settings from the raw options (`pick` gives the merged value of one). */
+function resolveTls(pick: (name: string) => string | number | boolean | undefined, reloadIntervalMs: number): NodeTlsOptions {
+  const path = (name: string): string | null => {
+    const v = pick(name);
+    return v === undefined || v === '' ? null : String(v);
+  };
+  const certFile = path('certFile');
+  const keyFile = path('keyFile');
+  const trustedCaFile = path('trustedCaFile');
+  const requireClientCert = toBoolean('clientCertAuth', pick('clientCertAuth'));
+  if ((certFile === null) !== (keyFile === null)) throw new InvalidArgumentError(certFile === null ? 'certFile' : 'keyFile', 'client TLS needs both --cert-file and --key-file');
+  if (requireClientCert && (certFile === null || trustedCaFile === null)) {
+    throw new InvalidArgumentError('clientCertAuth', 'needs --cert-file, --key-file and --trusted-ca-file (the CA client certificates must chain to)');
+  }
+  if (trustedCaFile !== null && !requireClientCert) throw new InvalidArgumentError('trustedCaFile', 'is only used with --client-cert-auth');
+  const peer = { certFile: path('peerCertFile'), keyFile: path('peerKeyFile'), caFile: path('peerTrustedCaFile') };
+  const given = [peer.certFile, peer.keyFile, peer.caFile].filter((v) => v !== null).length;
+  if (given !== 0 && given !== 3) {
+    throw new InvalidArgumentError('peerCertFile', 'peer TLS is mutual: give all of --peer-cert-file, --peer-key-file and --peer-trusted-ca-file');
+  }
+  return {
+    client: certFile !== null && keyFile !== null ? { certFile, keyFile, caFile: trustedCaFile, requireClientCert } : null,
+    peer: peer.certFile !== null && peer.keyFile !== null && peer.caFile !== null ? { certFile: peer.certFile, keyFile: peer.keyFile, caFile: peer.caFile } : null,
+    reloadIntervalMs,
+  };
+}
+
+/**
+ * Refuses test faults unless `RAFTKV_ENABLE_TEST_FAULTS=1` is in `env`. Returns the names of
+ * the faults that are on (for the start-up warning).
+ */
+export function checkTestFaults(options: NodeOptions, env: Readonly<Record<string, string | undefined>>): string[] {
+  const on = [
+    ...(options.testFaults.staleLinearizableReads ? ['testStaleLinearizableReads'] : []),
+    ...(options.testFaults.ackBeforeCommit ? ['testAckBeforeCommit'] : []),
+    ...(options.testFaults.skipDuplicateCheck ? ['testSkipDuplicateCheck'] : []),
+  ];
+  const first = on[0];
+  if (first !== undefined && env[testFaultsEnvName] !== '1') {
+    throw new InvalidArgumentError(first, `is a negative control that breaks raftkv's guarantees on purpose, for tests only; it is refused unless ${testFaultsEnvName}=1`);
+  }
+  return on;
+}
+
 /**
  * Merges option sources (earlier wins) over the defaults and checks the result.
  * Throws `InvalidArgumentError` naming the option on any bad value.
@@ -228,6 +315,7 @@ export function resolveNodeOptions(...sources: RawOptions[]): NodeOptions {
     backupKeep: num('backupKeep', 24),
     logLevel: str('logLevel', 'info'),
     limits: makeLimits(limitOverrides),
+    tls: resolveTls(pick, num('tlsReloadIntervalMs', 60_000)),
     testFaults: {
       staleLinearizableReads: toBoolean('testStaleLinearizableReads', pick('testStaleLinearizableReads')),
       ackBeforeCommit: toBoolean('testAckBeforeCommit', pick('testAckBeforeCommit')),

@@ -42,6 +42,7 @@ class CountingMetrics implements TransportMetrics {
   streamsAccepted(peer: NodeId): void { this.add(`streams:${peer}`, 1); }
   snapshotsSent(): void {}
   snapshotsReceived(): void {}
+  peerRejected(reason: string, count: number): void { this.add(`rejected:${reason}`, count); }
 }
 
 /** A logger that keeps warnings, so tests can check that bad input was reported. */

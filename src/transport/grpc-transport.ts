@@ -55,8 +55,13 @@ export interface GrpcTransportOptions {
   readonly snapshotReceivesMax?: number;
   /** Uniform random numbers in [0, 1) for the backoff jitter; `Math.random` by default. */
   readonly random?: () => number;
-  /** Channel credentials; insecure by default. */
+  /** Channel credentials of every peer; insecure by default. */
   readonly channelCredentials?: ChannelCredentials;
+  /**
+   * Channel credentials per peer (mutual TLS that checks the server is the node dialled, see
+   * src/tls/credentials.ts); called once per peer. Takes precedence over `channelCredentials`.
+   */
+  readonly peerCredentials?: (peer: NodeId) => ChannelCredentials;
 }
 
 /** The transport's lifecycle. */
@@ -94,13 +99,27 @@ export class GrpcTransport implements Transport {
     assert(options.limits.snapshotChunkBytesMax < this.messageBytesMax, 'snapshotChunkBytesMax must be below messageBytesMax');
     assert(reconnectBackoffBaseMs > 0 && reconnectBackoffBaseMs <= reconnectBackoffMaxMs, 'need 0 < reconnectBackoffBaseMs <= reconnectBackoffMaxMs');
     this.channelOptions = peerChannelOptions({ ...options, reconnectBackoffBaseMs, reconnectBackoffMaxMs });
+    const shared = options.channelCredentials ?? grpcCredentials.createInsecure();
+    const perPeer = options.peerCredentials;
+    const byPeer = new Map<NodeId, ChannelCredentials>();
+    const credentialsFor = (peer: NodeId): ChannelCredentials => {
+      if (perPeer === undefined) return shared;
+      let c = byPeer.get(peer);
+      if (c === undefined) {
+        c = perPeer(peer);
+        byPeer.set(peer, c);
+      }
+      return c;
+    };
     this.ctx = {
       ...(options.clientAddress ? { clientAddress: options.clientAddress } : {}),
       nodeId: options.nodeId,
       logger: this.logger,
       metrics: this.metrics,
-      credentials: options.channelCredentials ?? grpcCredentials.createInsecure(),
-      channelOptions: this.channelOptions,
+      credentialsFor,
+      // With per-peer TLS the server name sent (SNI) is the peer's node id, which its certificate
+      // carries as a DNS name: never an IP address, which SNI does not allow.
+      channelOptionsFor: (peer) => (perPeer === undefined ? this.channelOptions : { ...this.channelOptions, 'grpc.ssl_target_name_override': peer }),
       queueMessagesMax: options.limits.peerQueueMessagesMax,
       batchBytesMax,
       reconnectBackoffBaseMs,
@@ -163,7 +182,7 @@ export class GrpcTransport implements Transport {
     const index = message.snapshot.metadata.index;
     let client: Client | null = null;
     try {
-      client = new Client(peer.status().address, this.ctx.credentials, this.channelOptions);
+      client = new Client(peer.status().address, this.ctx.credentialsFor(to), this.ctx.channelOptionsFor(to));
       const bytes = await sendSnapshotChunks({
         client,
         from: this.options.nodeId,

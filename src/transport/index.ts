@@ -12,8 +12,10 @@ export { peerChannelOptions, peerServerOptions, transportDefaults } from './opti
 export type { ConnectionOptions } from './options.js';
 export { MemoryNetwork, MemoryTransport } from './memory-transport.js';
 export type { MemoryTransportOptions } from './memory-transport.js';
-export { noopTransportMetrics } from './metrics.js';
-export type { DropReason, TransportMetrics } from './metrics.js';
+export { noopTransportMetrics, registerPeerSecurityMetrics } from './metrics.js';
+export type { DropReason, PeerRejection, TransportMetrics } from './metrics.js';
+export { SenderFilter, admitCall } from './peer-admission.js';
+export type { Admission, AdmissionContext, CallAuthContext, PeerAuthentication } from './peer-admission.js';
 export { MalformedMessageError, SnapshotTransferError } from './errors.js';
 export type { SnapshotFailure } from './errors.js';
 export { fullJitterBackoffMs } from './backoff.js';

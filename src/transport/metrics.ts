@@ -2,7 +2,12 @@
  * Metric hooks of the peer transport. The transport only counts; `server/` implements this
  * interface with prom-client (`raftkv_peer_messages_sent_total{peer=...}` and so on) and passes
  * it down. Every method is a counter increment and must be cheap and must not throw.
+ * `registerPeerSecurityMetrics` is the one prom-client counter this module defines itself: the
+ * rejections of the peer port, counted by reason only (a rejected caller's id is its own claim,
+ * and must not become a label).
  */
+import { Counter } from 'prom-client';
+import type { Registry } from 'prom-client';
 import type { NodeId } from '../util/index.js';
 
 /** Why a message was not delivered. */
@@ -19,6 +24,17 @@ export type DropReason =
   | 'malformed'
   /** Received from a peer, but addressed to another node. */
   | 'misaddressed';
+
+/** Why the peer port refused a call or dropped a message before Raft saw it (peer-admission.ts). */
+export type PeerRejection =
+  /** No usable identity: no node certificate on a TLS peer port, or no `raftkv-from` at all. */
+  | 'unauthenticated'
+  /** The certificate names another node than the call claims (or this node itself). */
+  | 'identityMismatch'
+  /** A message whose `from` is not the node the stream (or snapshot) belongs to. */
+  | 'forgedSender'
+  /** A message from a node that is neither a member nor being added. */
+  | 'notMember';
 
 /** Counters the transport reports. `peer` is the remote node on both the send and receive side. */
 export interface TransportMetrics {
@@ -42,6 +58,8 @@ export interface TransportMetrics {
   snapshotsSent(peer: NodeId, ok: boolean): void;
   /** Snapshot transfers this node finished receiving, successfully or not. */
   snapshotsReceived(peer: NodeId, ok: boolean): void;
+  /** Calls refused or messages dropped by the peer port's admission checks, by reason. */
+  peerRejected(reason: PeerRejection, count: number): void;
 }
 
 /** Metrics that count nothing: the default. */
@@ -56,4 +74,17 @@ export const noopTransportMetrics: TransportMetrics = Object.freeze({
   streamsAccepted: () => {},
   snapshotsSent: () => {},
   snapshotsReceived: () => {},
+  peerRejected: () => {},
 });
+
+/** The peer-port rejection counter on `registry`, and the hook that increments it. */
+export function registerPeerSecurityMetrics(registry: Registry): (reason: PeerRejection, count: number) => void {
+  const counter = new Counter({
+    name: 'raftkv_peer_rejected_total',
+    help: 'Peer calls refused and peer messages dropped before Raft saw them: unauthenticated, identityMismatch, forgedSender, notMember',
+    labelNames: ['reason'] as const,
+    registers: [registry],
+  });
+  for (const reason of ['unauthenticated', 'identityMismatch', 'forgedSender', 'notMember'] as const) counter.inc({ reason }, 0);
+  return (reason, count) => counter.inc({ reason }, count);
+}

@@ -2,17 +2,21 @@
  * The receiving side of the peer protocol: the RaftPeer service a node hosts on its peer port.
  * The node owns the `grpc.Server` (created with `peerServerOptions()`); this module only adds
  * the service. Nothing a peer sends can crash the node: malformed or misaddressed messages are
- * logged at warn, counted and dropped, and the rest of their batch is still delivered.
+ * logged at warn, counted and dropped, and the rest of their batch is still delivered. Who may
+ * send, and which messages count, is peer-admission.ts: a stream is refused unless its caller is
+ * identified, and each message must come from that caller while it is a member.
  */
 import { status as grpcStatus } from '@grpc/grpc-js';
 import type { Metadata, Server, ServerDuplexStream } from '@grpc/grpc-js';
-import { noopLogger, nodeId as toNodeId } from '../util/index.js';
+import { noopLogger } from '../util/index.js';
 import type { Limits, Logger, NodeId } from '../util/index.js';
 import { decodeBatch, encodeStreamAck } from './codec.js';
 import { MalformedMessageError } from './errors.js';
 import { noopTransportMetrics } from './metrics.js';
 import type { TransportMetrics } from './metrics.js';
 import { transportDefaults } from './options.js';
+import { SenderFilter, admitCall } from './peer-admission.js';
+import type { AdmissionContext, PeerAuthentication } from './peer-admission.js';
 import { raftPeerServiceDefinition, peerMetadataKeys } from './service.js';
 import { handleSendSnapshot } from './snapshot-receiver.js';
 import type { SnapshotReceiverContext } from './snapshot-receiver.js';
@@ -32,7 +36,20 @@ export interface RaftPeerServiceOptions {
   readonly metrics?: TransportMetrics;
   /** Snapshot transfers received at once; see `transportDefaults.snapshotReceivesMax`. */
   readonly snapshotReceivesMax?: number;
+  /**
+   * `certificate`: the server port requires client certificates (mutual TLS) and a caller is the
+   * node its certificate names. `none` (the default): a caller is who `raftkv-from` says.
+   */
+  readonly authentication?: PeerAuthentication;
+  /**
+   * Whether a node id is a member or being added; messages (and client addresses) from any
+   * other node are dropped. Default: every node is known (for tests of the transport alone).
+   */
+  readonly isKnownPeer?: (id: NodeId) => boolean;
 }
+
+/** Longest client address a peer may announce. */
+const clientAddressLengthMax = 512;
 
 /** The first value of a metadata key, if it is a string. */
 function metadataString(metadata: Metadata, key: string): string | undefined {
@@ -42,8 +59,12 @@ function metadataString(metadata: Metadata, key: string): string | undefined {
 
 /** Per-stream receiving state. */
 interface StreamState {
-  /** The sending peer, from the `raftkv-from` metadata (for logs and metrics only). */
+  /** The sending peer: its certificate's node id, or its `raftkv-from` without TLS. */
   readonly peer: NodeId;
+  /** Drops messages that do not come from `peer`, or come while it is not a member. */
+  readonly senders: SenderFilter;
+  /** The client address the peer announced, until it is delivered (once the peer is known). */
+  pendingClientAddress: string | null;
   /** Batches received so far on this stream. */
   batches: number;
   /** Messages dropped so far on this stream. */
@@ -56,6 +77,18 @@ interface ServiceContext {
   readonly onPeerInfo?: TransportHandlers['onPeerInfo'];
   readonly logger: Logger;
   readonly metrics: TransportMetrics;
+  readonly admission: AdmissionContext;
+}
+
+/**
+ * Hands the peer's announced client address to the node once the peer is a known member: a
+ * leader hint must never point clients at an address a stranger chose.
+ */
+function deliverPeerInfo(ctx: ServiceContext, state: StreamState): void {
+  const clientAddress = state.pendingClientAddress;
+  if (clientAddress === null || !state.senders.peerIsKnown()) return;
+  state.pendingClientAddress = null;
+  ctx.onPeerInfo?.(state.peer, { clientAddress });
 }
 
 /** Delivers one received batch; returns how many of its messages were dropped. */
@@ -77,9 +110,14 @@ function deliverBatch(ctx: ServiceContext, state: StreamState, bytes: Buffer): n
   }
   let misaddressed = 0;
   let delivered = 0;
+  let refused = 0;
   for (const message of decoded.messages) {
     if (message.to !== ctx.nodeId) {
       misaddressed += 1;
+      continue;
+    }
+    if (!state.senders.accepts(message.from)) {
+      refused += 1;
       continue;
     }
     ctx.onMessage(message);
@@ -90,13 +128,19 @@ function deliverBatch(ctx: ServiceContext, state: StreamState, bytes: Buffer): n
     ctx.metrics.messagesDropped(peer, 'misaddressed', misaddressed);
   }
   ctx.metrics.messagesReceived(peer, delivered);
-  return decoded.rejected.length + misaddressed;
+  if (delivered > 0) deliverPeerInfo(ctx, state);
+  return decoded.rejected.length + misaddressed + refused;
 }
 
 /** The handler of RaftPeer.Stream: one call per sending peer, for as long as it is connected. */
 function handleStream(ctx: ServiceContext): (call: ServerDuplexStream<Buffer, Uint8Array>) => void {
   return (call) => {
-    const peer = toNodeId(metadataString(call.metadata, peerMetadataKeys.from) ?? 'unknown');
+    const admission = admitCall(ctx.admission, metadataString(call.metadata, peerMetadataKeys.from), call.getAuthContext(), 'message stream');
+    if (!admission.ok) {
+      call.emit('error', { code: grpcStatus.PERMISSION_DENIED, details: admission.details });
+      return;
+    }
+    const { peer } = admission;
     const expected = metadataString(call.metadata, peerMetadataKeys.to);
     if (expected !== undefined && expected !== ctx.nodeId) {
       ctx.logger.warn({ peer, expected, nodeId: ctx.nodeId }, 'refused a message stream meant for another node');
@@ -105,9 +149,15 @@ function handleStream(ctx: ServiceContext): (call: ServerDuplexStream<Buffer, Ui
     }
     ctx.metrics.streamsAccepted(peer);
     const clientAddress = metadataString(call.metadata, peerMetadataKeys.clientAddress);
-    if (clientAddress !== undefined && clientAddress !== '') ctx.onPeerInfo?.(peer, { clientAddress });
-    ctx.logger.debug({ peer }, 'accepted a message stream');
-    const state: StreamState = { peer, batches: 0, rejected: 0 };
+    ctx.logger.debug({ peer, authenticated: admission.authenticated }, 'accepted a message stream');
+    const state: StreamState = {
+      peer,
+      senders: new SenderFilter(ctx.admission, peer),
+      pendingClientAddress: clientAddress !== undefined && clientAddress !== '' && clientAddress.length <= clientAddressLengthMax ? clientAddress : null,
+      batches: 0,
+      rejected: 0,
+    };
+    deliverPeerInfo(ctx, state);
     const ack = (): void => {
       // Acks are advisory: if the sender is not reading them, skip rather than buffer.
       if (call.writableNeedDrain) return;
@@ -134,12 +184,20 @@ function handleStream(ctx: ServiceContext): (call: ServerDuplexStream<Buffer, Ui
 export function addRaftPeerService(server: Server, options: RaftPeerServiceOptions): void {
   const logger = options.logger ?? noopLogger;
   const metrics = options.metrics ?? noopTransportMetrics;
+  const admission: AdmissionContext = {
+    nodeId: options.nodeId,
+    authentication: options.authentication ?? 'none',
+    isKnownPeer: options.isKnownPeer ?? (() => true),
+    logger,
+    metrics,
+  };
   const ctx: ServiceContext = {
     nodeId: options.nodeId,
     onMessage: (m) => options.handlers.onMessage(m),
     onPeerInfo: (peer, info) => options.handlers.onPeerInfo?.(peer, info),
     logger,
     metrics,
+    admission,
   };
   const snapshots: SnapshotReceiverContext = {
     nodeId: options.nodeId,
@@ -149,6 +207,7 @@ export function addRaftPeerService(server: Server, options: RaftPeerServiceOptio
     metrics,
     snapshotReceivesMax: options.snapshotReceivesMax ?? transportDefaults.snapshotReceivesMax,
     active: 0,
+    admission,
   };
   server.addService(raftPeerServiceDefinition, {
     stream: handleStream(ctx),

@@ -26,8 +26,10 @@ export interface PeerStreamContext {
   readonly clientAddress?: string;
   readonly logger: Logger;
   readonly metrics: TransportMetrics;
-  readonly credentials: ChannelCredentials;
-  readonly channelOptions: ChannelOptions;
+  /** The channel credentials for a peer (the same object each time for one peer). */
+  readonly credentialsFor: (peer: NodeId) => ChannelCredentials;
+  /** The channel options for a peer. */
+  readonly channelOptionsFor: (peer: NodeId) => ChannelOptions;
   /** Most messages waiting in one peer's queue. */
   readonly queueMessagesMax: number;
   /** Soft cap of one batch's bytes. */
@@ -96,7 +98,7 @@ export class PeerStream {
     if (this.closed || this.call !== null || this.reconnectTimer !== null) return;
     this.started = true;
     try {
-      this.client = new Client(this.address, this.ctx.credentials, this.ctx.channelOptions);
+      this.client = new Client(this.address, this.ctx.credentialsFor(this.peer), this.ctx.channelOptionsFor(this.peer));
     } catch (e) {
       // An unusable address (it came from a membership change) must not take the node down:
       // the peer stays unreachable, retried with backoff, until setPeers() corrects it.

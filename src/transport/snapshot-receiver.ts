@@ -9,7 +9,7 @@ import { createHash } from 'node:crypto';
 import type { Hash } from 'node:crypto';
 import { status as grpcStatus } from '@grpc/grpc-js';
 import type { ServerErrorResponse, ServerReadableStream, sendUnaryData } from '@grpc/grpc-js';
-import { AssertionError, nodeId as toNodeId } from '../util/index.js';
+import { AssertionError } from '../util/index.js';
 import type { Logger, NodeId } from '../util/index.js';
 import type { SnapshotMessage } from '../raft/index.js';
 import { decodeSnapshotChunk, encodeSnapshotAck } from './codec.js';
@@ -17,6 +17,8 @@ import type { SnapshotChunk } from './codec.js';
 import { MalformedMessageError, SnapshotTransferError } from './errors.js';
 import type { SnapshotFailure } from './errors.js';
 import type { TransportMetrics } from './metrics.js';
+import { SenderFilter, admitCall } from './peer-admission.js';
+import type { AdmissionContext } from './peer-admission.js';
 import { peerMetadataKeys } from './service.js';
 import type { TransportHandlers } from './transport.js';
 
@@ -31,6 +33,8 @@ export interface SnapshotReceiverContext {
   readonly snapshotReceivesMax: number;
   /** Transfers in progress now (shared by all calls of one service). */
   active: number;
+  /** Who may send snapshots (peer-admission.ts). */
+  readonly admission: AdmissionContext;
 }
 
 /** Checks the chunks of one transfer in order: offsets, sizes, header placement, length and digest. */
@@ -100,6 +104,7 @@ async function readHeader(
   const header = first.header;
   if (header === null) throw failure('malformed', 'the first chunk has no header');
   if (header.to !== ctx.nodeId) throw failure('malformed', `addressed to ${header.to}, this is ${ctx.nodeId}`);
+  if (!new SenderFilter(ctx.admission, peer).accepts(header.from)) throw failure('refused', `a snapshot from "${header.from}" on a call from "${peer}", or from a node that is not a member`);
   return { ...first, header };
 }
 
@@ -134,7 +139,13 @@ async function receive(ctx: SnapshotReceiverContext, call: ServerReadableStream<
 /** The handler of RaftPeer.SendSnapshot. */
 export function handleSendSnapshot(ctx: SnapshotReceiverContext): (call: ServerReadableStream<Buffer, Buffer>, callback: sendUnaryData<Buffer>) => void {
   return (call, callback) => {
-    const peer = toNodeId(String(call.metadata.get(peerMetadataKeys.from)[0] ?? 'unknown'));
+    const claimed = call.metadata.get(peerMetadataKeys.from)[0];
+    const admission = admitCall(ctx.admission, typeof claimed === 'string' ? claimed : undefined, call.getAuthContext(), 'snapshot transfer');
+    if (!admission.ok) {
+      callback(Object.assign(new Error(admission.details), { code: grpcStatus.PERMISSION_DENIED, details: admission.details }));
+      return;
+    }
+    const { peer } = admission;
     if (ctx.active >= ctx.snapshotReceivesMax) {
       ctx.logger.warn({ peer, snapshotReceivesMax: ctx.snapshotReceivesMax }, 'refusing a snapshot transfer: too many in progress');
       ctx.metrics.snapshotsReceived(peer, false);

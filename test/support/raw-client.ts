@@ -20,11 +20,15 @@ export class RawClient {
   private readonly kv: grpc.Client;
   private readonly cluster: grpc.Client;
 
-  constructor(readonly address: string) {
+  constructor(
+    readonly address: string,
+    /** Plaintext by default; TLS credentials for a TLS cluster. */
+    channelCredentials: grpc.ChannelCredentials = grpc.credentials.createInsecure(),
+  ) {
     // Reconnect quickly after a node restarts (grpc-js backs off up to two minutes by default).
     const options = { 'grpc.initial_reconnect_backoff_ms': 100, 'grpc.max_reconnect_backoff_ms': 1000 };
-    this.kv = new KvClient(address, grpc.credentials.createInsecure(), options);
-    this.cluster = new ClusterClient(address, grpc.credentials.createInsecure(), options);
+    this.kv = new KvClient(address, channelCredentials, options);
+    this.cluster = new ClusterClient(address, channelCredentials, options);
   }
 
   /** Calls `KV/<method>` (or `Cluster/<method>`) and resolves with the decoded response. */

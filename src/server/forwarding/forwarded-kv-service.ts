@@ -6,8 +6,11 @@
  * forwards it again: a node that is no longer the leader answers NOT_LEADER, which the follower
  * hands back to the client, whose library follows the hint.
  */
-import type { ServiceDefinition, UntypedServiceImplementation } from '@grpc/grpc-js';
+import { status as grpcStatus } from '@grpc/grpc-js';
+import type { handleUnaryCall, ServiceDefinition, UntypedServiceImplementation } from '@grpc/grpc-js';
 import { kvService } from '../../api/index.js';
+import { admitCall, peerMetadataKeys } from '../../transport/index.js';
+import type { AdmissionContext } from '../../transport/index.js';
 
 /** The client writes that can be forwarded. */
 export const forwardedMethods = ['Put', 'Delete', 'Txn'] as const;
@@ -28,14 +31,27 @@ export const forwardedKvService = {
 
 /**
  * The leader's implementation: the KV service's own write handlers, unwrapped (never the
- * forwarding ones), so a forwarded request is handled once, by whoever receives it.
+ * forwarding ones), so a forwarded request is handled once, by whoever receives it. Only a
+ * member may forward: the caller is admitted like a Raft stream (its certificate names the node
+ * it claims in `raftkv-from`, when the peer port has TLS, and that node is a member); anyone
+ * else gets PERMISSION_DENIED and nothing runs.
  */
-export function forwardedKvImplementation(kv: UntypedServiceImplementation): UntypedServiceImplementation {
+export function forwardedKvImplementation(kv: UntypedServiceImplementation, admission: AdmissionContext): UntypedServiceImplementation {
   const impl: UntypedServiceImplementation = {};
   for (const method of forwardedMethods) {
-    const handler = kv[method];
+    const handler = kv[method] as handleUnaryCall<unknown, unknown> | undefined;
     if (handler === undefined) throw new Error(`the KV service has no ${method} handler to forward to`);
-    impl[method] = handler;
+    impl[method] = ((call, callback) => {
+      const claimed = call.metadata.get(peerMetadataKeys.from)[0];
+      const admitted = admitCall(admission, typeof claimed === 'string' ? claimed : undefined, call.getAuthContext(), 'forwarded write');
+      if (!admitted.ok || !admission.isKnownPeer(admitted.peer)) {
+        const details = admitted.ok ? `node "${admitted.peer}" is not a member: it may not forward writes` : admitted.details;
+        if (admitted.ok) admission.metrics.peerRejected('notMember', 1);
+        callback({ code: grpcStatus.PERMISSION_DENIED, details });
+        return;
+      }
+      handler(call, callback);
+    }) as handleUnaryCall<unknown, unknown>;
   }
   return impl;
 }

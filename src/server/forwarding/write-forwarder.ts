@@ -20,6 +20,7 @@ import { Counter, Gauge } from 'prom-client';
 import { ErrorTrailer, RequestHeader } from '../../api/index.js';
 import { DeadlineExceededError, OutcomeUnknownError, OverloadedError, UnavailableError } from '../../util/index.js';
 import type { Logger, NodeId } from '../../util/index.js';
+import { peerMetadataKeys } from '../../transport/index.js';
 import { toGrpcError } from '../grpc-errors.js';
 import { forwardedKvService, forwardedMethods } from './forwarded-kv-service.js';
 import type { ForwardedMethod } from './forwarded-kv-service.js';
@@ -45,8 +46,8 @@ export interface ForwardingView {
 export interface WriteForwarderDeps {
   readonly selfId: NodeId;
   readonly view: ForwardingView;
-  /** Credentials for channels to peers (the same as the Raft transport's). */
-  readonly credentials: () => grpc.ChannelCredentials;
+  /** Credentials for a channel to a peer (the same as the Raft transport's: mutual TLS when on). */
+  readonly credentials: (peer: NodeId) => grpc.ChannelCredentials;
   /** Forwarded writes in flight at most (`Limits.forwardsPendingMax`). */
   readonly forwardsPendingMax: number;
   /** Deadline for a request that came without one (the node's default request timeout). */
@@ -62,7 +63,7 @@ const ForwardedClient = grpc.makeGenericClientConstructor(forwardedKvService as 
 
 /** Forwards client writes from a follower to the leader. */
 export class WriteForwarder {
-  /** One channel per leader peer address, kept while the node runs. */
+  /** One channel per leader (id and peer address), kept while the node runs. */
   private readonly clients = new Map<string, grpc.Client>();
   private pending = 0;
   private readonly forwarded: Counter<'method' | 'outcome'>;
@@ -112,7 +113,7 @@ export class WriteForwarder {
     const clientDeadline = deadlineOf(call.getDeadline(), deps.defaultTimeoutMs);
     // Give up a little before the client does, to tell it the outcome (never below a few ms).
     const deadline = Math.max(Date.now() + 5, clientDeadline - Math.min(forwardAnswerMarginMs, (clientDeadline - Date.now()) / 10));
-    const client = this.clientFor(target.address);
+    const client = this.clientFor(target.leader, target.address);
     // Connect first: a failure here means nothing was sent, so the write was certainly not applied.
     whenConnected(client.getChannel(), Math.min(deadline, Date.now() + forwardConnectTimeoutMs), (connectError) => {
       if (connectError !== null) {
@@ -123,6 +124,7 @@ export class WriteForwarder {
       const metadata = new grpc.Metadata();
       for (const key of carriedHeaders) for (const value of call.metadata.get(key)) metadata.add(key, value);
       metadata.set(RequestHeader.forwardedBy, deps.selfId);
+      metadata.set(peerMetadataKeys.from, deps.selfId);
       const definition = forwardedKvService[method];
       client.makeUnaryRequest(definition.path, definition.requestSerialize as (r: unknown) => Buffer, definition.responseDeserialize, call.request, metadata, { deadline }, (e, res) => {
         if (e === null) {
@@ -149,12 +151,13 @@ export class WriteForwarder {
     this.clients.clear();
   }
 
-  private clientFor(address: string): grpc.Client {
-    let client = this.clients.get(address);
+  private clientFor(leader: NodeId, address: string): grpc.Client {
+    const key = `${leader}@${address}`;
+    let client = this.clients.get(key);
     if (client === undefined) {
       // Reconnect quickly after a leader restarts (grpc-js backs off up to two minutes by default).
-      client = new ForwardedClient(address, this.deps.credentials(), { 'grpc.initial_reconnect_backoff_ms': 100, 'grpc.max_reconnect_backoff_ms': 1000 });
-      this.clients.set(address, client);
+      client = new ForwardedClient(address, this.deps.credentials(leader), { 'grpc.initial_reconnect_backoff_ms': 100, 'grpc.max_reconnect_backoff_ms': 1000 });
+      this.clients.set(key, client);
     }
     return client;
   }
