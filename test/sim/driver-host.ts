@@ -121,6 +121,9 @@ export class DriverCluster {
   /** Messages the link filter held, in order, for the test to deliver or drop. */
   readonly held: Message[] = [];
   filter: LinkFilter = () => 'deliver';
+  /** Network behaviour: each message is delayed 0..latencyMsMax ms (so reordered) and duplicated with probability duplicateChance. */
+  latencyMsMax = 0;
+  duplicateChance = 0;
 
   private readonly initialCluster: string;
   private readonly raw: RawOptions;
@@ -202,7 +205,11 @@ export class DriverCluster {
             cluster.held.push(m);
             continue;
           }
-          cluster.world.scheduler.immediate(() => cluster.deliver(m));
+          const copies = cluster.duplicateChance > 0 && cluster.prng.chance(cluster.duplicateChance) ? 2 : 1;
+          for (let c = 0; c < copies; c++) {
+            if (cluster.latencyMsMax === 0) cluster.world.scheduler.immediate(() => cluster.deliver(m));
+            else cluster.world.scheduler.after(cluster.prng.int(0, cluster.latencyMsMax), () => cluster.deliver(m));
+          }
         }
       },
       async sendSnapshot(to: NodeId, message: SnapshotMessage, data: AsyncIterable<Uint8Array>): Promise<boolean> {
