@@ -1,7 +1,7 @@
 /** server: the raftkv node (driver loop, client gRPC services, health, metrics) and its options. */
 export { RaftkvNode } from './node.js';
 export { RaftDriver } from './raft-driver.js';
-export type { AppliedChange, RaftDriverDeps, StateCapture, WriteSession } from './raft-driver.js';
+export type { AppliedChange, DriverFaults, RaftDriverDeps, StateCapture, WriteSession } from './raft-driver.js';
 export * from './options.js';
 export { NodeMetrics } from './metrics.js';
 export { decodeStateStream, encodeStateStream, stateFrameBytesMax } from './state-stream.js';

@@ -14,8 +14,10 @@ import type * as M from '../api/index.js';
 import { CompareResult, CompareTarget, Consistency, EventType, requireWellFormed, toNumber, wellFormedFirst } from '../api/index.js';
 import type { Compare, DeleteOp, DeleteResult, KeyValue, PutOp, PutResult, RangeOp, RangeResult, TxnOp, TxnResult } from '../kv/index.js';
 import { validateRangeOp } from '../kv/index.js';
-import { DeadlineExceededError, InvalidArgumentError, UnavailableError } from '../util/index.js';
+import { DeadlineExceededError, InvalidArgumentError } from '../util/index.js';
 import { toGrpcError } from './grpc-errors.js';
+import { awaitReadable } from './kv-requests.js';
+import type { ReadConsistency } from './kv-requests.js';
 import type { NodeMetrics } from './metrics.js';
 import type { NodeOptions } from './options.js';
 import type { RaftDriver, WriteSession } from './raft-driver.js';
@@ -47,18 +49,9 @@ export function kvServiceImplementation(deps: KvServiceDeps): UntypedServiceImpl
   });
   const read = async (consistency: number | undefined, maxStalenessMs: M.Uint64 | undefined, deadlineMs: number): Promise<number> => {
     const c = consistency ?? Consistency.LINEARIZABLE;
-    if (c === Consistency.LINEARIZABLE) {
-      await driver.linearizableRead(Math.max(1, deadlineMs - Date.now()));
-      return 0;
-    }
-    if (c !== Consistency.STALE) throw new InvalidArgumentError('consistency', `unknown value ${c} (LINEARIZABLE = 0, STALE = 1)`);
-    const staleness = driver.stalenessMs();
-    const bound = toNumber(maxStalenessMs);
-    if (bound > 0 && staleness > bound) {
-      throw new UnavailableError(`this node cannot prove it is within ${bound} ms of the leader (last contact ${Number.isFinite(staleness) ? `${staleness} ms ago` : 'never'})`);
-    }
-    // A node that never heard from a leader reports the largest value: it cannot bound its staleness.
-    return Number.isFinite(staleness) ? staleness : Number.MAX_SAFE_INTEGER;
+    if (c !== Consistency.LINEARIZABLE && c !== Consistency.STALE) throw new InvalidArgumentError('consistency', `unknown value ${c} (LINEARIZABLE = 0, STALE = 1)`);
+    const wanted: ReadConsistency = c === Consistency.LINEARIZABLE ? { kind: 'linearizable' } : { kind: 'stale', maxStalenessMs: toNumber(maxStalenessMs) };
+    return awaitReadable(driver, wanted, Math.max(1, deadlineMs - Date.now()));
   };
 
   const put: Handler<M.PutRequestMsg, M.PutResponseMsg> = async (req) => {

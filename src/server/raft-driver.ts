@@ -45,6 +45,14 @@ export interface RaftDriverDeps {
   readonly onFatal: (e: unknown) => void;
   /** Called after every applied batch with each entry's changes, for watchers. */
   readonly onApplied?: (changes: readonly AppliedChange[]) => void;
+  /** Negative controls for the simulator: deliberately broken driver behaviour. Never set outside tests. */
+  readonly driverFaults?: DriverFaults;
+}
+
+/** Deliberate driver bugs the simulator must catch (negative controls). */
+export interface DriverFaults {
+  /** Write apply batches without fsync (defect c's shape: a rotation can lose one while a later one survives). */
+  readonly unsyncedApplyBatches?: boolean;
 }
 
 /** The node's Raft driver. */
@@ -65,10 +73,10 @@ export class RaftDriver {
   private readonly snapshots: SnapshotPipeline;
   /** Work that needs the in-memory and stored state machines to agree (see `captureState`). */
   private quiescentTasks: (() => void)[] = [];
-  /** When this node last received a message from each peer (ms since the epoch). */
+  /** When this node last received a message from each peer (monotonic ms). */
   private readonly lastHeardMs = new Map<NodeId, number>();
   /** When a dropped-append warning was last logged (rate limit). */
-  private joinWarnedMs = 0;
+  private joinWarnedMs = Number.NEGATIVE_INFINITY;
   private processing = false;
   private again = false;
   private stopped = false;
@@ -239,7 +247,7 @@ export class RaftDriver {
       this.deps.metrics.shed.inc({ queue: 'proposals' });
       throw new OverloadedError(`too many writes pending (proposalsPendingMax ${limits.proposalsPendingMax})`, 50);
     }
-    const command: KvCommand = { ...session, timeMs: this.now(), op };
+    const command: KvCommand = { ...session, timeMs: this.deps.world.clock.nowMs(), op };
     validateCommand(command, limits); // this node's flags: admission only
     this.kvMachine.admit(command); // the cluster limits apply will use
     let at: { index: LogIndex; term: number };
@@ -406,15 +414,20 @@ export class RaftDriver {
     if (this.stopped) return;
     this.stopped = true;
     this.tickTimer?.cancel();
-    const shuttingDown = 'the node is shutting down';
-    this.proposals.failAll(new OutcomeUnknownError(`${shuttingDown}; the write may or may not apply`));
-    this.reads.failAll(new UnavailableError(shuttingDown));
+    this.failWaiting('the node is shutting down');
     if (this.processing) await this.idle;
     this.runQuiescentTasks();
   }
 
+  /** Monotonic time for every duration the driver measures (see `Clock`). */
   private now(): number {
-    return this.deps.world.clock.nowMs();
+    return this.deps.world.clock.monotonicMs();
+  }
+
+  /** Fails every waiting write (outcome unknown) and read. */
+  private failWaiting(why: string): void {
+    this.proposals.failAll(new OutcomeUnknownError(`${why}; the write may or may not apply`));
+    this.reads.failAll(new UnavailableError(why));
   }
 
   private assertServing(): void {
@@ -450,6 +463,9 @@ export class RaftDriver {
       } while (this.again && !this.stopped);
     } catch (e) {
       this.stopped = true;
+      this.tickTimer?.cancel();
+      // Nobody waits forever on a node that cannot go on: its clients get an honest error.
+      this.failWaiting('the node stopped after a storage failure (see its alarm)');
       this.deps.onFatal(e);
     } finally {
       this.processing = false;
@@ -590,7 +606,7 @@ export class RaftDriver {
           mutations,
           ...(confState ? { confState } : {}),
         },
-        { sync: true },
+        { sync: this.deps.driverFaults?.unsyncedApplyBatches !== true },
       );
     }
     end();

@@ -20,7 +20,8 @@ import { createReadStream } from 'node:fs';
 import { mkdir, open, readdir, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { KeyValue, SessionRecord } from '../kv/index.js';
-import type { KvStateSource, LevelStorage } from '../storage/index.js';
+import type { DurableRaftStorage } from '../raft/index.js';
+import type { KvStateSource, KvStateStore, LevelStorage } from '../storage/index.js';
 import { CorruptionError, FailedPreconditionError, InvalidArgumentError, OverloadedError } from '../util/index.js';
 import type { Logger, LogIndex, Revision } from '../util/index.js';
 import { decodeStateStream } from './state-stream.js';
@@ -209,23 +210,39 @@ export async function removeStagedSnapshots(dataDir: string, index?: number): Pr
  * `replaceKvState` starts by deleting the whole KV state, so repeating it is harmless.
  */
 export async function recoverFromStagedSnapshot(storage: LevelStorage, dataDir: string, logger: Logger): Promise<boolean> {
+  return finishInterruptedInstall(storage, dataDir, logger, async (target) => {
+    const opened = await openStagedSnapshot(stagedPath(dataDir, target), { verify: true });
+    return { index: opened.header.index, source: opened.source };
+  });
+}
+
+/**
+ * `recoverFromStagedSnapshot` for any staging: `openStaged(target)` opens (and verifies) the
+ * staged state of the snapshot at `target`, or throws if there is none. `where` names the data
+ * dir in errors and logs.
+ */
+export async function finishInterruptedInstall(
+  storage: Pick<KvStateStore, 'kvRecovery' | 'replaceKvState'> & Pick<DurableRaftStorage, 'snapshot'>,
+  where: string,
+  logger: Logger,
+  openStaged: (target: LogIndex) => Promise<{ index: LogIndex; source: KvStateSource }>,
+): Promise<boolean> {
   const recovery = storage.kvRecovery();
   if (recovery.status === 'ok') return false;
   const target = recovery.status === 'restoreInterrupted' ? recovery.targetIndex : storage.snapshot().metadata.index;
-  const path = stagedPath(dataDir, target);
   const problem = (why: string): FailedPreconditionError =>
     new FailedPreconditionError(
-      `the state machine in ${dataDir} is not usable (${recovery.status}): a snapshot install to index ${target} was interrupted, and ${why}. ` +
+      `the state machine in ${where} is not usable (${recovery.status}): a snapshot install to index ${target} was interrupted, and ${why}. ` +
         'Remove the data dir and add the node back to the cluster (raftkv member remove, then raftkv member add and start it with --join).',
     );
-  let opened: Awaited<ReturnType<typeof openStagedSnapshot>>;
+  let opened: { index: LogIndex; source: KvStateSource };
   try {
-    opened = await openStagedSnapshot(path, { verify: true });
+    opened = await openStaged(target);
   } catch (e) {
     throw problem(`its staged copy cannot be used (${e instanceof Error ? e.message : String(e)})`);
   }
-  if (opened.header.index !== target) throw problem(`its staged copy is at index ${opened.header.index}`);
-  logger.warn({ dataDir, status: recovery.status, index: target }, 'snapshot: finishing an interrupted snapshot install from its staged copy');
+  if (opened.index !== target) throw problem(`its staged copy is at index ${opened.index}`);
+  logger.warn({ dataDir: where, status: recovery.status, index: target }, 'snapshot: finishing an interrupted snapshot install from its staged copy');
   await storage.replaceKvState(opened.source);
   return true;
 }

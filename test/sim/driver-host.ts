@@ -12,9 +12,11 @@ import { NodeMetrics } from '../../src/server/metrics.js';
 import { resolveNodeOptions } from '../../src/server/options.js';
 import type { NodeOptions, RawOptions } from '../../src/server/options.js';
 import { RaftDriver } from '../../src/server/raft-driver.js';
+import type { DriverFaults } from '../../src/server/raft-driver.js';
+import { finishInterruptedInstall } from '../../src/server/snapshot-staging.js';
 import { LevelStorage } from '../../src/storage/index.js';
 import type { Transport } from '../../src/transport/index.js';
-import { noopLogger, nodeId, SeededPrng } from '../../src/util/index.js';
+import { logIndex, noopLogger, nodeId, SeededPrng } from '../../src/util/index.js';
 import type { NodeId, Prng } from '../../src/util/index.js';
 import { ManualWorld } from './manual-world.js';
 import { MemoryStaging } from './memory-staging.js';
@@ -29,10 +31,16 @@ export class HostedNode {
   storage: LevelStorage | null = null;
   readonly disk: SimDisk;
   readonly staging = new MemoryStaging();
-  /** The clock skew of this node's machine (ms added to the world's time). */
+  /** The skew of this node's wall clock (ms added to the world's time; jumps change it). */
   skewMs = 0;
   starts = 0;
+  /** Bumped at every start and crash: what an older process incarnation sends is dropped. */
+  generation = 0;
+  /** Starts that finished an interrupted snapshot install from the staged copy. */
+  installsFinished = 0;
   fatal: unknown = null;
+  /** The negative control this node's driver runs with, if any. */
+  faults: DriverFaults | undefined;
 
   constructor(
     readonly id: NodeId,
@@ -54,11 +62,15 @@ export class HostedNode {
     const { options } = this;
     const initialConf = { voters: options.join ? [] : options.initialCluster.map((m) => m.id), learners: [] };
     const storage = await LevelStorage.open({ path: `sim/${this.id}`, nodeId: this.id, initialConf, db: this.disk.open(), ...(options.join ? {} : { clusterId: 'c-sim' }) });
+    // As node.ts: a crash during a snapshot install is finished from the staged copy.
+    if (await finishInterruptedInstall(storage, `sim/${this.id}`, noopLogger, (target) => this.staging.openForRecovery(target))) this.installsFinished++;
+    await this.staging.removeUpTo(logIndex(Number.MAX_SAFE_INTEGER));
     const image = await storage.loadKvImage();
-    const transport = this.cluster.transportFor(this);
-    const world = this.cluster.world.worldFor(this.cluster.prng.int(0, 0x7fffffff), { nowMs: () => this.cluster.world.nowMs + this.skewMs });
+    this.generation++;
+    const transport = this.cluster.transportFor(this, this.generation);
+    const world = this.cluster.world.worldFor(this.cluster.prng.int(0, 0x7fffffff), { nowMs: () => this.cluster.world.nowMs + this.skewMs, monotonicMs: () => this.cluster.world.nowMs });
     const driver = new RaftDriver(
-      { options, storage, staging: this.staging, transport, world, metrics: new NodeMetrics(), logger: noopLogger, onFatal: (e) => (this.fatal ??= e) },
+      { options, storage, staging: this.staging, transport, world, metrics: new NodeMetrics(), logger: noopLogger, onFatal: (e) => (this.fatal ??= e), ...(this.faults ? { driverFaults: this.faults } : {}) },
       image,
     );
     this.storage = storage;
@@ -73,8 +85,15 @@ export class HostedNode {
     const driver = this.driver;
     this.driver = null;
     this.storage = null;
+    this.generation++;
     this.disk.crash();
-    if (driver !== null) await driver.stop().catch(() => {});
+    if (driver === null) return;
+    // The process is gone: nothing it still does reaches the disk (closed) or the network (its
+    // transport drops everything). stop() only fails its waiting requests; its loop may be queued
+    // on the virtual scheduler, so settle while waiting for it.
+    const stopped = driver.stop().catch(() => {});
+    await this.cluster.world.settle();
+    await stopped;
   }
 
   /** The machine loses power: like a crash, and the disk loses what is not durable. */
@@ -102,23 +121,39 @@ export class DriverCluster {
   /** Messages the link filter held, in order, for the test to deliver or drop. */
   readonly held: Message[] = [];
   filter: LinkFilter = () => 'deliver';
+  /** Network behaviour: each message is delayed 0..latencyMsMax ms (so reordered) and duplicated with probability duplicateChance. */
+  latencyMsMax = 0;
+  duplicateChance = 0;
 
-  constructor(ids: readonly string[], options: { readonly seed?: number; readonly raw?: RawOptions } = {}) {
+  private readonly initialCluster: string;
+  private readonly raw: RawOptions;
+  private readonly perNode: Readonly<Record<string, RawOptions>>;
+
+  constructor(ids: readonly string[], options: { readonly seed?: number; readonly raw?: RawOptions; readonly perNode?: Readonly<Record<string, RawOptions>> } = {}) {
     this.prng = new SeededPrng(options.seed ?? 1);
-    const initialCluster = ids.map((id, i) => `${id}=127.0.0.1:${7101 + i}`).join(',');
-    for (const [i, id] of ids.entries()) {
-      const nodeOptions = resolveNodeOptions(options.raw ?? {}, {
-        id,
-        initialCluster,
-        listenPeer: `127.0.0.1:${7101 + i}`,
-        listenClient: `127.0.0.1:${7001 + i}`,
-        dataDir: `sim/${id}`,
-        tickIntervalMs: 10,
-        electionTicks: 10,
-        heartbeatTicks: 1,
-      });
-      this.nodes.set(nodeId(id), new HostedNode(nodeId(id), nodeOptions, this, this.prng));
-    }
+    this.initialCluster = ids.map((id, i) => `${id}=127.0.0.1:${7101 + i}`).join(',');
+    this.raw = options.raw ?? {};
+    this.perNode = options.perNode ?? {};
+    for (const id of ids) this.addNode(id, false);
+  }
+
+  /** Adds a node (`join`: started with --join, no membership, waiting to be added). */
+  addNode(id: string, join: boolean): HostedNode {
+    const i = this.nodes.size;
+    const nodeOptions = resolveNodeOptions(this.perNode[id] ?? {}, this.raw, {
+      id,
+      initialCluster: join ? `${this.initialCluster},${id}=127.0.0.1:${7101 + i}` : this.initialCluster,
+      join,
+      listenPeer: `127.0.0.1:${7101 + i}`,
+      listenClient: `127.0.0.1:${7001 + i}`,
+      dataDir: `sim/${id}`,
+      tickIntervalMs: 10,
+      electionTicks: 10,
+      heartbeatTicks: 1,
+    });
+    const node = new HostedNode(nodeId(id), nodeOptions, this, this.prng);
+    this.nodes.set(nodeId(id), node);
+    return node;
   }
 
   node(id: string): HostedNode {
@@ -154,7 +189,7 @@ export class DriverCluster {
   }
 
   /** The in-memory transport of `node`: messages go through the link filter, one event each. */
-  transportFor(_node: HostedNode): Transport {
+  transportFor(node: HostedNode, generation: number): Transport {
     // eslint-disable-next-line @typescript-eslint/no-this-alias -- the transport object's methods need the cluster
     const cluster = this;
     return {
@@ -162,6 +197,7 @@ export class DriverCluster {
       stop: async () => {},
       setPeers: () => {},
       send(messages: readonly Message[]): void {
+        if (node.generation !== generation) return;
         for (const m of messages) {
           const fate = cluster.filter(m);
           if (fate === 'drop') continue;
@@ -169,12 +205,16 @@ export class DriverCluster {
             cluster.held.push(m);
             continue;
           }
-          cluster.world.scheduler.immediate(() => cluster.deliver(m));
+          const copies = cluster.duplicateChance > 0 && cluster.prng.chance(cluster.duplicateChance) ? 2 : 1;
+          for (let c = 0; c < copies; c++) {
+            if (cluster.latencyMsMax === 0) cluster.world.scheduler.immediate(() => cluster.deliver(m));
+            else cluster.world.scheduler.after(cluster.prng.int(0, cluster.latencyMsMax), () => cluster.deliver(m));
+          }
         }
       },
       async sendSnapshot(to: NodeId, message: SnapshotMessage, data: AsyncIterable<Uint8Array>): Promise<boolean> {
         const target = cluster.nodes.get(to)?.driver;
-        if (target === undefined || target === null || cluster.filter(message) !== 'deliver') {
+        if (node.generation !== generation || target === undefined || target === null || cluster.filter(message) !== 'deliver') {
           for await (const _ of data) void _; // the sender's reader is drained and closed either way
           return false;
         }

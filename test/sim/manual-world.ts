@@ -35,7 +35,7 @@ export class ManualWorld {
     this.now = startMs;
   }
 
-  readonly clock: Clock = { nowMs: () => this.now };
+  readonly clock: Clock = { nowMs: () => this.now, monotonicMs: () => this.now };
 
   readonly scheduler: Scheduler = {
     every: (intervalMs, fn) => this.addTimer(intervalMs, intervalMs, fn),
@@ -86,11 +86,6 @@ export class ManualWorld {
     }
     this.now = end;
     this.timers = this.timers.filter((t) => !t.cancelled);
-  }
-
-  /** Jumps the clock by `ms` (may be negative) without firing timers: an NTP step, a VM resume. */
-  jump(ms: number): void {
-    this.now += ms;
   }
 
   private nextTimer(): Timer | null {

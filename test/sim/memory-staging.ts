@@ -18,6 +18,8 @@ async function* replay(chunks: readonly Uint8Array[]): AsyncGenerator<Uint8Array
 export class MemoryStaging implements SnapshotStaging {
   private readonly files = new Map<number, { staged: StagedSnapshot; chunks: Uint8Array[] }>();
   staged = 0;
+  /** Called when the driver opens a staged snapshot to install it (the simulator may crash it then). */
+  onOpen: () => void = () => {};
 
   async stage(options: Parameters<SnapshotStaging['stage']>[0]): Promise<StagedSnapshot> {
     const chunks: Uint8Array[] = [];
@@ -35,6 +37,11 @@ export class MemoryStaging implements SnapshotStaging {
   }
 
   async open(staged: StagedSnapshot): Promise<KvStateSource> {
+    this.onOpen();
+    return this.source(staged);
+  }
+
+  private async source(staged: StagedSnapshot): Promise<KvStateSource> {
     const file = this.files.get(staged.index);
     if (file === undefined) throw new Error(`no staged snapshot at ${staged.index}`);
     const frames = decodeStateStream(replay(file.chunks), staged.path);
@@ -47,8 +54,10 @@ export class MemoryStaging implements SnapshotStaging {
     for (const i of [...this.files.keys()]) if (i <= index) this.files.delete(i);
   }
 
-  /** The staged snapshot at `index`, if any (start-up recovery after a crash mid install). */
-  find(index: number): StagedSnapshot | null {
-    return this.files.get(index)?.staged ?? null;
+  /** Opens the staged state at `index` for start-up recovery (finishInterruptedInstall). */
+  async openForRecovery(index: LogIndex): Promise<{ index: LogIndex; source: KvStateSource }> {
+    const file = this.files.get(index);
+    if (file === undefined) throw new Error(`no staged snapshot at index ${index}`);
+    return { index, source: await this.source(file.staged) };
   }
 }

@@ -55,8 +55,8 @@ export interface SimDiskStats {
   diskFullErrors: number;
 }
 
-/** A fault the next write hits. */
-export type DiskFault = 'fsyncError' | 'diskFull';
+/** A fault the next write hits. `crash`: the process dies just before that write. */
+export type DiskFault = 'fsyncError' | 'diskFull' | 'crash';
 
 const toKey = (key: Uint8Array): string => Buffer.from(key.buffer, key.byteOffset, key.byteLength).toString('latin1');
 const fromKey = (key: string): Uint8Array => new Uint8Array(Buffer.from(key, 'latin1'));
@@ -72,6 +72,8 @@ export class SimDisk {
   private handle: SimLevel | null = null;
   /** Faults the next writes hit, in order. */
   private readonly faults: DiskFault[] = [];
+  /** Called when a `crash` fault fires (the host stops the node's process). */
+  onCrash: () => void = () => {};
   /** Probability that a write first rotates the WAL (a memtable filled up). */
   rotationChance: number;
   readonly stats: SimDiskStats = { writes: 0, unsyncedWrites: 0, syncs: 0, rotations: 0, barriers: 0, powerLosses: 0, unsyncedWritesLost: 0, fsyncErrors: 0, diskFullErrors: 0 };
@@ -116,10 +118,11 @@ export class SimDisk {
     this.wal = [{ records: [], durableRecords: 0 }];
   }
 
-  /** The process died: the open handle is gone; nothing written is lost. */
+  /** The process died: the open handle is gone; nothing written is lost. Pending faults are dropped. */
   crash(): void {
     if (this.handle !== null) this.handle.closed = true;
     this.handle = null;
+    this.faults.length = 0;
   }
 
   /**
@@ -151,6 +154,11 @@ export class SimDisk {
   /** Appends one batch (the handle's `batch`); throws on an injected fault. */
   append(ops: readonly Op[], sync: boolean): WalRecord {
     const fault = this.faults.shift();
+    if (fault === 'crash') {
+      this.crash();
+      this.onCrash();
+      throw Object.assign(new Error('Database is not open (the process crashed, simulated)'), { code: 'LEVEL_DATABASE_NOT_OPEN' });
+    }
     if (fault === 'diskFull') {
       this.stats.diskFullErrors++;
       throw Object.assign(new Error('IO error: No space left on device (simulated)'), { code: 'LEVEL_IO_ERROR' });

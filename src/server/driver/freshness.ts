@@ -17,8 +17,8 @@
  *   leader can have committed anything before that. A deposed leader that does not know it yet
  *   reports the time since then, not 0; a leader that lost its quorum keeps that time.
  *
- * Times come from the node's injected clock; a clock that jumps back is clamped to 0 staleness
- * since the freshness point, one that jumps forward only makes the node more cautious.
+ * Times are the injected clock's MONOTONIC time (world.ts): a wall clock stepped back would make
+ * old contacts look recent.
  */
 import type { LogIndex, NodeId } from '../../util/index.js';
 import { splitBy } from './split.js';
@@ -28,10 +28,10 @@ const pendingContactsMax = 64;
 
 /** The freshness of one node's applied state. */
 export class Freshness {
-  /** The time as of which the applied state is known to hold every commit; 0 if never known. */
-  private freshAtMs = 0;
+  /** The time as of which the applied state is known to hold every commit; -Infinity if never known. */
+  private freshAtMs = Number.NEGATIVE_INFINITY;
   /** The last freshness established by an append or a read (what a heartbeat may extend). */
-  private provenAtMs = 0;
+  private provenAtMs = Number.NEGATIVE_INFINITY;
   /** Contacts whose commit index is not applied yet, commit and time ascending. */
   private pending: { atMs: number; commit: LogIndex; proven: boolean }[] = [];
   /** On the leader: when each voter last answered it in its current term. */
@@ -42,7 +42,7 @@ export class Freshness {
   /** A leader message arrived at `nowMs`, carrying `commit`. */
   onLeaderContact(kind: 'append' | 'heartbeat', commit: LogIndex, nowMs: number, applied: LogIndex): void {
     const proven = kind === 'append';
-    if (!proven && (this.provenAtMs === 0 || nowMs - this.provenAtMs > this.heartbeatGraceMs)) return;
+    if (!proven && nowMs - this.provenAtMs > this.heartbeatGraceMs) return;
     this.credit({ atMs: nowMs, commit, proven }, applied);
   }
 
@@ -72,21 +72,21 @@ export class Freshness {
   /** This node stopped leading: it keeps the freshness its last quorum acknowledgement proved. */
   onLostLeadership(self: NodeId, voters: readonly NodeId[], nowMs: number): void {
     const at = this.quorumAckMs(self, voters, nowMs);
-    if (at > 0) this.markFresh(at, true);
+    if (Number.isFinite(at)) this.markFresh(at, true);
     this.acks.clear();
   }
 
   /** Milliseconds of staleness this node can prove at most (Infinity if it cannot prove any). */
   stalenessMs(leader: { self: NodeId; voters: readonly NodeId[] } | null, nowMs: number): number {
     const at = leader === null ? this.freshAtMs : this.quorumAckMs(leader.self, leader.voters, nowMs);
-    return at === 0 ? Number.POSITIVE_INFINITY : Math.max(0, nowMs - at);
+    return Number.isFinite(at) ? Math.max(0, nowMs - at) : Number.POSITIVE_INFINITY;
   }
 
-  /** The time by which a majority of `voters` (this node counting as now) had acknowledged it; 0 if none. */
+  /** The time by which a majority of `voters` (this node counting as now) had acknowledged it; -Infinity if none. */
   private quorumAckMs(self: NodeId, voters: readonly NodeId[], nowMs: number): number {
-    if (voters.length === 0) return 0;
-    const times = voters.map((v) => (v === self ? nowMs : (this.acks.get(v) ?? 0))).sort((a, b) => b - a);
-    return times[Math.floor(voters.length / 2)] ?? 0;
+    if (voters.length === 0) return Number.NEGATIVE_INFINITY;
+    const times = voters.map((v) => (v === self ? nowMs : (this.acks.get(v) ?? Number.NEGATIVE_INFINITY))).sort((a, b) => b - a);
+    return times[Math.floor(voters.length / 2)] ?? Number.NEGATIVE_INFINITY;
   }
 
   private credit(contact: { atMs: number; commit: LogIndex; proven: boolean }, applied: LogIndex): void {

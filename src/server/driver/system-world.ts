@@ -10,8 +10,8 @@ import type { StagedSnapshot } from '../snapshot-staging.js';
 import type { KvStateSource } from '../../storage/index.js';
 import type { Cancellable, Clock, DriverWorld, Scheduler, SnapshotStaging } from './world.js';
 
-/** `Date.now`. */
-export const systemClock: Clock = { nowMs: () => Date.now() };
+/** `Date.now`, and `performance.now` for durations. */
+export const systemClock: Clock = { nowMs: () => Date.now(), monotonicMs: () => performance.now() };
 
 /** Node.js timers. Ticks do not keep the process alive on their own once everything else stopped. */
 export const systemScheduler: Scheduler = {

@@ -12,9 +12,16 @@ import type { KvStateSource, KvStateStore } from '../../storage/index.js';
 import type { LogIndex } from '../../util/index.js';
 import type { StagedSnapshot } from '../snapshot-staging.js';
 
-/** Wall-clock time in milliseconds since the epoch (may jump; the driver never assumes otherwise). */
+/**
+ * Time. `nowMs` is wall-clock time in ms since the epoch: it may jump either way (NTP steps, VM
+ * resumes) and differ between nodes; the driver uses it only where a wall-clock time is the point
+ * (the time a write carries into the replicated state machine). `monotonicMs` never goes back
+ * and does not jump: every duration the driver measures (staleness, read timeouts, how long
+ * since a peer was heard) uses it, so a clock step cannot make stale state look fresh.
+ */
 export interface Clock {
   nowMs(): number;
+  monotonicMs(): number;
 }
 
 /** A handle to cancel a scheduled callback. */

@@ -1,0 +1,37 @@
+/**
+ * The transport-independent part of serving a KV read: waiting until local state may be read at
+ * the consistency asked for. kv-service.ts calls it for gRPC requests, and the simulator calls it
+ * on the production driver, so both run the same read path.
+ *
+ * - LINEARIZABLE: a ReadIndex round (RaftDriver.linearizableRead), then local state.
+ * - STALE: local state at once; with a bound, refused unless the node can PROVE it is within the
+ *   bound (RaftDriver.stalenessMs, driver/freshness.ts). The staleness is reported with the read;
+ *   a node that cannot bound it reports the largest safe integer.
+ */
+import { UnavailableError } from '../util/index.js';
+
+/** How fresh a read must be. `maxStalenessMs` 0 means unbounded. */
+export type ReadConsistency = { readonly kind: 'linearizable' } | { readonly kind: 'stale'; readonly maxStalenessMs: number };
+
+/** What a read needs from the driver. */
+export interface ReadGateDriver {
+  linearizableRead(timeoutMs: number): Promise<void>;
+  stalenessMs(): number;
+}
+
+/**
+ * Resolves once local state may be read at `consistency`, with the staleness to report (0 for a
+ * linearizable read). Throws `UnavailableError` for a bounded STALE read the node cannot prove.
+ */
+export async function awaitReadable(driver: ReadGateDriver, consistency: ReadConsistency, timeoutMs: number): Promise<number> {
+  if (consistency.kind === 'linearizable') {
+    await driver.linearizableRead(timeoutMs);
+    return 0;
+  }
+  const staleness = driver.stalenessMs();
+  const bound = consistency.maxStalenessMs;
+  if (bound > 0 && staleness > bound) {
+    throw new UnavailableError(`this node cannot prove it is within ${bound} ms of the leader (${Number.isFinite(staleness) ? `proven staleness ${staleness} ms` : 'no bound proven'})`);
+  }
+  return Number.isFinite(staleness) ? staleness : Number.MAX_SAFE_INTEGER;
+}
