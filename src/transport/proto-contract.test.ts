@@ -39,6 +39,8 @@ describe('proto/kv.proto (public client API, package raftkv.v1)', () => {
       '/raftkv.v1.Cluster/MemberPromote unary->unary',
       '/raftkv.v1.Cluster/MemberRemove unary->unary',
       '/raftkv.v1.Cluster/LeaderTransfer unary->unary',
+      '/raftkv.v1.Cluster/ClusterLimitsGet unary->unary',
+      '/raftkv.v1.Cluster/ClusterLimitsSet unary->unary',
     ]);
     expect(methods('Maintenance')).toEqual(['/raftkv.v1.Maintenance/Backup unary->stream']);
   });
