@@ -370,7 +370,7 @@ export class RaftDriver {
       this.quiescentTasks.push(() => {
         const applied = this.kvMachine.appliedIndex;
         const keyCount = this.kvMachine.keyCount;
-        const sessionCount = this.kvMachine.sessionCount();
+        const sessionCount = this.kvMachine.sessionRecordCount(); // what the stored session keyspace holds
         let term: Term;
         try {
           term = this.deps.storage.term(applied);
