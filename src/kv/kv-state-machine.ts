@@ -325,8 +325,11 @@ export class KvStateMachine {
    * ErrorResult is not saved: a retry with the same seq is evaluated afresh.
    */
   private recordInSession(command: KvCommand, existing: SessionRecord | undefined, result: WriteResult): Mutation[] {
+    // A session started after a retired one counts every seq applied under the old one as
+    // acknowledged, so a late retry of one of them is refused as stale, never applied again.
+    const retiredSeqMax = existing === undefined ? (this.retired.seqMax(command.clientId) ?? 0) : 0;
     const revived = existing === undefined ? this.retired.forget(command.clientId) : [];
-    let session = acknowledge(existing ?? newSession(command.clientId, command.ackSeq, this.clock), command.ackSeq);
+    let session = acknowledge(existing ?? newSession(command.clientId, Math.max(command.ackSeq, retiredSeqMax), this.clock), command.ackSeq);
     if (result.type === 'error') session = { ...session, lastSeenMs: this.clock };
     else session = saveResponse(session, { seq: command.seq, result: savedAnswer(command.seq, result), nowMs: this.clock });
     this.sessions.set(session);

@@ -44,6 +44,18 @@ describe('a retry across the loss of its session', () => {
     expect(sm.get(b('k'))?.version).toBe(3);
   });
 
+  it('refuses a late retry of a seq applied under the lost session even after a new session started', () => {
+    // Proves the new session does not forget the old one's seqs: c had seqs 1 and 2 applied (2's
+    // answer lost, ackSeq still 0), its session expired, then its seq 3 started a new session.
+    const sm = machine({ sessionTtlMs: 1000 });
+    put(sm, { clientId: 'c', seq: 1, ackSeq: 0, timeMs: 1_000, key: 'k' });
+    put(sm, { clientId: 'c', seq: 2, ackSeq: 0, timeMs: 1_001, key: 'k' });
+    for (let seq = 1; seq <= 3; seq++) put(sm, { clientId: 'other', seq, ackSeq: seq - 1, timeMs: 1_000 + 1_000 * seq, key: 'o' });
+    expect(put(sm, { clientId: 'c', seq: 3, ackSeq: 0, timeMs: 4_001, key: 'k' }).result.type).toBe('put');
+    expect(put(sm, { clientId: 'c', seq: 2, ackSeq: 0, timeMs: 4_002, key: 'k' }).result).toMatchObject({ type: 'error', code: 'FAILED_PRECONDITION' });
+    expect(sm.get(b('k'))?.version).toBe(3);
+  });
+
   it('lets a client that was only idle past its TTL write on with its next seq', () => {
     // Proves the refusal costs nothing to a client whose writes were all answered.
     const sm = machine({ sessionTtlMs: 1000 });
