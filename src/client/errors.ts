@@ -144,7 +144,7 @@ function classifyCoded(e: ServiceError, code: string, context: { write: boolean;
       return { ...answered, error: new InvalidArgumentError(field, withoutField(details, field)), retry: 'final', mayHaveApplied: false };
     }
     case 'SESSION_EXPIRED':
-      // The same client id can never succeed again; the write may have been applied before.
+      // Retrying this seq cannot help; the write may have been applied before.
       return { ...answered, error: new SessionExpiredError(details), retry: 'final', mayHaveApplied: true };
     case 'COMPACTED':
       return { ...answered, error: new CompactedError(details), retry: 'final', mayHaveApplied: false };

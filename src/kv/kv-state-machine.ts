@@ -23,6 +23,7 @@ import { queryRange } from './range-query.js';
 import { decodeWriteResult, encodeWriteResult } from './result-codec.js';
 import { clockStepMsMax, savedResultBytesMax, sessionResponsesMax, sessionsExpiredPerApplyMax } from './session-limits.js';
 import { acknowledge, findResponse, newSession, saveResponse } from './session-record.js';
+import { RetiredSessions, retiredSessionPrefix } from './retired-sessions.js';
 import { SessionTable } from './session-table.js';
 import { Fnv1a64 } from './state-hash.js';
 import type { ApplyOutcome, ErrorResult, KeyValue, KvCommand, KvStateImage, Mutation, RangeOp, RangeResult, SessionRecord, WriteResult } from './types.js';
@@ -51,6 +52,8 @@ export class KvStateMachine {
   private readonly keys = new KeySpace();
   /** Live client sessions. */
   private readonly sessions = new SessionTable();
+  /** What is left of expired and evicted sessions (retired-sessions.ts). */
+  private readonly retired = new RetiredSessions();
   /** The index of the last entry applied. */
   private applied: LogIndex = logIndex(0);
   /** The store revision: raised by one for every command that changed keys. */
@@ -118,12 +121,17 @@ export class KvStateMachine {
     return this.keys.size;
   }
 
-  /**
-   * Number of records in the session keyspace: the live client sessions, plus the cluster limits
-   * record once limits were set (it rides there, see cluster-limits.ts; backups count both).
-   */
+  /** Number of live client sessions. */
   sessionCount(): number {
-    return this.sessions.size + (this.settings.setIndex > 0 ? 1 : 0);
+    return this.sessions.size;
+  }
+
+  /**
+   * Number of records in the session keyspace, as the stored state and a backup hold them: the
+   * live sessions, the retired ones, and the cluster limits record once limits were set.
+   */
+  sessionRecordCount(): number {
+    return this.sessions.size + this.retired.size + (this.settings.setIndex > 0 ? 1 : 0);
   }
 
   /**
@@ -131,8 +139,10 @@ export class KvStateMachine {
    * (entries without a command go through `applyNoop`). Never throws for bad input.
    *
    * - An invalid command (by the cluster limits): INVALID_ARGUMENT; only `appliedIndex` changes.
-   * - A client id without a session but with `ackSeq > 0` (its session expired or was evicted
-   *   while it retried): SESSION_EXPIRED, outcome unknown; changes only `appliedIndex` and the clock.
+   * - A client id without a session whose write may have been applied under a session that
+   *   expired or was evicted (a seq at or below its retired session's highest, or `ackSeq > 0`
+   *   with no retired session): SESSION_EXPIRED, outcome unknown; changes only `appliedIndex`
+   *   and the clock (retired-sessions.ts).
    * - A stale seq (at or below the session's ackSeq): FAILED_PRECONDITION; a duplicate (seq
    *   saved): the saved answer with `duplicate: true`. Both change only `appliedIndex` and the
    *   clock, so they have no mutations (the session is refreshed by the client's next new seq).
@@ -153,12 +163,16 @@ export class KvStateMachine {
     }
     this.clock = nextClock(this.clock, command.timeMs);
     const session = command.clientId === '' ? undefined : this.sessions.get(command.clientId);
-    if (session === undefined && command.clientId !== '' && command.ackSeq > 0) {
-      // The client acknowledged answers of a session this state no longer has: it expired or was
-      // evicted. This write may be a retry of one applied under that session, so applying it as
-      // a new session's first write could apply it twice (Raft thesis §6.3).
-      const message = `session expired: client ${JSON.stringify(command.clientId)} has no session (it expired or was evicted) but acknowledges seq ${command.ackSeq}; seq ${command.seq} was not applied now and may have been applied before; start a new session (a new client id)`;
-      return this.outcome(errorResult('SESSION_EXPIRED', message), [], false);
+    if (session === undefined && command.clientId !== '') {
+      // This write may be a retry of one applied under a session this state no longer has
+      // (expired or evicted): applying it as a new session's write could apply it twice.
+      const seqMax = this.retired.seqMax(command.clientId);
+      const lost = seqMax === undefined ? command.ackSeq > 0 : command.seq <= seqMax;
+      if (lost) {
+        const known = seqMax === undefined ? `acknowledges seq ${command.ackSeq}` : `had seqs up to ${seqMax} applied`;
+        const message = `session expired: client ${JSON.stringify(command.clientId)} has no session (it expired or was evicted) and ${known}; seq ${command.seq} was not applied now and may have been applied before (read to find out)`;
+        return this.outcome(errorResult('SESSION_EXPIRED', message), [], false);
+      }
     }
     if (session !== undefined) {
       if (command.seq <= session.ackSeq) {
@@ -246,13 +260,20 @@ export class KvStateMachine {
   image(): KvStateImage {
     const sessions = this.sessions.snapshot();
     const settings = this.settings.setIndex > 0 ? [clusterLimitsRecord(this.settings)] : [];
+    const retired = this.retired.snapshot();
     return {
       appliedIndex: this.applied,
       revision: this.rev,
       clockMs: this.clock,
       kvs: this.keys.snapshot(),
-      // The cluster limits record first: its id sorts first in the stored session keyspace too.
-      sessions: { *[Symbol.iterator]() { yield* settings; yield* sessions; } },
+      // The reserved records first: their ids sort first in the stored session keyspace too.
+      sessions: {
+        *[Symbol.iterator]() {
+          yield* settings;
+          yield* retired;
+          yield* sessions;
+        },
+      },
     };
   }
 
@@ -275,6 +296,7 @@ export class KvStateMachine {
       hash.raw(sessionTag).string(session.clientId).uint(session.ackSeq).uint(session.lastSeenMs).uint(session.responses.length);
       for (const response of session.responses) hash.uint(response.seq).bytes(response.result);
     }
+    this.retired.hashInto(hash);
     return hash.raw(endTag).digest();
   }
 
@@ -294,7 +316,7 @@ export class KvStateMachine {
       keepClientId,
       stale: (session) => this.clock - session.lastSeenMs > this.settings.limits.sessionTtlMs,
     });
-    return expired.map((session) => this.dropSession(session));
+    return expired.flatMap((session) => this.dropSession(session));
   }
 
   /**
@@ -303,22 +325,27 @@ export class KvStateMachine {
    * ErrorResult is not saved: a retry with the same seq is evaluated afresh.
    */
   private recordInSession(command: KvCommand, existing: SessionRecord | undefined, result: WriteResult): Mutation[] {
-    let session = acknowledge(existing ?? newSession(command.clientId, command.ackSeq, this.clock), command.ackSeq);
+    // A session started after a retired one counts every seq applied under the old one as
+    // acknowledged, so a late retry of one of them is refused as stale, never applied again.
+    const retiredSeqMax = existing === undefined ? (this.retired.seqMax(command.clientId) ?? 0) : 0;
+    const revived = existing === undefined ? this.retired.forget(command.clientId) : [];
+    let session = acknowledge(existing ?? newSession(command.clientId, Math.max(command.ackSeq, retiredSeqMax), this.clock), command.ackSeq);
     if (result.type === 'error') session = { ...session, lastSeenMs: this.clock };
     else session = saveResponse(session, { seq: command.seq, result: savedAnswer(command.seq, result), nowMs: this.clock });
     this.sessions.set(session);
-    const mutations: Mutation[] = [{ type: 'putSession', session }];
+    const mutations: Mutation[] = [...revived, { type: 'putSession', session }];
     const excess = this.sessions.size - this.settings.limits.sessionsMax;
     if (excess > 0) {
       const evicted = this.sessions.leastRecent({ countMax: excess, keepClientId: command.clientId, stale: () => true });
-      for (const victim of evicted) mutations.push(this.dropSession(victim));
+      for (const victim of evicted) mutations.push(...this.dropSession(victim));
     }
     return mutations;
   }
 
-  private dropSession(session: SessionRecord): Mutation {
+  /** Removes an expired or evicted session, keeping what is left of it (retired-sessions.ts). */
+  private dropSession(session: SessionRecord): Mutation[] {
     this.sessions.delete(session.clientId);
-    return { type: 'deleteSession', clientId: session.clientId };
+    return [{ type: 'deleteSession', clientId: session.clientId }, ...this.retired.retire(session, this.clock, this.settings.limits.sessionsMax)];
   }
 
   /** Loads an image, checking every durable invariant after reading it back. */
@@ -342,6 +369,11 @@ export class KvStateMachine {
         assert(this.settings.setIndex === 0, 'image holds the cluster limits record twice');
         this.settings = decodeClusterLimitsRecord(session);
         assert(this.settings.setIndex > 0 && this.settings.setIndex <= this.applied, () => `image cluster limits were set at index ${this.settings.setIndex}, outside [1, ${this.applied}]`);
+        continue;
+      }
+      if (session.clientId.startsWith(retiredSessionPrefix)) {
+        assert(session.lastSeenMs <= this.clock, () => `image retired session ${JSON.stringify(session.clientId)} was retired after the clock`);
+        this.retired.load(session);
         continue;
       }
       assert(session.clientId !== '' && this.sessions.get(session.clientId) === undefined, () => `image session ${JSON.stringify(session.clientId)} is empty or repeated`);

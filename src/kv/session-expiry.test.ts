@@ -6,6 +6,8 @@ import { logIndex, makeLimits } from '../util/index.js';
 import { clockStepMsMax, decodeWriteResult, encodeWriteResult, KvStateMachine } from './index.js';
 import type { ApplyOutcome, KvCommand } from './index.js';
 
+/** Ids of the live client sessions in the image (not the state machine's reserved records). */
+const liveIds = (sm: KvStateMachine): string[] => [...sm.image().sessions].map((s) => s.clientId).filter((id) => !id.startsWith('\u0000'));
 const b = (s: string): Uint8Array => new TextEncoder().encode(s);
 
 function machine(options: { sessionTtlMs: number; sessionsMax?: number }): KvStateMachine {
@@ -26,7 +28,7 @@ describe('a retry across the loss of its session', () => {
     put(sm, { clientId: 'c', seq: 2, ackSeq: 1, timeMs: 1_001, key: 'k' });
     // Other clients keep writing; the clock passes c's TTL and c's session is expired.
     for (let seq = 1; seq <= 3; seq++) put(sm, { clientId: 'other', seq, ackSeq: seq - 1, timeMs: 1_000 + 1_000 * seq, key: 'o' });
-    expect([...sm.image().sessions].map((s) => s.clientId)).toEqual(['other']);
+    expect(liveIds(sm)).toEqual(['other']);
     const before = { version: sm.get(b('k'))?.version, revision: sm.revision };
     const retry = put(sm, { clientId: 'c', seq: 2, ackSeq: 1, timeMs: 4_001, key: 'k' });
     expect(retry.result).toMatchObject({ type: 'error', code: 'SESSION_EXPIRED', message: expect.stringMatching(/session expired.*seq 2 was not applied now and may have been applied before/) });
@@ -34,9 +36,57 @@ describe('a retry across the loss of its session', () => {
     // Only the clock may move (as for any refused write); no key, revision or session changed.
     expect({ version: sm.get(b('k'))?.version, revision: sm.revision }).toEqual({ version: before.version, revision: before.revision });
     expect(before.version).toBe(2);
-    expect([...sm.image().sessions].map((s) => s.clientId)).toEqual(['other']);
-    // Nothing was created for c: every later write of that client id gets the same answer.
-    expect(put(sm, { clientId: 'c', seq: 3, ackSeq: 2, timeMs: 4_002, key: 'k' }).result).toMatchObject({ code: 'SESSION_EXPIRED' });
+    expect(liveIds(sm)).toEqual(['other']);
+    // A seq above any applied under the lost session was never applied: it starts a new session,
+    // after which the old seq is stale rather than applied.
+    expect(put(sm, { clientId: 'c', seq: 3, ackSeq: 2, timeMs: 4_002, key: 'k' }).result.type).toBe('put');
+    expect(put(sm, { clientId: 'c', seq: 2, ackSeq: 1, timeMs: 4_003, key: 'k' }).result).toMatchObject({ code: 'FAILED_PRECONDITION' });
+    expect(sm.get(b('k'))?.version).toBe(3);
+  });
+
+  it('refuses a late retry of a seq applied under the lost session even after a new session started', () => {
+    // Proves the new session does not forget the old one's seqs: c had seqs 1 and 2 applied (2's
+    // answer lost, ackSeq still 0), its session expired, then its seq 3 started a new session.
+    const sm = machine({ sessionTtlMs: 1000 });
+    put(sm, { clientId: 'c', seq: 1, ackSeq: 0, timeMs: 1_000, key: 'k' });
+    put(sm, { clientId: 'c', seq: 2, ackSeq: 0, timeMs: 1_001, key: 'k' });
+    for (let seq = 1; seq <= 3; seq++) put(sm, { clientId: 'other', seq, ackSeq: seq - 1, timeMs: 1_000 + 1_000 * seq, key: 'o' });
+    expect(put(sm, { clientId: 'c', seq: 3, ackSeq: 0, timeMs: 4_001, key: 'k' }).result.type).toBe('put');
+    expect(put(sm, { clientId: 'c', seq: 2, ackSeq: 0, timeMs: 4_002, key: 'k' }).result).toMatchObject({ type: 'error', code: 'FAILED_PRECONDITION' });
+    expect(sm.get(b('k'))?.version).toBe(3);
+  });
+
+  it('lets a client that was only idle past its TTL write on with its next seq', () => {
+    // Proves the refusal costs nothing to a client whose writes were all answered.
+    const sm = machine({ sessionTtlMs: 1000 });
+    put(sm, { clientId: 'idle', seq: 1, ackSeq: 0, timeMs: 1_000, key: 'k' });
+    for (let seq = 1; seq <= 3; seq++) put(sm, { clientId: 'other', seq, ackSeq: seq - 1, timeMs: 1_000 + 1_000 * seq, key: 'o' });
+    expect(liveIds(sm)).toEqual(['other']);
+    expect(put(sm, { clientId: 'idle', seq: 2, ackSeq: 1, timeMs: 4_001, key: 'k' }).result.type).toBe('put');
+    expect(liveIds(sm)).toEqual(['idle', 'other']);
+  });
+
+  it('refuses the first write of a client retried after its session expired (ackSeq 0)', () => {
+    // Proves the retired session covers the one case ackSeq alone cannot tell.
+    const sm = machine({ sessionTtlMs: 1000 });
+    put(sm, { clientId: 'c', seq: 1, ackSeq: 0, timeMs: 1_000, key: 'k' });
+    for (let seq = 1; seq <= 3; seq++) put(sm, { clientId: 'other', seq, ackSeq: seq - 1, timeMs: 1_000 + 1_000 * seq, key: 'o' });
+    expect(put(sm, { clientId: 'c', seq: 1, ackSeq: 0, timeMs: 4_001, key: 'k' }).result).toMatchObject({ code: 'SESSION_EXPIRED' });
+    expect(sm.get(b('k'))?.version).toBe(1);
+  });
+
+  it('keeps at most sessionsMax retired sessions, carried in images and the state hash', () => {
+    // Proves the memory of lost sessions is bounded and replicated like the sessions themselves.
+    const sm = machine({ sessionTtlMs: 1_000_000, sessionsMax: 2 });
+    for (const [i, id] of ['a', 'b', 'c', 'd', 'e'].entries()) put(sm, { clientId: id, seq: 1, ackSeq: 0, timeMs: i + 1, key: id });
+    // a, b and c were evicted; only the two most recently retired are remembered.
+    const stored = [...sm.image().sessions].map((s) => s.clientId);
+    expect(stored).toEqual(['\u0000raftkv/retired/b', '\u0000raftkv/retired/c', 'd', 'e']);
+    expect([sm.sessionCount(), sm.sessionRecordCount()]).toEqual([2, 4]);
+    const restored = new KvStateMachine({ limits: makeLimits({ sessionsMax: 2 }), sessionTtlMs: 1_000_000, image: sm.image() });
+    expect(restored.stateHash()).toBe(sm.stateHash());
+    // b's retried first write is still refused after the restart.
+    expect(put(restored, { clientId: 'b', seq: 1, ackSeq: 0, timeMs: 10, key: 'b' }).result).toMatchObject({ code: 'SESSION_EXPIRED' });
   });
 
   it('is not applied twice when the session was evicted by sessionsMax', () => {
@@ -46,7 +96,7 @@ describe('a retry across the loss of its session', () => {
     put(sm, { clientId: 'c', seq: 2, ackSeq: 1, timeMs: 2, key: 'k' });
     put(sm, { clientId: 'd', seq: 1, ackSeq: 0, timeMs: 3, key: 'd' });
     put(sm, { clientId: 'e', seq: 1, ackSeq: 0, timeMs: 4, key: 'e' });
-    expect([...sm.image().sessions].map((s) => s.clientId)).toEqual(['d', 'e']);
+    expect(liveIds(sm)).toEqual(['d', 'e']);
     expect(put(sm, { clientId: 'c', seq: 2, ackSeq: 1, timeMs: 5, key: 'k' }).result).toMatchObject({ code: 'SESSION_EXPIRED' });
     expect(sm.get(b('k'))?.version).toBe(2);
   });

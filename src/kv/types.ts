@@ -127,9 +127,9 @@ export interface TxnResult {
 export interface ErrorResult {
   readonly type: 'error';
   /**
-   * `SESSION_EXPIRED`: a write from a client id with no session but `ackSeq > 0`: the client had a
-   * session that expired or was evicted, so this write may be a retry of one that was applied
-   * before; its outcome is unknown and it was not applied now (Raft thesis §6.3).
+   * `SESSION_EXPIRED`: a write that may be a retry of one applied under a session that expired or
+   * was evicted (retired-sessions.ts); its outcome is unknown and it was not applied now (Raft
+   * thesis §6.3).
    */
   readonly code: 'INVALID_ARGUMENT' | 'OVERLOADED' | 'FAILED_PRECONDITION' | 'SESSION_EXPIRED';
   readonly message: string;

@@ -9,13 +9,14 @@
  * tracker (pending and confirmed reads), the address book (member addresses, cluster id,
  * promotions), and the snapshot pipeline (send, receive, install, take, compact).
  */
-import { clusterLimitsOf, decodeCommand, defaultClusterLimits, describeLimitChanges, encodeClusterCommand, encodeCommand, KvStateMachine, validateCommand } from '../kv/index.js';
-import type { ApplyOutcome, ClusterLimits, KvCommand, KvStateImage, Mutation, WriteOp, WriteResult } from '../kv/index.js';
+import { decodeCommand, defaultClusterLimits, encodeClusterCommand, encodeCommand, KvStateMachine, validateCommand } from '../kv/index.js';
+import type { ClusterLimits, KvCommand, KvStateImage, Mutation, WriteOp, WriteResult } from '../kv/index.js';
 import { decodeConfChange, RawNode } from '../raft/index.js';
 import type { ConfChange, ConfState, Entry, Message, ReadState, Ready, Role, Snapshot, SnapshotMessage, SoftState } from '../raft/index.js';
 import type { Transport } from '../transport/index.js';
 import { assert, isErrorCode, NotLeaderError, OutcomeUnknownError, OverloadedError, SeededPrng, term as toTerm, UnavailableError } from '../util/index.js';
 import type { Logger, LogIndex, NodeId, Term } from '../util/index.js';
+import { noteAppliedOutcome, proposeBootstrapLimits } from './apply-notes.js';
 import { AddressBook } from './driver/address-book.js';
 import { Freshness } from './driver/freshness.js';
 import { ProposalTracker } from './driver/proposal-tracker.js';
@@ -353,7 +354,7 @@ export class RaftDriver {
       this.quiescentTasks.push(() => {
         const applied = this.kvMachine.appliedIndex;
         const keyCount = this.kvMachine.keyCount;
-        const sessionCount = this.kvMachine.sessionCount();
+        const sessionCount = this.kvMachine.sessionRecordCount(); // what the stored session keyspace holds
         let term: Term;
         try {
           term = this.deps.storage.term(applied);
@@ -519,7 +520,8 @@ export class RaftDriver {
     if (s.leader !== before.leader && s.leader !== null) this.deps.metrics.leaderChanges.inc();
     if (before.role !== 'leader' && s.role === 'leader') {
       this.freshness.onBecameLeader();
-      this.proposeBootstrapLimits();
+      // A new leader records its flags as the cluster limits if the log never set them.
+      proposeBootstrapLimits(this.kvMachine, this.deps.options, this.deps.logger, (data) => this.raw.propose(data));
     }
     if (before.role === 'leader' && s.role !== 'leader') {
       this.freshness.onLostLeadership(this.deps.options.id, this.conf.voters, this.now());
@@ -579,7 +581,7 @@ export class RaftDriver {
         const outcome = skipDuplicateCheck
           ? this.kvMachine.apply(entry.index, { ...decodeCommand(entry.data), clientId: '' })
           : this.kvMachine.applyEncoded(entry.index, entry.data);
-        this.noteApplied(entry, outcome);
+        noteAppliedOutcome(entry, outcome, this.deps);
         mutations.push(...outcome.mutations);
         if (outcome.mutations.length > 0) changes.push({ index: entry.index, revision: outcome.revision, mutations: outcome.mutations });
         settled.push({ entry, result: outcome.result });
@@ -612,34 +614,6 @@ export class RaftDriver {
     end();
     this.deps.metrics.entriesApplied.inc(settled.length);
     if (changes.length > 0) this.deps.onApplied?.(changes);
-  }
-
-  /** Logs and counts what an applied entry did that operators must see. */
-  private noteApplied(entry: Entry, outcome: ApplyOutcome): void {
-    const { logger, metrics, options } = this.deps;
-    if (outcome.undecodable === true) {
-      metrics.entriesUndecodable.inc();
-      logger.error({ index: entry.index, term: entry.term, bytes: entry.data.length, reason: outcome.result.type === 'error' ? outcome.result.message : '' }, 'apply: a committed entry does not decode; applied as an error result, as on every replica');
-    } else if (outcome.result.type === 'clusterLimits' && outcome.result.changed) {
-      const differFromFlags = describeLimitChanges(outcome.result.limits, clusterLimitsOf(options.limits, options.sessionTtlMs));
-      logger.info({ index: entry.index, limits: outcome.result.limits, differFromFlags }, 'cluster limits set by the log; this node applies every entry by them (its flags only admit requests)');
-    }
-  }
-
-  /**
-   * A new leader records its flags as the cluster limits if the log never set them (a
-   * conditional entry: repeating it, or racing another leader's, changes nothing).
-   */
-  private proposeBootstrapLimits(): void {
-    const { options, logger } = this.deps;
-    const data = this.kvMachine.bootstrapLimitsEntry(clusterLimitsOf(options.limits, options.sessionTtlMs));
-    if (data === null) return;
-    try {
-      this.raw.propose(data);
-      logger.info({}, "cluster limits never set: proposed this node's flags");
-    } catch (e) {
-      logger.warn({ err: String(e) }, "cluster limits never set: proposing this node's flags failed; the next leader will");
-    }
   }
 
   private applyConfChange(entry: Entry): ConfState {

@@ -54,11 +54,10 @@ export class OutcomeUnknownError extends RaftkvError {
 }
 
 /**
- * An exactly-once write came from a client whose session the cluster no longer has (it expired
- * or was evicted while the client retried): the write was not applied now, and may have been
- * applied before under the lost session, so its outcome is unknown (Raft thesis §6.3). Retrying
- * with the same client id cannot help: the client must start a new session (a new client id) and
- * find out what happened by reading.
+ * An exactly-once write that may be a retry of one applied under a session the cluster no longer
+ * has (it expired or was evicted while the client retried): it was not applied now and may have
+ * been applied before, so its outcome is unknown (Raft thesis §6.3). Retrying the same seq cannot
+ * help; read to find out. Later seqs of the client start a new session.
  */
 export class SessionExpiredError extends RaftkvError {
   readonly code = 'SESSION_EXPIRED';
