@@ -21,6 +21,7 @@ import { createDevCerts } from '../src/tls/index.js';
 import { logIndex, nodeId, term } from '../src/util/index.js';
 import { RawClient } from './support/raw-client.js';
 import { RawPeer, rawCredentials } from './support/raw-peer.js';
+import { runCli } from './support/run-cli.js';
 import type { PemFiles, RawPeerStream } from './support/raw-peer.js';
 import { useTestCluster } from './support/test-cluster.js';
 
@@ -123,6 +124,22 @@ describe('TLS on the client port', () => {
     } finally {
       kv.close();
     }
+  });
+});
+
+describe('the CLI on a TLS cluster', () => {
+  it('works with --cacert/--cert/--key or RAFTKV_CACERT/RAFTKV_CERT/RAFTKV_KEY and https:// endpoints, and fails without them', async () => {
+    const admin = client(certs, 'admin');
+    const endpoints = cluster.specs.map((s) => s.clientAddress).join(',');
+    const put = await runCli(['put', 'cli-key', 'cli-value', '--endpoints', endpoints, '--cacert', ca, '--cert', admin.cert ?? '', '--key', admin.key ?? '']);
+    expect(put.code, put.stderr).toBe(0);
+    const https = cluster.specs.map((s) => `https://${s.clientAddress}`).join(',');
+    const get = await runCli(['get', 'cli-key'], { env: { RAFTKV_ENDPOINTS: https, RAFTKV_CACERT: ca, RAFTKV_CERT: admin.cert, RAFTKV_KEY: admin.key } });
+    expect({ code: get.code, out: get.stdout.trim(), err: get.stderr }).toEqual({ code: 0, out: 'cli-value', err: '' });
+    const plain = await runCli(['get', 'cli-key', '--endpoints', endpoints, '--timeout', '2s'], { env: { RAFTKV_CACERT: undefined, RAFTKV_CERT: undefined, RAFTKV_KEY: undefined } });
+    expect(plain.code).toBe(3);
+    const noCert = await runCli(['get', 'cli-key', '--endpoints', endpoints, '--cacert', ca, '--timeout', '2s'], { env: { RAFTKV_CERT: undefined, RAFTKV_KEY: undefined } });
+    expect(noCert.code).toBe(3);
   });
 });
 
