@@ -4,15 +4,16 @@
 // the `from` it sends, or for a node that is not a member, changes nothing; and each forged
 // message of issue 11 (garbage command append, forged Put append, higher-term append and
 // heartbeat, transfer vote, TimeoutNow, a client address in the metadata) leaves the leader,
-// the term, the data, the state hashes and the leader hints exactly as they were.
+// the term, the data, the state hashes and the leader hints exactly as they were. The CLI works
+// with --cacert/--cert/--key, and a new node joins over mutual TLS with its own certificate.
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { LocalCluster, NodeStatus } from '../cluster/local-cluster.js';
-import { sleep } from '../cluster/local-cluster.js';
+import { LocalCluster, freePorts, sleep } from '../cluster/local-cluster.js';
+import type { NodeStatus } from '../cluster/local-cluster.js';
 import { clusterService } from '../src/api/index.js';
 import { createClient } from '../src/client/index.js';
 import { encodeCommand } from '../src/kv/index.js';
@@ -21,6 +22,7 @@ import { createDevCerts } from '../src/tls/index.js';
 import { logIndex, nodeId, term } from '../src/util/index.js';
 import { RawClient } from './support/raw-client.js';
 import { RawPeer, rawCredentials } from './support/raw-peer.js';
+import { runCli } from './support/run-cli.js';
 import type { PemFiles, RawPeerStream } from './support/raw-peer.js';
 import { useTestCluster } from './support/test-cluster.js';
 
@@ -37,7 +39,7 @@ const closers: Array<{ close(): void }> = [];
 beforeAll(() => {
   // The cluster's CA with its three nodes, a node "evil" that is not a member, and a client;
   // a second CA that issued certificates with the very same names.
-  createDevCerts(certs, ['n1', 'n2', 'n3', 'evil'], { clients: ['admin'] });
+  createDevCerts(certs, ['n1', 'n2', 'n3', 'n4', 'evil'], { clients: ['admin'] });
   createDevCerts(otherCa, ['n1', 'n2', 'n3'], { clients: ['admin'] });
 }, 60_000);
 
@@ -50,7 +52,11 @@ useTestCluster('tls', {
   beforeClose: () => closers.forEach((c) => c.close()),
 });
 
-afterAll(() => rmSync(root, { recursive: true, force: true }));
+let joiner: LocalCluster | null = null;
+afterAll(async () => {
+  await joiner?.killAll();
+  rmSync(root, { recursive: true, force: true });
+});
 
 /** A Cluster/Status call with these credentials, without waiting for the channel: its status code. */
 function statusCode(address: string, files: PemFiles | null, plaintext = false): Promise<grpc.status> {
@@ -123,6 +129,22 @@ describe('TLS on the client port', () => {
     } finally {
       kv.close();
     }
+  });
+});
+
+describe('the CLI on a TLS cluster', () => {
+  it('works with --cacert/--cert/--key or RAFTKV_CACERT/RAFTKV_CERT/RAFTKV_KEY and https:// endpoints, and fails without them', async () => {
+    const admin = client(certs, 'admin');
+    const endpoints = cluster.specs.map((s) => s.clientAddress).join(',');
+    const put = await runCli(['put', 'cli-key', 'cli-value', '--endpoints', endpoints, '--cacert', ca, '--cert', admin.cert ?? '', '--key', admin.key ?? '']);
+    expect(put.code, put.stderr).toBe(0);
+    const https = cluster.specs.map((s) => `https://${s.clientAddress}`).join(',');
+    const get = await runCli(['get', 'cli-key'], { env: { RAFTKV_ENDPOINTS: https, RAFTKV_CACERT: ca, RAFTKV_CERT: admin.cert, RAFTKV_KEY: admin.key } });
+    expect({ code: get.code, out: get.stdout.trim(), err: get.stderr }).toEqual({ code: 0, out: 'cli-value', err: '' });
+    const plain = await runCli(['get', 'cli-key', '--endpoints', endpoints, '--timeout', '2s'], { env: { RAFTKV_CACERT: undefined, RAFTKV_CERT: undefined, RAFTKV_KEY: undefined } });
+    expect(plain.code).toBe(3);
+    const noCert = await runCli(['get', 'cli-key', '--endpoints', endpoints, '--cacert', ca, '--timeout', '2s'], { env: { RAFTKV_CERT: undefined, RAFTKV_KEY: undefined } });
+    expect(noCert.code).toBe(3);
   });
 });
 
@@ -249,4 +271,22 @@ describe('mutual TLS on the peer port', () => {
     expect(await metric(leader.id, 'raftkv_peer_rejected_total', 'forgedSender')).toBeGreaterThan(0);
     expect(cluster.running()).toHaveLength(3);
   });
+});
+
+describe('membership over mutual TLS', () => {
+  it('adds a node that joins with its own certificate: it catches up and is promoted', async () => {
+    const [client4, peer4, http4] = await freePorts(3);
+    const spec = { id: 'n4', clientAddress: `127.0.0.1:${client4}`, peerAddress: `127.0.0.1:${peer4}`, httpAddress: `127.0.0.1:${http4}`, dataDir: join(root, 'n4') };
+    joiner = new LocalCluster([spec], { tls: { certsDir: certs, clientCertAuth: true }, initialClusterFor: { n4: `${cluster.initialCluster},n4=${spec.peerAddress}` } });
+    joiner.start('n4', ['--join']);
+    await joiner.waitForHttp('n4', 20_000);
+    const admin = client(certs, 'admin');
+    const tlsFlags = ['--cacert', ca, '--cert', admin.cert ?? '', '--key', admin.key ?? ''];
+    const added = await runCli(['member', 'add', 'n4', spec.peerAddress, '--wait', '60s', '--endpoints', cluster.endpoints, ...tlsFlags], { timeoutMs: 90_000 });
+    expect(added.code, added.stderr).toBe(0);
+    expect(added.stdout).toContain('added n4 as a learner; it is now a voter');
+    await runCli(['put', 'after-join', 'yes', '--endpoints', cluster.endpoints, ...tlsFlags]);
+    const got = await runCli(['get', 'after-join', '--endpoints', spec.clientAddress, ...tlsFlags]);
+    expect({ code: got.code, out: got.stdout.trim() }).toEqual({ code: 0, out: 'yes' });
+  }, 120_000);
 });

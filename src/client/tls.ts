@@ -4,6 +4,8 @@
  * (or the system's CAs) and against the host dialled; `cert` and `key` are the client's own
  * certificate for a cluster that requires one (`--client-cert-auth`).
  */
+import { X509Certificate } from 'node:crypto';
+import { createSecureContext } from 'node:tls';
 import { credentials } from '@grpc/grpc-js';
 import type { ChannelCredentials } from '@grpc/grpc-js';
 import { InvalidArgumentError } from '../util/index.js';
@@ -42,7 +44,13 @@ export function clientCredentials(tls: ClientTlsOptions | null): ChannelCredenti
   if (tls === null) return credentials.createInsecure();
   if ((tls.cert === undefined) !== (tls.key === undefined)) throw new InvalidArgumentError(tls.cert === undefined ? 'tls.cert' : 'tls.key', 'a client certificate needs both cert and key');
   try {
-    return credentials.createSsl(pem(tls.ca), pem(tls.key), pem(tls.cert));
+    // grpc-js loads the PEM only when it connects: load it now, so that a bad file is a clear
+    // error at connect() instead of every call failing with UNAVAILABLE.
+    const [ca, key, cert] = [pem(tls.ca), pem(tls.key), pem(tls.cert)];
+    // A CA bundle that holds no certificate would be ignored silently, and trust nothing.
+    if (ca !== null) new X509Certificate(ca);
+    createSecureContext({ ...(ca === null ? {} : { ca }), ...(key === null ? {} : { key }), ...(cert === null ? {} : { cert }) });
+    return credentials.createSsl(ca, key, cert);
   } catch (e) {
     throw new InvalidArgumentError('tls', `unusable certificate or key: ${e instanceof Error ? e.message : String(e)}`);
   }

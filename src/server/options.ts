@@ -133,6 +133,9 @@ const limitNames = [
   'dataBytesMax',
 ] as const satisfies readonly (keyof Limits)[];
 
+/** The TLS options (etcd's names): client port, then peer port. */
+const tlsOptionNames = ['certFile', 'keyFile', 'trustedCaFile', 'clientCertAuth', 'peerCertFile', 'peerKeyFile', 'peerTrustedCaFile'] as const;
+
 /** Every option name that can be set, for flags, environment and config file alike. */
 export const optionNames: readonly string[] = [
   'id',
@@ -146,16 +149,11 @@ export const optionNames: readonly string[] = [
   'join',
   'backupDir',
   'logLevel',
-  ...tlsOptionNames(),
+  ...tlsOptionNames,
   ...numberOptions,
   ...limitNames,
   ...testFaultOptionNames,
 ];
-
-/** The TLS options (etcd's names): client port, then peer port. */
-function tlsOptionNames(): string[] {
-  return ['certFile', 'keyFile', 'trustedCaFile', 'clientCertAuth', 'peerCertFile', 'peerKeyFile', 'peerTrustedCaFile'];
-}
 
 /** Options that are switches (flags without a value). */
 export const booleanOptionNames: readonly string[] = ['join', 'clientCertAuth', ...testFaultOptionNames];

@@ -93,10 +93,11 @@ describe('reloading', () => {
   });
 });
 
-/** The serial number of the certificate a TLS server at `port` presents to a new connection (with a client certificate). */
-function servedSerial(port: number, a: string): Promise<string> {
+/** The serial number of the certificate a TLS server at `port` presents to a new connection (with a client certificate unless `anonymous`). */
+function servedSerial(port: number, a: string, anonymous = false): Promise<string> {
   return new Promise((resolve, reject) => {
-    const socket = connect({ port, host: '127.0.0.1', servername: 'localhost', ALPNProtocols: ['h2'], ca: readFileSync(join(a, 'ca.pem')), cert: readFileSync(join(a, 'client-alice.pem')), key: readFileSync(join(a, 'client-alice-key.pem')) }, () => {
+    const identity = anonymous ? {} : { cert: readFileSync(join(a, 'client-alice.pem')), key: readFileSync(join(a, 'client-alice-key.pem')) };
+    const socket = connect({ port, host: '127.0.0.1', servername: 'localhost', ALPNProtocols: ['h2'], ca: readFileSync(join(a, 'ca.pem')), ...identity }, () => {
       const serial = socket.getPeerCertificate().serialNumber;
       socket.destroy();
       resolve(serial);
@@ -125,6 +126,22 @@ describe('reloading a running server', () => {
       install();
       expect(source.reload()).toBe(true);
       expect(await servedSerial(port, a)).toBe(serial(join(a, 'n2.pem')));
+    } finally {
+      server.forceShutdown();
+      source.close();
+    }
+  });
+});
+
+describe('client certificates on a server port', () => {
+  it('are not asked for without --client-cert-auth', async () => {
+    const a = join(dir, 'a');
+    const source = new CertificateSource({ files: { certFile: join(a, 'n1.pem'), keyFile: join(a, 'n1-key.pem'), caFile: null }, what: 'client TLS', reloadIntervalMs: 0 });
+    const server = new Server();
+    try {
+      expect(() => tlsServerCredentials(source, true)).toThrow(/need a CA file/);
+      const port = await new Promise<number>((ok, fail) => server.bindAsync('127.0.0.1:0', tlsServerCredentials(source, false), (e, p) => (e ? fail(e) : ok(p))));
+      expect(await servedSerial(port, a, true)).toBe(new X509Certificate(readFileSync(join(a, 'n1.pem'))).serialNumber);
     } finally {
       server.forceShutdown();
       source.close();

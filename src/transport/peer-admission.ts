@@ -58,6 +58,8 @@ export function admitCall(ctx: AdmissionContext, claimed: string | undefined, au
     else result = { ok: true, peer: toNodeId(certified), authenticated: true };
   } else if (claim === null) {
     result = { ok: false, reason: 'unauthenticated', details: 'the call names no sender (raftkv-from)' };
+  } else if (claim === ctx.nodeId) {
+    result = { ok: false, reason: 'identityMismatch', details: 'a call that claims to come from this node itself' };
   } else {
     result = { ok: true, peer: toNodeId(claim), authenticated: false };
   }
@@ -82,7 +84,7 @@ export class SenderFilter {
 
   /** Whether a message claiming to be from `from` is delivered. */
   accepts(from: NodeId): boolean {
-    if (from !== this.peer) return this.reject('forgedSender', from);
+    if (from !== this.peer || from === this.ctx.nodeId) return this.reject('forgedSender', from);
     if (!this.ctx.isKnownPeer(from)) return this.reject('notMember', from);
     return true;
   }

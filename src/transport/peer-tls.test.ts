@@ -5,18 +5,20 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Server, ServerCredentials } from '@grpc/grpc-js';
+import { Client, Metadata, Server, ServerCredentials, credentials } from '@grpc/grpc-js';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { CertificateSource, createDevCerts, namesNode, peerChannelCredentials, tlsServerCredentials } from '../tls/index.js';
 import { logIndex, nodeId, term } from '../util/index.js';
 import type { NodeId } from '../util/index.js';
 import type { Message } from '../raft/index.js';
+import { encodeBatch, encodeMessage } from './codec.js';
 import { GrpcTransport } from './grpc-transport.js';
 import { noopTransportMetrics } from './metrics.js';
 import type { PeerRejection } from './metrics.js';
 import { peerServerOptions } from './options.js';
 import { addRaftPeerService } from './peer-server.js';
 import type { PeerAuthentication } from './peer-admission.js';
+import { peerMetadataKeys, raftPeerPaths } from './service.js';
 
 let dir = '';
 const cleanups: Array<() => Promise<void> | void> = [];
@@ -147,6 +149,15 @@ describe('peer transport over mutual TLS', () => {
     const forged = await sender('z', null, { b: b.address });
     forged.send([heartbeat('z', 'b', 1)]);
     await waitFor(() => (b.rejected.get('notMember') ?? 0) === 1, 'the non-member drop');
+    // Nor can a stream claim to be the receiving node itself.
+    const raw = new Client(b.address, credentials.createInsecure());
+    cleanups.push(() => raw.close());
+    const md = new Metadata();
+    md.set(peerMetadataKeys.from, 'b');
+    const call = raw.makeBidiStreamRequest<Buffer, Buffer>(raftPeerPaths.stream, (x) => x, (x) => x, md);
+    call.on('error', () => {});
+    call.write(Buffer.from(encodeBatch([encodeMessage(heartbeat('b', 'b', 1))])));
+    await waitFor(() => (b.rejected.get('identityMismatch') ?? 0) === 1, 'the refusal of a stream from b to b');
     expect(b.received).toHaveLength(1);
     expect(b.peerInfo).toEqual(['a=a.example:7001']);
   });
