@@ -3,7 +3,7 @@
  * entries that do not decode, kept out of the Ready loop: logging and counting what operators
  * must see, and the bootstrap proposal of a new leader (kv/cluster-limits.ts).
  */
-import { clusterLimitsOf, describeLimitChanges } from '../kv/index.js';
+import { clusterLimitsOf, decodeLogCommand, describeLimitChanges } from '../kv/index.js';
 import type { ApplyOutcome, KvStateMachine } from '../kv/index.js';
 import type { Entry } from '../raft/index.js';
 import type { Logger } from '../util/index.js';
@@ -37,4 +37,20 @@ export function proposeBootstrapLimits(kv: KvStateMachine, options: NodeOptions,
   } catch (e) {
     logger.warn({ err: String(e) }, "cluster limits never set: proposing this node's flags failed; the next leader will");
   }
+}
+
+/**
+ * The `skipDuplicateCheck` negative control (tests only): a client command is applied as if it
+ * carried no session, so a retried write applies twice. Any other entry (a cluster command, bytes
+ * that do not decode) is applied as usual.
+ */
+export function applySkippingDuplicateCheck(kv: KvStateMachine, entry: Entry): ApplyOutcome {
+  let decoded;
+  try {
+    decoded = decodeLogCommand(entry.data);
+  } catch {
+    decoded = null;
+  }
+  if (decoded === null || decoded.type !== 'kv') return kv.applyEncoded(entry.index, entry.data);
+  return kv.apply(entry.index, { ...decoded.command, clientId: '' });
 }

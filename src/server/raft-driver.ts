@@ -9,14 +9,14 @@
  * tracker (pending and confirmed reads), the address book (member addresses, cluster id,
  * promotions), and the snapshot pipeline (send, receive, install, take, compact).
  */
-import { decodeCommand, defaultClusterLimits, encodeClusterCommand, encodeCommand, KvStateMachine, validateCommand } from '../kv/index.js';
+import { defaultClusterLimits, encodeClusterCommand, encodeCommand, KvStateMachine, validateCommand } from '../kv/index.js';
 import type { ClusterLimits, KvCommand, KvStateImage, Mutation, WriteOp, WriteResult } from '../kv/index.js';
 import { decodeConfChange, RawNode } from '../raft/index.js';
 import type { ConfChange, ConfState, Entry, Message, ReadState, Ready, Role, Snapshot, SnapshotMessage, SoftState } from '../raft/index.js';
 import type { Transport } from '../transport/index.js';
 import { assert, isErrorCode, NotLeaderError, OutcomeUnknownError, OverloadedError, SeededPrng, term as toTerm, UnavailableError } from '../util/index.js';
 import type { Logger, LogIndex, NodeId, Term } from '../util/index.js';
-import { noteAppliedOutcome, proposeBootstrapLimits } from './apply-notes.js';
+import { applySkippingDuplicateCheck, noteAppliedOutcome, proposeBootstrapLimits } from './apply-notes.js';
 import { AddressBook } from './driver/address-book.js';
 import { Freshness } from './driver/freshness.js';
 import { ProposalTracker } from './driver/proposal-tracker.js';
@@ -578,9 +578,7 @@ export class RaftDriver {
         this.kvMachine.applyNoop(entry.index);
         settled.push({ entry, result: null });
       } else {
-        const outcome = skipDuplicateCheck
-          ? this.kvMachine.apply(entry.index, { ...decodeCommand(entry.data), clientId: '' })
-          : this.kvMachine.applyEncoded(entry.index, entry.data);
+        const outcome = skipDuplicateCheck ? applySkippingDuplicateCheck(this.kvMachine, entry) : this.kvMachine.applyEncoded(entry.index, entry.data);
         noteAppliedOutcome(entry, outcome, this.deps);
         mutations.push(...outcome.mutations);
         if (outcome.mutations.length > 0) changes.push({ index: entry.index, revision: outcome.revision, mutations: outcome.mutations });
