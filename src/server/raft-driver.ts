@@ -12,7 +12,7 @@
 import { defaultClusterLimits, encodeClusterCommand, encodeCommand, KvStateMachine, validateCommand } from '../kv/index.js';
 import type { ClusterLimits, KvCommand, KvStateImage, Mutation, WriteOp, WriteResult } from '../kv/index.js';
 import { decodeConfChange, RawNode } from '../raft/index.js';
-import type { ConfChange, ConfState, Entry, Message, ReadState, Ready, Role, Snapshot, SnapshotMessage, SoftState } from '../raft/index.js';
+import type { ConfChange, ConfState, Entry, Message, RaftTestFaults, ReadState, Ready, Role, Snapshot, SnapshotMessage, SoftState } from '../raft/index.js';
 import type { Transport } from '../transport/index.js';
 import { assert, isErrorCode, NotLeaderError, OutcomeUnknownError, OverloadedError, SeededPrng, term as toTerm, UnavailableError } from '../util/index.js';
 import type { Logger, LogIndex, NodeId, Term } from '../util/index.js';
@@ -54,6 +54,10 @@ export interface RaftDriverDeps {
 export interface DriverFaults {
   /** Write apply batches without fsync (defect c's shape: a rotation can lose one while a later one survives). */
   readonly unsyncedApplyBatches?: boolean;
+  /** Send every Ready's messages before its batch is durable (votes and acknowledgements too). */
+  readonly sendBeforePersist?: boolean;
+  /** Deliberate bugs of the Raft core itself, run inside the production driver. */
+  readonly raft?: RaftTestFaults;
 }
 
 /** The node's Raft driver. */
@@ -121,6 +125,7 @@ export class RaftDriver {
       uncommittedBytesMax: options.limits.uncommittedBytesMax,
       applyBytesMax: options.limits.applyBytesMax,
       logger: deps.logger,
+      ...(deps.driverFaults?.raft ? { testFaults: deps.driverFaults.raft } : {}),
     });
   }
 
@@ -489,7 +494,7 @@ export class RaftDriver {
     // A leader whose term and vote did not change sends while its own batch is written (Raft
     // thesis §10.2.1): its fsync and the followers' overlap. Every other Ready sends only after
     // its batch is durable: votes and append acknowledgements depend on it.
-    const sendFirst = rd.sendBeforePersist;
+    const sendFirst = rd.sendBeforePersist || this.deps.driverFaults?.sendBeforePersist === true;
     if (sendFirst) this.send(rd.messages);
     let persisted: Promise<void> | null = null;
     if (rd.snapshot || rd.hardState || rd.entries.length > 0) {

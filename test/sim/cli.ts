@@ -25,7 +25,7 @@
 import { performance } from 'node:perf_hooks';
 import { driverFaultNames, faultNames, isFaultName } from './params.js';
 import type { DriverFaultName, FaultName } from './params.js';
-import { addDriverSimStats, emptyDriverSimStats, runDriverSim } from './driver-sim.js';
+import { addDriverSimStats, emptyDriverSimStats, nodeFaultNames, runDriverSim } from './driver-sim.js';
 import type { DriverSimOptions } from './driver-sim.js';
 import { runSimulation } from './simulation.js';
 import type { SimResult } from './simulation.js';
@@ -45,7 +45,6 @@ interface CliArgs {
   nodeFault: NonNullable<DriverSimOptions['fault']> | undefined;
 }
 
-const nodeFaultNames = ['unsyncedApplyBatches'] as const;
 
 const usage = `usage: npm run sim -- [--seed N | --seeds COUNT [--start S]] [--nodes 3|5] [--fault ${faultNames.join('|')}] [--driver-fault ${driverFaultNames.join('|')}] [--chaos-ms MS] [--skip-checks KIND,...] [--layer both|core|node] [--node-fault ${nodeFaultNames.join('|')}] [--verbose]`;
 
@@ -223,7 +222,7 @@ async function runNode(args: CliArgs): Promise<boolean> {
     `node layer (production driver on simulated LevelDB), seeds ${args.start}..${args.start + args.seeds - 1}${args.nodeFault === undefined ? '' : `, node fault ${args.nodeFault}`}:`,
     `simulated time:     ${(t.simulatedMs / 1000).toFixed(1)} s`,
     `client operations:  ${t.writesAcked} writes acknowledged, ${t.linearizableReads} linearizable reads, ${t.staleReadsServed} bounded STALE reads served, ${t.staleReadsRefused} refused`,
-    `power losses:       ${t.powerLosses} (${t.nodesPowerLost} node power cuts), ${t.unsyncedWritesLost} unsynced writes lost, ${t.rotations} WAL rotations`,
+    `power losses:       ${t.powerLosses} (${t.nodesPowerLost} node power cuts, ${t.crashAfterAck} right after a vote or acknowledgement), ${t.unsyncedWritesLost} unsynced writes lost, ${t.rotations} WAL rotations`,
     `other faults:       ${t.crashes} crashes, ${t.fsyncErrors} fsync errors, ${t.diskFullErrors} full disks, ${t.fatalRestarts} restarts after a fatal alarm, ${t.partitions} partitions, ${t.clockJumps} clock jumps`,
     `snapshots:          ${t.snapshotsStaged} staged, ${t.restartsMidInstall} restarts mid-install; ${t.joins} joins (--join)`,
     `violations found:   ${failed.length}${failed.length === 0 ? '' : ` (seeds ${[...new Set(failed.map((f) => f.seed))].slice(0, 10).join(', ')})`}`,

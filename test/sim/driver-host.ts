@@ -61,6 +61,9 @@ export class HostedNode {
   async start(): Promise<void> {
     const { options } = this;
     const initialConf = { voters: options.join ? [] : options.initialCluster.map((m) => m.id), learners: [] };
+    // Start-up runs outside virtual time (the host awaits it between events): its fsyncs complete at once.
+    const fsyncWait = this.disk.fsyncWait;
+    this.disk.fsyncWait = null;
     const storage = await LevelStorage.open({ path: `sim/${this.id}`, nodeId: this.id, initialConf, db: this.disk.open(), ...(options.join ? {} : { clusterId: 'c-sim' }) });
     // As node.ts: a crash during a snapshot install is finished from the staged copy.
     if (await finishInterruptedInstall(storage, `sim/${this.id}`, noopLogger, (target) => this.staging.openForRecovery(target))) this.installsFinished++;
@@ -73,6 +76,7 @@ export class HostedNode {
       { options, storage, staging: this.staging, transport, world, metrics: new NodeMetrics(), logger: noopLogger, onFatal: (e) => (this.fatal ??= e), ...(this.faults ? { driverFaults: this.faults } : {}) },
       image,
     );
+    this.disk.fsyncWait = fsyncWait;
     this.storage = storage;
     this.driver = driver;
     this.starts++;
@@ -89,11 +93,10 @@ export class HostedNode {
     this.disk.crash();
     if (driver === null) return;
     // The process is gone: nothing it still does reaches the disk (closed) or the network (its
-    // transport drops everything). stop() only fails its waiting requests; its loop may be queued
-    // on the virtual scheduler, so settle while waiting for it.
-    const stopped = driver.stop().catch(() => {});
+    // transport drops everything). stop() fails its waiting requests at once; its loop may still
+    // wait for a simulated fsync, whose completion fails on the closed handle, so it is not awaited.
+    void driver.stop().catch(() => {});
     await this.cluster.world.settle();
-    await stopped;
   }
 
   /** The machine loses power: like a crash, and the disk loses what is not durable. */
@@ -121,6 +124,8 @@ export class DriverCluster {
   /** Messages the link filter held, in order, for the test to deliver or drop. */
   readonly held: Message[] = [];
   filter: LinkFilter = () => 'deliver';
+  /** Sees every message a live node sends (after the filter let it through). */
+  onSend: (m: Message) => void = () => {};
   /** Network behaviour: each message is delayed 0..latencyMsMax ms (so reordered) and duplicated with probability duplicateChance. */
   latencyMsMax = 0;
   duplicateChance = 0;
@@ -205,6 +210,7 @@ export class DriverCluster {
             cluster.held.push(m);
             continue;
           }
+          cluster.onSend(m);
           const copies = cluster.duplicateChance > 0 && cluster.prng.chance(cluster.duplicateChance) ? 2 : 1;
           for (let c = 0; c < copies; c++) {
             if (cluster.latencyMsMax === 0) cluster.world.scheduler.immediate(() => cluster.deliver(m));

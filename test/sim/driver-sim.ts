@@ -26,6 +26,8 @@ import type { HostedNode } from './driver-host.js';
 export interface DriverSimStats {
   powerLosses: number;
   nodesPowerLost: number;
+  /** Power losses right after a node granted a vote or acknowledged entries. */
+  crashAfterAck: number;
   unsyncedWritesLost: number;
   rotations: number;
   crashes: number;
@@ -51,9 +53,25 @@ export interface DriverSimResult {
   readonly digest: string;
 }
 
+/** The negative controls of the node layer: driver bugs, and the core's own, run in the production driver. */
+export const nodeFaultNames = ['unsyncedApplyBatches', 'sendBeforePersist', 'commitPreviousTermByCounting', 'voteWithoutPersist', 'readIndexWithoutHeartbeat'] as const;
+export type NodeFaultName = (typeof nodeFaultNames)[number];
+
+function driverFaultsOf(fault: NodeFaultName): DriverFaults {
+  switch (fault) {
+    case 'unsyncedApplyBatches':
+    case 'sendBeforePersist':
+      return { [fault]: true };
+    case 'commitPreviousTermByCounting':
+    case 'voteWithoutPersist':
+    case 'readIndexWithoutHeartbeat':
+      return { raft: { [fault]: true } };
+  }
+}
+
 export interface DriverSimOptions {
-  /** Negative control: the driver bug every node runs with. */
-  readonly fault?: keyof DriverFaults;
+  /** Negative control: the driver (or core) bug every node runs with. */
+  readonly fault?: NodeFaultName;
   /** Virtual ms of the fault phase. */
   readonly chaosMs?: number;
   readonly trace?: (line: string) => void;
@@ -63,6 +81,7 @@ export function emptyDriverSimStats(): DriverSimStats {
   return {
     powerLosses: 0,
     nodesPowerLost: 0,
+    crashAfterAck: 0,
     unsyncedWritesLost: 0,
     rotations: 0,
     crashes: 0,
@@ -119,10 +138,15 @@ export async function runDriverSim(seed: number, options: DriverSimOptions = {})
   };
   const startMs = cluster.world.nowMs;
   const now = (): number => cluster.world.nowMs;
+  const fsyncMsMax = setup.int(0, 4);
+  const withFsyncLatency = (n: HostedNode): void => {
+    if (fsyncMsMax > 0) n.disk.fsyncWait = () => new Promise((resolve) => cluster.world.scheduler.after(prng.int(1, fsyncMsMax), resolve));
+  };
   for (const n of cluster.nodes.values()) {
+    withFsyncLatency(n);
     n.disk.rotationChance = prng.float() * 0.3;
     n.skewMs = prng.int(-200, 200);
-    if (options.fault !== undefined) n.faults = { [options.fault]: true };
+    if (options.fault !== undefined) n.faults = driverFaultsOf(options.fault);
     watchInstalls(n);
   }
   await cluster.startAll();
@@ -152,6 +176,37 @@ export async function runDriverSim(seed: number, options: DriverSimOptions = {})
 
   const up = (): HostedNode[] => [...cluster.nodes.values()].filter((n) => n.driver !== null);
   const leaderOf = (): HostedNode | null => up().find((n) => n.d.role === 'leader') ?? null;
+
+  // Crash-after-ack windows: a node that grants a vote or acknowledges entries loses power right
+  // after sending, before anything later reaches its disk. What it promised must have been durable.
+  const crashAfterAck = setup.float() * 0.004;
+  cluster.onSend = (m: Message) => {
+    if (now() >= chaosEnd) return;
+    const promise = (m.type === 'voteResponse' || m.type === 'appendResponse') && !m.reject;
+    if (!promise || !prng.chance(crashAfterAck)) return;
+    const n = cluster.nodes.get(m.from);
+    if (n === undefined || n.driver === null) return;
+    cluster.world.scheduler.immediate(() => {
+      if (n.driver === null) return;
+      void n.powerLoss().then((lost) => {
+        stats.powerLosses++;
+        stats.nodesPowerLost++;
+        stats.crashAfterAck++;
+        log(`power loss ${n.id} right after it sent ${m.type} (${lost} unsynced writes lost)`);
+        restartAt.set(n, now() + prng.int(1, 50));
+      });
+    });
+  };
+  /** The leader of each term seen so far: two in one term is a safety violation. */
+  const leaders = new Map<number, string>();
+  const checkOneLeaderPerTerm = (): void => {
+    for (const n of up()) {
+      if (n.d.role !== 'leader') continue;
+      const seen = leaders.get(n.d.term);
+      if (seen === undefined) leaders.set(n.d.term, n.id);
+      else if (seen !== n.id) violations.push(`two leaders in term ${n.d.term}: ${seen} and ${n.id}`);
+    }
+  };
 
   cluster.filter = (m: Message) => (isolated !== null && (m.from === isolated.node.id || m.to === isolated.node.id) ? 'drop' : 'deliver');
 
@@ -261,7 +316,8 @@ export async function runDriverSim(seed: number, options: DriverSimOptions = {})
       if (leader === null) return;
       const joiner = cluster.addNode('n4', true);
       joiner.disk.rotationChance = prng.float() * 0.3;
-      if (options.fault !== undefined) joiner.faults = { [options.fault]: true };
+      withFsyncLatency(joiner);
+      if (options.fault !== undefined) joiner.faults = driverFaultsOf(options.fault);
       watchInstalls(joiner);
       await joiner.start();
       joinState = 'started';
@@ -333,6 +389,7 @@ export async function runDriverSim(seed: number, options: DriverSimOptions = {})
     advanceJoin();
     await supervise();
     await cluster.world.advance(stepMs);
+    checkOneLeaderPerTerm();
   }
 
   // Final phase: heal, restart everything, then liveness and convergence.
@@ -358,6 +415,7 @@ export async function runDriverSim(seed: number, options: DriverSimOptions = {})
     }
     if (finalWrite && leader !== null && converged(leader)) break;
     await cluster.world.advance(stepMs);
+    checkOneLeaderPerTerm();
   }
   const leader = leaderOf();
   if (violations.length === 0) {

@@ -76,6 +76,12 @@ export class SimDisk {
   onCrash: () => void = () => {};
   /** Probability that a write first rotates the WAL (a memtable filled up). */
   rotationChance: number;
+  /**
+   * How a synced write waits for its fsync: the host schedules the completion as a simulator
+   * event (none: it completes at once). Until it completes the record is in the file but NOT
+   * durable: a power loss in between may lose it.
+   */
+  fsyncWait: (() => Promise<void>) | null = null;
   readonly stats: SimDiskStats = { writes: 0, unsyncedWrites: 0, syncs: 0, rotations: 0, barriers: 0, powerLosses: 0, unsyncedWritesLost: 0, fsyncErrors: 0, diskFullErrors: 0 };
 
   constructor(
@@ -174,13 +180,17 @@ export class SimDisk {
       this.stats.fsyncErrors++;
       throw Object.assign(new Error('IO error: fsync failed (simulated)'), { code: 'LEVEL_IO_ERROR' });
     }
-    if (sync) {
-      file.durableRecords = file.records.length;
-      this.stats.syncs++;
-    } else {
-      this.stats.unsyncedWrites++;
-    }
+    if (sync) this.stats.syncs++;
+    else this.stats.unsyncedWrites++;
     return record;
+  }
+
+  /** The fsync of `record` completed: its file is durable up to it (if it is still there). */
+  synced(record: WalRecord): void {
+    for (const file of this.wal) {
+      const at = file.records.indexOf(record);
+      if (at >= 0) file.durableRecords = Math.max(file.durableRecords, at + 1);
+    }
   }
 
   /** Applies one record to `tree`. */
@@ -234,13 +244,22 @@ export class SimLevel {
 
   async batch(ops: readonly Op[], options?: { readonly sync?: boolean }): Promise<void> {
     this.checkWritable();
+    const sync = options?.sync ?? false;
+    let record: ReturnType<SimDisk['append']>;
     try {
-      const record = this.disk.append(ops, options?.sync ?? false);
-      this.disk.applyTo(this.tree, record);
+      record = this.disk.append(ops, sync);
     } catch (e) {
       this.failed = e as Error;
       throw e;
     }
+    if (sync) {
+      if (this.disk.fsyncWait !== null) await this.disk.fsyncWait();
+      // A crash or power loss while the fsync ran: the caller never hears back.
+      this.checkOpen();
+      this.disk.synced(record);
+    }
+    // LevelDB applies the batch to the memtable once the log write (and its sync) succeeded.
+    this.disk.applyTo(this.tree, record);
   }
 
   async put(key: Uint8Array, value: Uint8Array): Promise<void> {
