@@ -1,8 +1,8 @@
 /**
  * `raftkv backup save|verify|restore`: online backups and disaster recovery (docs/disaster-recovery.md).
  *
- * - `backup save <file>`: streams a consistent backup from a node (Maintenance/Backup; any node,
- *   a follower too), with a progress bar on a terminal. The file appears only once complete and
+ * - `backup save <file>`: streams a consistent backup from a node (the client library's
+ *   `backup()`: any node, a follower too), with a progress bar on a terminal. The file appears only once complete and
  *   verified: it is written to `<file>.tmp`, checked, then renamed.
  * - `backup verify <file>`: checks the format, version, every record and the SHA-256; prints the header.
  * - `backup restore <file> --id <id> --data-dir <dir> --initial-cluster <id=peer,...>`: builds a
@@ -11,16 +11,13 @@
  */
 import { open, rename, rm } from 'node:fs/promises';
 import { createRequire } from 'node:module';
-import type { ServiceError } from '@grpc/grpc-js';
 import { Option } from 'commander';
 import type { Command } from 'commander';
-import { maintenanceService, toNumber } from '../api/index.js';
+import { toNumber } from '../api/index.js';
 import type * as M from '../api/index.js';
 import type { BackupHeader } from '../server/index.js';
-import { addClientFlags, clientFlagsOf } from './client-flags.js';
+import { addClientFlags, clientFlagsOf, withClient } from './client-flags.js';
 import type { ClientFlags } from './client-flags.js';
-import { CliFailure, ExitCode } from './exit-codes.js';
-import { AdminConnection, failureOf } from './member-rpc.js';
 import { printJson, printTable, println } from './output.js';
 import type { OutputFormat } from './output.js';
 
@@ -100,61 +97,44 @@ function headerRows(h: BackupHeader | M.BackupInfoMsg, extra: readonly [string, 
   ];
 }
 
-/** `backup save`: streams a backup from the first endpoint that answers into `file`. */
-async function save(file: string, o: { local?: boolean }, flags: ClientFlags, deadlineMs: number): Promise<void> {
-  const admin = new AdminConnection(flags.endpoints);
+/** `backup save`: streams a backup (client.backup(): the first node that serves it) into `file`. */
+async function save(file: string, o: { local?: boolean }, flags: ClientFlags, timeoutMs: number | undefined): Promise<void> {
   const tmp = `${file}.tmp`;
   const started = Date.now();
-  let lastError: CliFailure | null = null;
+  const handle = await open(tmp, 'w');
+  const bar = progressBar(flags.output, 'backup');
+  const counter = new KeyFrameCounter();
+  let bytes = 0;
+  let endpoint = '';
   try {
-    for (const endpoint of admin.endpoints) {
-      const handle = await open(tmp, 'w');
-      const bar = progressBar(flags.output, 'backup');
-      const counter = new KeyFrameCounter();
-      let info: M.BackupInfoMsg | null = null;
-      let bytes = 0;
-      try {
-        const stream = admin.stream(endpoint, maintenanceService.Backup, { local: o.local === true }, deadlineMs);
-        for await (const msg of stream as AsyncIterable<M.BackupResponseMsg>) {
-          if (msg.info) {
-            info = msg.info;
-            bar?.start(toNumber(info.keyCount), 0);
-          }
-          await handle.write(msg.data);
-          bytes += msg.data.length;
-          counter.feed(msg.data);
-          bar?.update(counter.keys);
-        }
-        await handle.sync();
-        await handle.close();
-        bar?.stop();
-      } catch (e) {
-        bar?.stop();
-        await handle.close().catch(() => {});
-        await rm(tmp, { force: true });
-        const failure = e instanceof CliFailure ? e : typeof (e as ServiceError).code === 'number' ? failureOf(e as ServiceError, endpoint) : new CliFailure(String(e), ExitCode.failed);
-        // Only a node that could not be reached (before sending anything) is worth another try.
-        if (bytes === 0 && failure.exitCode === ExitCode.unavailable) {
-          lastError = failure;
-          continue;
-        }
-        throw failure;
+    await withClient(flags, async (kv) => {
+      for await (const chunk of kv.backup({ local: o.local === true, ...(timeoutMs === undefined ? {} : { timeoutMs }) })) {
+        endpoint = chunk.endpoint;
+        if (chunk.info) bar?.start(chunk.info.keyCount, 0);
+        await handle.write(chunk.data);
+        bytes += chunk.data.length;
+        counter.feed(chunk.data);
+        bar?.update(counter.keys);
       }
-      const { verifyBackupFile } = await import('../server/index.js');
-      const verified = await verifyBackupFile(tmp).catch(async (e: unknown) => {
-        await rm(tmp, { force: true });
-        throw e;
-      });
-      await rename(tmp, file);
-      const seconds = (Date.now() - started) / 1000;
-      if (flags.output === 'json') printJson({ file, endpoint, bytes, sha256: verified.sha256, seconds, header: verified.header });
-      else printTable(['FIELD', 'VALUE'], headerRows(verified.header, [['file', file], ['bytes', String(bytes)], ['sha256', verified.sha256], ['from', endpoint], ['took', `${seconds.toFixed(1)} s`]]));
-      return;
-    }
-  } finally {
-    admin.close();
+    });
+    await handle.sync();
+    await handle.close();
+    bar?.stop();
+  } catch (e) {
+    bar?.stop();
+    await handle.close().catch(() => {});
+    await rm(tmp, { force: true });
+    throw e;
   }
-  throw lastError ?? new CliFailure('no endpoint answered', ExitCode.unavailable);
+  const { verifyBackupFile } = await import('../server/index.js');
+  const verified = await verifyBackupFile(tmp).catch(async (e: unknown) => {
+    await rm(tmp, { force: true });
+    throw e;
+  });
+  await rename(tmp, file);
+  const seconds = (Date.now() - started) / 1000;
+  if (flags.output === 'json') printJson({ file, endpoint, bytes, sha256: verified.sha256, seconds, header: verified.header });
+  else printTable(['FIELD', 'VALUE'], headerRows(verified.header, [['file', file], ['bytes', String(bytes)], ['sha256', verified.sha256], ['from', endpoint], ['took', `${seconds.toFixed(1)} s`]]));
 }
 
 /** Registers `backup` and its subcommands. */
@@ -169,8 +149,7 @@ export function registerBackupCommand(program: Command): void {
   ).action(async (file: string, o: { local?: boolean }, cmd: Command) => {
     const flags = clientFlagsOf(cmd);
     // A backup of a large state takes a while: no deadline unless --timeout is given.
-    const deadlineMs = cmd.getOptionValueSource('timeout') === 'default' ? Number.POSITIVE_INFINITY : Date.now() + flags.timeoutMs;
-    await save(file, o, flags, deadlineMs);
+    await save(file, o, flags, cmd.getOptionValueSource('timeout') === 'default' ? undefined : flags.timeoutMs);
   });
 
   backup

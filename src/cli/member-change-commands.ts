@@ -1,6 +1,6 @@
 /**
  * `raftkv member add|promote|remove`: membership changes over the Cluster service, sent to the
- * leader (member-rpc.ts follows leader hints). See docs/membership.md.
+ * leader by the client library (`client.cluster`, which follows leader hints). See docs/membership.md.
  *
  * - `member add <id> [peerAddr] [--learner] [--wait <duration>]`: adds the node as a learner. Without
  *   `--learner` the leader promotes it to a voter by itself once it has caught up; `--wait` waits
@@ -11,30 +11,23 @@
  */
 import { Option } from 'commander';
 import type { Command } from 'commander';
-import { clusterService } from '../api/index.js';
-import type * as M from '../api/index.js';
-import { addClientFlags, clientFlagsOf, parseDuration } from './client-flags.js';
+import type { Member, RaftkvClient } from '../client/index.js';
+import { addClientFlags, clientFlagsOf, parseDuration, withClient } from './client-flags.js';
 import type { ClientFlags } from './client-flags.js';
 import { CliFailure, ExitCode } from './exit-codes.js';
-import { withAdmin } from './member-rpc.js';
-import type { AdminConnection } from './member-rpc.js';
 import { printJson, printTable, println } from './output.js';
 
-/** Deadline of a membership command whose `--timeout` was left at its default. */
-const changeTimeoutDefaultMs = 30_000;
-
-/** The command's deadline: `--timeout` if given, else a default fit for a membership change. */
-function deadlineOf(cmd: Command, flags: ClientFlags): number {
-  const given = cmd.getOptionValueSource('timeout') !== 'default';
-  return Date.now() + (given ? flags.timeoutMs : Math.max(flags.timeoutMs, changeTimeoutDefaultMs));
+/** The call's deadline: `--timeout` when given, else the library's default for the change (30 s). */
+function timeoutOf(cmd: Command, flags: ClientFlags): { timeoutMs?: number } {
+  return cmd.getOptionValueSource('timeout') === 'default' ? {} : { timeoutMs: flags.timeoutMs };
 }
 
-function printMembers(flags: ClientFlags, members: readonly M.MemberMsg[], extra: Record<string, unknown> = {}): void {
+function printMembers(flags: ClientFlags, members: readonly Member[], extra: Record<string, unknown> = {}): void {
   if (flags.output === 'json') {
-    printJson({ ...extra, members: members.map((m) => ({ id: m.id, clientAddress: m.clientAddress || null, peerAddresses: m.peerAddresses ?? [], isLearner: m.isLearner === true })) });
+    printJson({ ...extra, members });
     return;
   }
-  printTable(['ID', 'CLIENT_ADDRESS', 'PEER_ADDRESSES', 'LEARNER'], members.map((m) => [m.id, m.clientAddress || '-', (m.peerAddresses ?? []).join(',') || '-', m.isLearner === true ? 'yes' : 'no']));
+  printTable(['ID', 'CLIENT_ADDRESS', 'PEER_ADDRESSES', 'LEARNER'], members.map((m) => [m.id, m.clientAddress ?? '-', m.peerAddresses.join(',') || '-', m.isLearner ? 'yes' : 'no']));
 }
 
 /** Registers `member add`, `member promote` and `member remove` under `member`. */
@@ -51,14 +44,12 @@ export function registerMemberChangeCommands(member: Command): void {
     const flags = clientFlagsOf(cmd);
     const peerAddress = o.peerAddress ?? peerArg;
     if (peerAddress === undefined) throw new CliFailure('member add: give the new node\'s peer address (member add <id> <host:port>)', ExitCode.usage);
-    await withAdmin(flags.endpoints, async (admin) => {
-      const request: M.MemberAddRequestMsg = { id, peerAddress, clientAddress: o.clientAddress ?? '', isLearner: o.learner === true };
-      const { response } = await admin.onLeader(clusterService.MemberAdd, request, deadlineOf(cmd, flags));
-      let members = response.members ?? [];
-      if (o.wait !== undefined && o.learner !== true) members = await waitForVoter(admin, id, Date.now() + o.wait);
+    await withClient(flags, async (kv) => {
+      let members = await kv.cluster.addMember({ id, peerAddress, ...(o.clientAddress === undefined ? {} : { clientAddress: o.clientAddress }), learner: o.learner === true }, timeoutOf(cmd, flags));
+      if (o.wait !== undefined && o.learner !== true) members = await waitForVoter(kv, id, Date.now() + o.wait);
       const initialCluster = members
-        .filter((m) => (m.peerAddresses ?? []).length > 0)
-        .map((m) => `${m.id}=${m.peerAddresses?.[0] ?? ''}`)
+        .filter((m) => m.peerAddresses.length > 0)
+        .map((m) => `${m.id}=${m.peerAddresses[0] ?? ''}`)
         .join(',');
       if (flags.output !== 'json') {
         println(`added ${id} as a learner${o.learner === true ? '' : o.wait !== undefined ? '; it is now a voter' : '; the leader promotes it to a voter once it has caught up'}`);
@@ -75,10 +66,10 @@ export function registerMemberChangeCommands(member: Command): void {
       .option('--force', 'skip the catch-up and quorum checks'),
   ).action(async (id: string, o: { force?: boolean }, cmd: Command) => {
     const flags = clientFlagsOf(cmd);
-    await withAdmin(flags.endpoints, async (admin) => {
-      const { response } = await admin.onLeader(clusterService.MemberPromote, { id, force: o.force === true }, deadlineOf(cmd, flags));
+    await withClient(flags, async (kv) => {
+      const members = await kv.cluster.promoteMember(id, { force: o.force === true, ...timeoutOf(cmd, flags) });
       if (flags.output !== 'json') println(`promoted ${id} to a voter`);
-      printMembers(flags, response.members ?? [], { promoted: id });
+      printMembers(flags, members, { promoted: id });
     });
   });
 
@@ -89,20 +80,19 @@ export function registerMemberChangeCommands(member: Command): void {
       .option('--force', 'remove it even if that leaves no healthy quorum'),
   ).action(async (id: string, o: { force?: boolean }, cmd: Command) => {
     const flags = clientFlagsOf(cmd);
-    await withAdmin(flags.endpoints, async (admin) => {
-      const { response } = await admin.onLeader(clusterService.MemberRemove, { id, force: o.force === true }, deadlineOf(cmd, flags));
+    await withClient(flags, async (kv) => {
+      const members = await kv.cluster.removeMember(id, { force: o.force === true, ...timeoutOf(cmd, flags) });
       if (flags.output !== 'json') println(`removed ${id}; stop its process and delete its data dir`);
-      printMembers(flags, response.members ?? [], { removed: id });
+      printMembers(flags, members, { removed: id });
     });
   });
 }
 
 /** Polls the member list until `id` is a voter; fails with exit code 3 at the deadline. */
-async function waitForVoter(admin: AdminConnection, id: string, deadlineMs: number): Promise<M.MemberMsg[]> {
+async function waitForVoter(kv: RaftkvClient, id: string, deadlineMs: number): Promise<Member[]> {
   for (;;) {
-    const { response } = await admin.onLeader(clusterService.MemberList, {}, Math.max(deadlineMs, Date.now() + 1000));
-    const members = response.members ?? [];
-    if (members.some((m) => m.id === id && m.isLearner !== true)) return members;
+    const members = await kv.cluster.members({ timeoutMs: Math.max(1000, deadlineMs - Date.now()) });
+    if (members.some((m) => m.id === id && !m.isLearner)) return members;
     if (Date.now() >= deadlineMs) throw new CliFailure(`${id} is still a learner: it has not caught up yet (is it running with --join?)`, ExitCode.unavailable);
     await new Promise((r) => setTimeout(r, 250));
   }
