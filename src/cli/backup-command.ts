@@ -10,7 +10,6 @@
  *   flags). A bad file is refused and nothing is written.
  */
 import { open, rename, rm } from 'node:fs/promises';
-import { createRequire } from 'node:module';
 import { Option } from 'commander';
 import type { Command } from 'commander';
 import { toNumber } from '../api/index.js';
@@ -19,26 +18,9 @@ import type { BackupHeader } from '../server/index.js';
 import { addClientFlags, clientFlagsOf, withClient } from './client-flags.js';
 import type { ClientFlags } from './client-flags.js';
 import { printJson, printTable, println } from './output.js';
+import { progressBar } from './progress.js';
+import type { ProgressBar } from './progress.js';
 import type { OutputFormat } from './output.js';
-
-/** The little of cli-progress this uses (it ships no types). */
-interface ProgressBar {
-  start(total: number, value: number): void;
-  update(value: number): void;
-  setTotal(total: number): void;
-  stop(): void;
-}
-interface CliProgressModule {
-  SingleBar: new (options: object, preset: object) => ProgressBar;
-  Presets: { shades_classic: object };
-}
-
-/** A progress bar on stderr when it is a terminal (and the output is not JSON); else nothing. */
-function progressBar(output: OutputFormat, label: string): ProgressBar | null {
-  if (!process.stderr.isTTY || output === 'json') return null;
-  const cliProgress = createRequire(import.meta.url)('cli-progress') as CliProgressModule;
-  return new cliProgress.SingleBar({ format: `${label} [{bar}] {percentage}% | {value}/{total} keys | {duration_formatted}`, hideCursor: true, stream: process.stderr }, cliProgress.Presets.shades_classic);
-}
 
 /**
  * Counts the key frames of a backup file's bytes as they stream by (for the progress bar),
@@ -102,7 +84,7 @@ async function save(file: string, o: { local?: boolean }, flags: ClientFlags, ti
   const tmp = `${file}.tmp`;
   const started = Date.now();
   const handle = await open(tmp, 'w');
-  const bar = progressBar(flags.output, 'backup');
+  const bar = progressBar(flags.output, 'backup', 'keys');
   const counter = new KeyFrameCounter();
   let bytes = 0;
   let endpoint = '';
@@ -146,10 +128,11 @@ export function registerBackupCommand(program: Command): void {
       .command('save <file>')
       .description('stream a consistent online backup from a node (a follower too) into <file>')
       .option('--local', 'back up the node\'s local state without confirming with the leader first'),
+    // A backup of a large state takes a while: no deadline unless --timeout is given.
+    { defaultMs: null, help: 'deadline of the whole backup' },
   ).action(async (file: string, o: { local?: boolean }, cmd: Command) => {
     const flags = clientFlagsOf(cmd);
-    // A backup of a large state takes a while: no deadline unless --timeout is given.
-    await save(file, o, flags, cmd.getOptionValueSource('timeout') === 'default' ? undefined : flags.timeoutMs);
+    await save(file, o, flags, flags.timeoutMs);
   });
 
   backup
@@ -158,7 +141,7 @@ export function registerBackupCommand(program: Command): void {
     .addOption(new Option('-o, --output <format>', 'output format').choices(['table', 'json']).default('table'))
     .action(async (file: string, o: { output: OutputFormat }) => {
       const { readBackupHeader, verifyBackupFile } = await import('../server/index.js');
-      const bar = progressBar(o.output, 'verify');
+      const bar = progressBar(o.output, 'verify', 'keys');
       if (bar) bar.start((await readBackupHeader(file)).header.keyCount, 0);
       try {
         const verified = await verifyBackupFile(file, (keys) => bar?.update(keys));
@@ -179,12 +162,30 @@ export function registerBackupCommand(program: Command): void {
     .option('--cluster-id <id>', 'the new cluster id (default: derived from the backup and --initial-cluster)')
     .addOption(new Option('-o, --output <format>', 'output format').choices(['table', 'json']).default('table'))
     .action(async (file: string, o: { id: string; initialCluster: string; dataDir?: string; clusterId?: string; output: OutputFormat }) => {
-      const { parseInitialCluster, restoreBackup } = await import('../server/index.js');
+      const { parseInitialCluster, readBackupHeader, restoreBackup } = await import('../server/index.js');
       const { nodeId } = await import('../util/index.js');
       const members = parseInitialCluster(o.initialCluster);
       const dataDir = o.dataDir ?? `data/${o.id}`;
       const started = Date.now();
-      const result = await restoreBackup({ file, dataDir, nodeId: nodeId(o.id), members, ...(o.clusterId === undefined ? {} : { clusterId: o.clusterId }) });
+      // One bar for the check, then one for the write (the header says how many keys).
+      const bars = { verify: progressBar(o.output, 'verify ', 'keys'), write: progressBar(o.output, 'restore', 'keys') };
+      const total = bars.verify === null ? 0 : (await readBackupHeader(file)).header.keyCount;
+      const shown: { phase: 'verify' | 'write' | null; bar: ProgressBar | null } = { phase: null, bar: null };
+      const onProgress = (phase: 'verify' | 'write', keys: number): void => {
+        if (shown.phase !== phase) {
+          shown.bar?.stop();
+          shown.phase = phase;
+          shown.bar = bars[phase];
+          shown.bar?.start(total, 0);
+        }
+        shown.bar?.update(keys);
+      };
+      let result: Awaited<ReturnType<typeof restoreBackup>>;
+      try {
+        result = await restoreBackup({ file, dataDir, nodeId: nodeId(o.id), members, onProgress, ...(o.clusterId === undefined ? {} : { clusterId: o.clusterId }) });
+      } finally {
+        shown.bar?.stop();
+      }
       const seconds = (Date.now() - started) / 1000;
       if (o.output === 'json') {
         printJson({ file, dataDir, nodeId: o.id, clusterId: result.clusterId, seconds, verifyMs: result.verifyMs, writeMs: result.writeMs, header: result.header });

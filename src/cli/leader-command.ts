@@ -3,6 +3,7 @@
  * by default the most caught-up healthy one, and prints the new leader.
  */
 import type { Command } from 'commander';
+import { leaderTransferTimeoutDefaultMs } from '../client/index.js';
 import { addClientFlags, clientFlagsOf, withClient } from './client-flags.js';
 import { printJson, println } from './output.js';
 
@@ -14,11 +15,12 @@ export function registerLeaderCommand(program: Command): void {
       .command('transfer')
       .description('hand leadership to another voter (default: the most caught-up healthy one)')
       .option('--to <id>', 'the voter to hand leadership to'),
+    // A transfer takes an election or two.
+    { defaultMs: leaderTransferTimeoutDefaultMs, help: 'deadline of the transfer' },
   ).action(async (o: { to?: string }, cmd: Command) => {
     const flags = clientFlagsOf(cmd);
     await withClient(flags, async (kv) => {
-      // A transfer takes an election or two: the library's 15 s unless --timeout says otherwise.
-      const timeout = cmd.getOptionValueSource('timeout') === 'default' ? {} : { timeoutMs: flags.timeoutMs };
+      const timeout = flags.timeoutMs === undefined ? {} : { timeoutMs: flags.timeoutMs };
       const response = await kv.cluster.transferLeader({ ...(o.to === undefined ? {} : { to: o.to }), ...timeout });
       if (flags.output === 'json') printJson({ previousLeader: response.previousLeaderId, leader: response.leaderId });
       else if (response.previousLeaderId === response.leaderId) println(`${response.leaderId} already leads`);

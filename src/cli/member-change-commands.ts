@@ -12,14 +12,17 @@
 import { Option } from 'commander';
 import type { Command } from 'commander';
 import type { Member, RaftkvClient } from '../client/index.js';
+import { membershipTimeoutDefaultMs } from '../client/index.js';
 import { addClientFlags, clientFlagsOf, parseDuration, withClient } from './client-flags.js';
-import type { ClientFlags } from './client-flags.js';
+import type { ClientFlags, TimeoutFlag } from './client-flags.js';
 import { CliFailure, ExitCode } from './exit-codes.js';
 import { printJson, printTable, println } from './output.js';
 
-/** The call's deadline: `--timeout` when given, else the library's default for the change (30 s). */
-function timeoutOf(cmd: Command, flags: ClientFlags): { timeoutMs?: number } {
-  return cmd.getOptionValueSource('timeout') === 'default' ? {} : { timeoutMs: flags.timeoutMs };
+/** `--timeout` of a membership change: it waits until the change is applied (or the learner caught up). */
+const changeTimeout: TimeoutFlag = { defaultMs: membershipTimeoutDefaultMs, help: 'deadline of the change' };
+
+function timeoutOf(flags: ClientFlags): { timeoutMs?: number } {
+  return flags.timeoutMs === undefined ? {} : { timeoutMs: flags.timeoutMs };
 }
 
 function printMembers(flags: ClientFlags, members: readonly Member[], extra: Record<string, unknown> = {}): void {
@@ -40,12 +43,13 @@ export function registerMemberChangeCommands(member: Command): void {
       .option('--client-address <host:port>', 'the new node\'s client address (otherwise learned when it connects)')
       .option('--learner', 'keep it a non-voting learner (promote it later with member promote)')
       .addOption(new Option('--wait <duration>', 'wait until it is a voter (5s, 2m)').argParser(parseDuration)),
+    changeTimeout,
   ).action(async (id: string, peerArg: string | undefined, o: { peerAddress?: string; clientAddress?: string; learner?: boolean; wait?: number }, cmd: Command) => {
     const flags = clientFlagsOf(cmd);
     const peerAddress = o.peerAddress ?? peerArg;
     if (peerAddress === undefined) throw new CliFailure('member add: give the new node\'s peer address (member add <id> <host:port>)', ExitCode.usage);
     await withClient(flags, async (kv) => {
-      let members = await kv.cluster.addMember({ id, peerAddress, ...(o.clientAddress === undefined ? {} : { clientAddress: o.clientAddress }), learner: o.learner === true }, timeoutOf(cmd, flags));
+      let members = await kv.cluster.addMember({ id, peerAddress, ...(o.clientAddress === undefined ? {} : { clientAddress: o.clientAddress }), learner: o.learner === true }, timeoutOf(flags));
       if (o.wait !== undefined && o.learner !== true) members = await waitForVoter(kv, id, Date.now() + o.wait);
       const initialCluster = members
         .filter((m) => m.peerAddresses.length > 0)
@@ -64,10 +68,11 @@ export function registerMemberChangeCommands(member: Command): void {
       .command('promote <id>')
       .description('promote a learner to a voter once it has caught up')
       .option('--force', 'skip the catch-up and quorum checks'),
+    changeTimeout,
   ).action(async (id: string, o: { force?: boolean }, cmd: Command) => {
     const flags = clientFlagsOf(cmd);
     await withClient(flags, async (kv) => {
-      const members = await kv.cluster.promoteMember(id, { force: o.force === true, ...timeoutOf(cmd, flags) });
+      const members = await kv.cluster.promoteMember(id, { force: o.force === true, ...timeoutOf(flags) });
       if (flags.output !== 'json') println(`promoted ${id} to a voter`);
       printMembers(flags, members, { promoted: id });
     });
@@ -78,10 +83,11 @@ export function registerMemberChangeCommands(member: Command): void {
       .command('remove <id>')
       .description('remove a member (the leader hands leadership over first)')
       .option('--force', 'remove it even if that leaves no healthy quorum'),
+    changeTimeout,
   ).action(async (id: string, o: { force?: boolean }, cmd: Command) => {
     const flags = clientFlagsOf(cmd);
     await withClient(flags, async (kv) => {
-      const members = await kv.cluster.removeMember(id, { force: o.force === true, ...timeoutOf(cmd, flags) });
+      const members = await kv.cluster.removeMember(id, { force: o.force === true, ...timeoutOf(flags) });
       if (flags.output !== 'json') println(`removed ${id}; stop its process and delete its data dir`);
       printMembers(flags, members, { removed: id });
     });

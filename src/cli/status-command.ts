@@ -8,6 +8,9 @@
 import type { Command } from 'commander';
 import type { EndpointStatus } from '../client/index.js';
 import { addClientFlags, clientFlagsOf, withClient } from './client-flags.js';
+
+/** How long `status` waits for each node by default: a sick node should not hold up the table. */
+const statusTimeoutDefaultMs = 2000;
 import { CliFailure, ExitCode } from './exit-codes.js';
 import { printJson, printTable } from './output.js';
 
@@ -18,9 +21,10 @@ export function registerStatusCommand(program: Command): void {
       .command('status')
       .description('show every node: id, address, role, term, commit, applied, lag, health')
       .addHelpText('after', '\nExit code 0 when every node answered and a leader is known; 3 when any node (an endpoint given, or a member\nthe answering nodes list) is unreachable, or no node knows a leader.'),
+    { defaultMs: statusTimeoutDefaultMs, help: 'how long to wait for each node' },
   ).action(async (_o: unknown, cmd: Command) => {
     const flags = clientFlagsOf(cmd);
-    const statuses = await withClient(flags, (kv) => kv.cluster.status({ timeoutMs: Math.min(flags.timeoutMs, 2000) }));
+    const statuses = await withClient(flags, (kv) => kv.cluster.status({ timeoutMs: flags.timeoutMs ?? statusTimeoutDefaultMs }));
     const rows = summarize(statuses);
     if (flags.output === 'json') printJson(rows);
     else printTable(['ID', 'ADDRESS', 'ROLE', 'TERM', 'COMMIT', 'APPLIED', 'LAG', 'HEALTH'], rows.map((r) => [r.id ?? '?', r.address, r.role ?? '-', num(r.term), num(r.commit), num(r.applied), num(r.lag), r.health]));
