@@ -80,7 +80,8 @@ export function registerServeCommand(program: Command): void {
       if (v !== undefined) fromFlags[name] = v;
     }
     const options = resolveNodeOptions(fromFlags, optionsFromEnv(process.env), file);
-    const logger = pino({ level: options.logLevel, base: { nodeId: options.id } });
+    // Every line carries the node id once, from this child's bindings; components log without it.
+    const logger = pino({ level: options.logLevel }).child({ nodeId: options.id });
     const fatal = (e: unknown): void => {
       logger.fatal({ err: e }, 'node: fatal error, stopping');
       process.exit(1);

@@ -13,7 +13,7 @@ import type * as M from '../api/index.js';
 import { CompareResult, CompareTarget, Consistency, EventType, toNumber } from '../api/index.js';
 import type { Compare, DeleteOp, DeleteResult, KeyValue, PutOp, PutResult, RangeOp, RangeResult, TxnOp, TxnResult } from '../kv/index.js';
 import { validateRangeOp } from '../kv/index.js';
-import { DeadlineExceededError, InvalidArgumentError, UnavailableError } from '../util/index.js';
+import { DeadlineExceededError, InvalidArgumentError, OutcomeUnknownError, ProposalDroppedError, UnavailableError } from '../util/index.js';
 import { toGrpcError } from './grpc-errors.js';
 import type { NodeMetrics } from './metrics.js';
 import type { NodeOptions } from './options.js';
@@ -104,7 +104,7 @@ export type Handler<Req, Res> = (req: Req, deadlineMs: number) => Promise<Res>;
  */
 export function unary<Req, Res>(method: string, write: boolean, handler: Handler<Req, Res>, deps: Pick<KvServiceDeps, 'options' | 'metrics'>): handleUnaryCall<Req, Res> {
   return (call: ServerUnaryCall<Req, Res>, callback: sendUnaryData<Res>) => {
-    const end = deps.metrics.grpcDuration.startTimer({ method });
+    const end = deps.metrics.grpcCall(method);
     const deadlineMs = deadlineOf(call.getDeadline(), deps.options.requestTimeoutMs);
     let timer: NodeJS.Timeout | undefined;
     const expired = new Promise<never>((_, reject) => {
@@ -113,16 +113,14 @@ export function unary<Req, Res>(method: string, write: boolean, handler: Handler
     Promise.race([handler(call.request, deadlineMs), expired]).then(
       (res) => {
         clearTimeout(timer);
-        deps.metrics.grpcRequests.inc({ method, code: 'OK' });
-        end({ code: 'OK' });
+        end('OK');
         callback(null, res);
       },
       (e: unknown) => {
         clearTimeout(timer);
         const err = toGrpcError(e, { write });
-        const code = grpcStatus[err.code] ?? String(err.code);
-        deps.metrics.grpcRequests.inc({ method, code });
-        end({ code });
+        if (write && (e instanceof ProposalDroppedError || e instanceof OutcomeUnknownError || e instanceof DeadlineExceededError)) deps.metrics.proposalsFailed.inc({ reason: e.code });
+        end(grpcStatus[err.code] ?? String(err.code));
         callback(err);
       },
     );
@@ -230,6 +228,7 @@ function responseOp(r: PutResult | DeleteResult | RangeResult, header: M.Respons
 function watchHandler(deps: KvServiceDeps, header: () => M.ResponseHeaderMsg): handleServerStreamingCall<M.WatchRequestMsg, M.WatchResponseMsg> {
   return (call: ServerWritableStream<M.WatchRequestMsg, M.WatchResponseMsg>) => {
     const req = call.request;
+    const end = deps.metrics.grpcCall('Watch');
     let queued = 0;
     let unsubscribe = (): void => {};
     const finish = (): void => {
@@ -266,14 +265,20 @@ function watchHandler(deps: KvServiceDeps, header: () => M.ResponseHeaderMsg): h
           },
         },
       );
-      deps.metrics.grpcRequests.inc({ method: 'Watch', code: 'OK' });
     } catch (e) {
       const err = toGrpcError(e, { write: false });
-      deps.metrics.grpcRequests.inc({ method: 'Watch', code: grpcStatus[err.code] ?? String(err.code) });
+      end(grpcStatus[err.code] ?? String(err.code));
       call.destroy(Object.assign(new Error(err.details), err));
       return;
     }
-    call.on('cancelled', () => unsubscribe());
-    call.on('close', () => unsubscribe());
+    // A watch that ends, however it ends, was handled: a client cancel is how watches stop.
+    call.on('cancelled', () => {
+      unsubscribe();
+      end('CANCELLED');
+    });
+    call.on('close', () => {
+      unsubscribe();
+      end('OK');
+    });
   };
 }

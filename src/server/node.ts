@@ -104,6 +104,15 @@ export class RaftkvNode {
       'grpc.keepalive_permit_without_calls': 1,
     });
     const dbSizeBytes = (): number => directoryBytes(options.dataDir);
+    const member = (): boolean => driver !== null && (driver.confState.voters.includes(options.id) || driver.confState.learners.includes(options.id));
+    metrics.observe({
+      hasLeader: () => driver !== null && driver.leader !== null,
+      dbSizeBytes,
+      keys: () => driver?.kv.keyCount ?? 0,
+      dataBytes: () => driver?.kv.dataBytes ?? 0,
+      watchers: () => watches.size,
+      alarms: () => [...((driver?.kv.dataBytes ?? 0) >= options.limits.dataBytesMax ? (['nospace'] as const) : []), ...(member() ? [] : (['not_member'] as const))],
+    });
     const admin = new ClusterAdmin({ driver, options, logger });
     const backups = new BackupScheduler({ driver, options, metrics, logger });
     const serviceDeps = { options, driver, watches, metrics, dbSizeBytes, admin, logger };

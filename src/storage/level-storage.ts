@@ -168,7 +168,6 @@ export class LevelStorage implements DurableRaftStorage, KvStateStore {
       logger.info(
         {
           path,
-          nodeId,
           created: loaded.created,
           firstIndex: storage.firstIndex(),
           lastIndex: storage.lastIndex(),
