@@ -78,7 +78,9 @@ export class Endpoint {
    */
   unary<Req, Res>(method: MethodDefinition<Req, Res>, request: Req, deadlineMs: number, signal?: AbortSignal): Promise<Res> {
     return new Promise<Res>((resolve, reject) => {
-      const call = this.grpcClient().makeUnaryRequest(
+      let call: grpc.ClientUnaryCall | null = null;
+      const cancel = (): void => call?.cancel();
+      call = this.grpcClient().makeUnaryRequest(
         method.path,
         method.requestSerialize,
         method.responseDeserialize,
@@ -91,7 +93,6 @@ export class Endpoint {
           else resolve(res as Res);
         },
       );
-      const cancel = (): void => call.cancel();
       if (signal?.aborted) cancel();
       else signal?.addEventListener('abort', cancel, { once: true });
     });

@@ -159,9 +159,12 @@ export class Router {
     return this.leaderEndpoint();
   }
 
-  /** The node at `endpoint` did not answer: if it was the leader, forget that. */
+  /**
+   * The node at `endpoint` did not answer: if that is the leader's best address, forget the
+   * leader (an advertised address of the leader that fails leaves a working one in place).
+   */
   onSilent(endpoint: Endpoint): void {
-    if (endpoint.nodeId !== null && endpoint.nodeId === this.leader) this.setLeader(null);
+    if (endpoint.nodeId !== null && endpoint.nodeId === this.leader && this.endpointOf(this.leader) === endpoint) this.setLeader(null);
   }
 
   /**
