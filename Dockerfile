@@ -1,5 +1,7 @@
 # raftkv node image. Multi-stage: build with dev dependencies, run with production ones only,
-# as a non-root user, with a health check on the HTTP port.
+# as a non-root user with a numeric UID and GID (10001:10001: Kubernetes can check `runAsNonRoot`
+# only against a number; cluster/kubernetes/raftkv.yaml sets the same runAsUser, runAsGroup and
+# fsGroup), with a health check on the HTTP port.
 FROM node:20-bookworm-slim AS build
 WORKDIR /src
 COPY package.json package-lock.json ./
@@ -15,14 +17,18 @@ RUN npm run build && npm prune --omit=dev
 FROM node:20-bookworm-slim
 ENV NODE_ENV=production
 WORKDIR /app
-RUN groupadd --system raftkv && useradd --system --gid raftkv --home-dir /app raftkv \
-    && mkdir -p /var/lib/raftkv && chown raftkv:raftkv /var/lib/raftkv
-COPY --from=build --chown=raftkv:raftkv /src/package.json ./
-COPY --from=build --chown=raftkv:raftkv /src/node_modules ./node_modules
-COPY --from=build --chown=raftkv:raftkv /src/dist ./dist
-COPY --from=build --chown=raftkv:raftkv /src/proto ./proto
-COPY --from=build --chown=raftkv:raftkv /src/bin ./bin
-USER raftkv
+ARG RAFTKV_UID=10001
+ARG RAFTKV_GID=10001
+RUN groupadd --system --gid "${RAFTKV_GID}" raftkv \
+    && useradd --system --uid "${RAFTKV_UID}" --gid "${RAFTKV_GID}" --home-dir /app --no-create-home raftkv \
+    && mkdir -p /var/lib/raftkv && chown "${RAFTKV_UID}:${RAFTKV_GID}" /var/lib/raftkv
+# The code belongs to root and is read-only to the node; only its data dir is its own.
+COPY --from=build /src/package.json ./
+COPY --from=build /src/node_modules ./node_modules
+COPY --from=build /src/dist ./dist
+COPY --from=build /src/proto ./proto
+COPY --from=build /src/bin ./bin
+USER 10001:10001
 VOLUME /var/lib/raftkv
 EXPOSE 7001 7101 7201
 # Liveness on /healthz (the HTTP port is RAFTKV_LISTEN_HTTP, 0.0.0.0:7201 below).

@@ -5,7 +5,7 @@
  */
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { createWriteStream, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, createWriteStream, fstatSync, mkdirSync, openSync, readSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -110,6 +110,8 @@ export interface LocalClusterOptions {
   readonly initialClusterFor?: Readonly<Record<string, string>>;
   /** Called with each node process's pid right after it is spawned (for leftover tracking). */
   readonly onSpawn?: (id: string, pid: number) => void;
+  /** Called when a node process exits, whatever the reason (after its log is flushed). */
+  readonly onExit?: (id: string, code: number | null, signal: NodeJS.Signals | null) => void;
   /**
    * Start each node in its own process group (and session), so a Ctrl-C in the terminal reaches
    * only the parent, which then stops the nodes itself (jepsen-lite heals and checks first).
@@ -225,7 +227,9 @@ export class LocalCluster {
       const log = createWriteStream(`${s.dataDir}.log`, { flags: 'a' });
       child.stdout?.pipe(log, { end: false });
       child.stderr?.pipe(log, { end: false });
-      child.once('exit', () => setTimeout(() => log.end(), 50));
+      child.once('exit', (code, signal) => setTimeout(() => log.end(() => this.options.onExit?.(id, code, signal)), 50));
+    } else {
+      child.once('exit', (code, signal) => this.options.onExit?.(id, code, signal));
     }
     this.processes.set(id, child);
     if (child.pid !== undefined) {
@@ -272,6 +276,24 @@ export class LocalCluster {
   /** Kills every node at once with SIGKILL (for test teardown). */
   async killAll(): Promise<void> {
     await Promise.all(this.specs.map((s) => this.kill(s.id)));
+  }
+
+  /** The last `lines` lines of node `id`'s log file, read from its last 64 KiB (empty if it has none). */
+  logTail(id: string, lines: number): string[] {
+    const tailBytesMax = 64 * 1024;
+    let fd: number | null = null;
+    try {
+      fd = openSync(`${this.spec(id).dataDir}.log`, 'r');
+      const size = fstatSync(fd).size;
+      const buffer = Buffer.alloc(Math.min(size, tailBytesMax));
+      readSync(fd, buffer, 0, buffer.length, size - buffer.length);
+      const text = buffer.toString('utf8').trimEnd();
+      return text === '' ? [] : text.split('\n').slice(-lines);
+    } catch {
+      return [];
+    } finally {
+      if (fd !== null) closeSync(fd);
+    }
   }
 
   /** Reads `/status` from node `id`; null if it does not answer within `timeoutMs`. */

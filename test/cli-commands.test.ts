@@ -1,10 +1,10 @@
 // End-to-end tests of the raftkv command line: the BUILT CLI (`node bin/raftkv.js`, run
 // `npm run build` first) against a real three-node cluster, checking output and exit codes.
-import { spawn } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { repoRoot } from '../cluster/local-cluster.js';
+import { freePorts, repoRoot } from '../cluster/local-cluster.js';
 import type { LocalCluster } from '../cluster/local-cluster.js';
 import { useTestCluster } from './support/test-cluster.js';
 
@@ -212,5 +212,108 @@ describe('errors and exit codes', () => {
     expectFailure(status, 3, /no node answered/);
     expect(status.stdout).toMatch(/unreachable/);
     expect(override).toMatchObject({ code: 0, stdout: 'hello world\n' });
+  });
+});
+
+describe('CLI conveniences', () => {
+  it('prints its version, and shell completion scripts that complete commands, flags and choices', async () => {
+    const pkg = JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')) as { version: string };
+    expect(await raftkv(['--version'])).toMatchObject({ code: 0, stdout: `${pkg.version}\n` });
+    const bash = await raftkv(['completion', 'bash']);
+    expect(bash.code).toBe(0);
+    const script = join(dataRoot, 'raftkv.bash');
+    writeFileSync(script, bash.stdout);
+    const complete = (words: string): string =>
+      execFileSync('bash', ['-c', `source ${script}; COMP_WORDS=(${words}); COMP_CWORD=$((\${#COMP_WORDS[@]}-1)); _raftkv; echo "\${COMPREPLY[*]}"`], { encoding: 'utf8' }).trim();
+    expect(complete('raftkv mem')).toBe('member');
+    expect(complete('raftkv member a')).toBe('add');
+    expect(complete('raftkv put --pr')).toBe('--prev-kv');
+    expect(complete('raftkv get k -o ""')).toBe('table json');
+    expect(complete('raftkv completion ""')).toBe('bash zsh');
+    expect(complete('raftkv serve --tick')).toBe('--tick-interval-ms');
+    expect(complete('raftkv --endpoints 127.0.0.1:7001 sta')).toBe('status');
+    const zsh = await raftkv(['completion', 'zsh']);
+    expect(zsh.stdout).toMatch(/^#compdef raftkv\n/);
+    expect(zsh.stdout).toContain('compdef _raftkv raftkv');
+    expect(zsh.stdout).toContain('"member") echo "list add promote remove"');
+    expectFailure(await raftkv(['completion', 'fish']), 2, /'fish' is invalid for argument 'shell'/);
+  });
+
+  it('takes http:// endpoints, refuses https:// clearly, and takes Go durations and RAFTKV_* variables for every client flag', async () => {
+    const first = cluster.specs[0]?.clientAddress ?? '';
+    expect((await raftkv(['put', 'greeting', 'hello world'])).code).toBe(0);
+    const [url, https, longTimeout, compound, badUnit, envJson, envTimeout, envBadTimeout] = await Promise.all([
+      raftkv(['get', 'greeting', '--endpoints', `http://${first}`]),
+      raftkv(['get', 'greeting', '--endpoints', `https://${first}`]),
+      raftkv(['get', 'greeting', '--timeout', '1h']),
+      raftkv(['get', 'greeting', '--timeout', '1m30s']),
+      raftkv(['get', 'greeting', '--timeout', '1hr']),
+      raftkv(['get', 'greeting'], { env: { RAFTKV_OUTPUT: 'json' } }),
+      raftkv(['get', 'greeting'], { env: { RAFTKV_TIMEOUT: '2m' } }),
+      raftkv(['get', 'greeting'], { env: { RAFTKV_TIMEOUT: 'soon' } }),
+    ]);
+    expect(url).toMatchObject({ code: 0, stdout: 'hello world\n' });
+    expectFailure(https, 2, /https:\/\/ needs TLS, which this build of raftkv does not support yet/);
+    expect(longTimeout).toMatchObject({ code: 0, stdout: 'hello world\n' });
+    expect(compound).toMatchObject({ code: 0, stdout: 'hello world\n' });
+    expectFailure(badUnit, 2, /--timeout.*expected a duration such as 500ms, 5s, 1m30s or 1h/);
+    expect(JSON.parse(envJson.stdout)).toMatchObject({ found: true, value: 'hello world' });
+    expect(envTimeout).toMatchObject({ code: 0, stdout: 'hello world\n' });
+    expectFailure(envBadTimeout, 2, /RAFTKV_TIMEOUT|--timeout/);
+  });
+
+  it('tells the truth in its help: defaults of limits, deadlines as they are, and what --timeout bounds for each command', async () => {
+    const [serve, watch, save, add, transfer, status] = await Promise.all([
+      raftkv(['serve', '--help']),
+      raftkv(['watch', '--help']),
+      raftkv(['backup', 'save', '--help']),
+      raftkv(['member', 'add', '--help']),
+      raftkv(['leader', 'transfer', '--help']),
+      raftkv(['status', '--help']),
+    ]);
+    const flat = (s: string): string => s.replace(/\s+/g, ' ');
+    expect(flat(serve.stdout)).toContain('largest value, bytes (default 1048576) [RAFTKV_VALUE_BYTES_MAX]');
+    expect(serve.stdout).not.toMatch(/limit [a-z]+Max/);
+    expect(flat(serve.stdout)).toContain('time between scheduled backups, a duration (default 1h)');
+    expect(flat(watch.stdout)).toMatch(/--timeout <duration> stop watching after this long .*\(default: none\) \(env: RAFTKV_TIMEOUT\)/);
+    expect(flat(save.stdout)).toMatch(/--timeout <duration> deadline of the whole backup .*\(default: none\)/);
+    expect(flat(add.stdout)).toMatch(/--timeout <duration> deadline of the change .*\(default: 30s, env: RAFTKV_TIMEOUT\)/);
+    expect(flat(transfer.stdout)).toMatch(/\(default: 15s, env: RAFTKV_TIMEOUT\)/);
+    expect(flat(status.stdout)).toMatch(/3 when any node .* is unreachable/);
+    expect(flat(status.stdout)).toContain('env: RAFTKV_ENDPOINTS)');
+  });
+
+  it('bounds a watch by --timeout: exit 0 when it ends, 3 when --count changes were not seen by then', async () => {
+    const [quiet, short] = await Promise.all([raftkv(['watch', 'nothing/', '--prefix', '--timeout', '500ms']), raftkv(['watch', 'nothing/', '--prefix', '--count', '1', '--timeout', '500ms'])]);
+    expect(quiet).toMatchObject({ code: 0, stdout: '', stderr: '' });
+    expectFailure(short, 3, /watch: 0 of 1 changes seen within 500ms/);
+  });
+
+  it('exits 3 from status when any node is unreachable, after printing every row', async () => {
+    const [closed] = await freePorts(1);
+    const r = await raftkv(['status', '--endpoints', `${cluster.endpoints},127.0.0.1:${closed}`, '--timeout', '1s']);
+    expectFailure(r, 3, /1 of 4 nodes unreachable: 127\.0\.0\.1:\d+/);
+    const rows = r.stdout.trimEnd().split('\n').slice(1);
+    expect(rows).toHaveLength(4);
+    expect(rows.filter((l) => / ok$/.test(l))).toHaveLength(3);
+    expect(rows.filter((l) => /unreachable/.test(l))).toHaveLength(1);
+  });
+
+  it('draws progress bars for backup save, restore and bench', async () => {
+    const file = join(dataRoot, 'progress.backup');
+    const env = { RAFTKV_PROGRESS: '1' };
+    const saved = await raftkv(['backup', 'save', file], { env });
+    expect(saved.code, saved.stderr).toBe(0);
+    expect(saved.stderr).toMatch(/backup \[.*\] 100% \| \d+\/\d+ keys/);
+    const restored = await raftkv(['backup', 'restore', file, '--id', 'n1', '--data-dir', join(dataRoot, 'restored'), '--initial-cluster', 'n1=127.0.0.1:1'], { env });
+    expect(restored.code, restored.stderr).toBe(0);
+    expect(restored.stderr).toMatch(/verify {2}\[.*\] 100% \| (\d+)\/\1 keys/);
+    expect(restored.stderr).toMatch(/restore \[.*\] 100% \| (\d+)\/\1 keys/);
+    // Twenty puts: enough to see the bar, far too few to measure anything.
+    const bench = await raftkv(['bench', '--scenarios', 'A', '--scale', '0.01'], { env });
+    expect(bench.code, bench.stderr).toBe(0);
+    expect(bench.stderr).toMatch(/A-put-seq +\[.*\] 100% \| 20\/20 ops/);
+    const quiet = await raftkv(['backup', 'save', join(dataRoot, 'quiet.backup')]);
+    expect(quiet.stderr).toBe('');
   });
 });

@@ -134,6 +134,73 @@ describe('key-value operations', () => {
   });
 });
 
+describe('paging and namespaces', () => {
+  it('pages through a range with rangeAll: every key once, in order, one range call per page', async () => {
+    const kv = await client();
+    const keys = Array.from({ length: 25 }, (_, i) => `page/${String(i).padStart(2, '0')}`);
+    await Promise.all(keys.map((k) => kv.put(k, `v-${k}`)));
+    await kv.put('pagf', 'just past the prefix');
+    const attempts: AttemptEvent[] = [];
+    const paged = await client({ hooks: { onAttempt: (e) => attempts.push(e) } });
+    const seen: string[] = [];
+    for await (const item of paged.rangeAll('page/', { pageSize: 10 })) {
+      expect(item.text).toBe(`v-${item.keyText}`);
+      seen.push(item.keyText);
+    }
+    expect(seen).toEqual(keys);
+    expect(attempts.filter((a) => a.method === 'Range')).toHaveLength(3);
+    const spanned: string[] = [];
+    for await (const item of paged.rangeAll({ start: 'page/20', end: 'page/23' }, { pageSize: 2, keysOnly: true })) spanned.push(item.keyText);
+    expect(spanned).toEqual(['page/20', 'page/21', 'page/22']);
+    const everything: string[] = [];
+    for await (const item of paged.rangeAll(undefined, { pageSize: 7 })) everything.push(item.keyText);
+    expect(everything).toEqual([...everything].sort());
+    expect(everything).toEqual(expect.arrayContaining([...keys, 'pagf']));
+    await expect(async () => {
+      for await (const _ of paged.rangeAll('page/', { pageSize: 0 })) break;
+    }).rejects.toBeInstanceOf(InvalidArgumentError);
+  });
+
+  it('keeps a namespace to its prefix: keys in and out, ranges, deletes, txns, cas and watches', async () => {
+    const kv = await client();
+    const ns = kv.namespace('tenant1/');
+    await kv.put('tenant1', 'the bare prefix is outside');
+    await kv.put('tenant10/x', 'a neighbour, outside');
+    const put = await ns.put('a', '1');
+    expect((await kv.get('tenant1/a')).text).toBe('1');
+    const got = await ns.get('a');
+    expect(got.found && got.kv.keyText).toBe('a');
+    expect((await ns.put('a', '2', { prevKv: true })).prevKv?.keyText).toBe('a');
+    await ns.put('b/1', 'x');
+    await ns.put('b/2', 'y');
+    expect((await ns.range()).kvs.map((k) => k.keyText)).toEqual(['a', 'b/1', 'b/2']);
+    expect((await ns.range({ prefix: 'b/' })).kvs.map((k) => k.keyText)).toEqual(['b/1', 'b/2']);
+    expect((await ns.range({ start: 'b/2' })).kvs.map((k) => k.keyText)).toEqual(['b/2']);
+    const all: string[] = [];
+    for await (const item of ns.rangeAll(undefined, { pageSize: 1 })) all.push(item.keyText);
+    expect(all).toEqual(['a', 'b/1', 'b/2']);
+    const nested = ns.namespace('b/');
+    expect((await nested.get('1')).text).toBe('x');
+    const t = await ns.txn().if(compare.value('a', '==', '2')).then(op.put('c', '3'), op.range({ prefix: 'b/' })).commit();
+    expect(t.succeeded).toBe(true);
+    const read = t.results[1];
+    expect(read?.type === 'range' ? read.kvs.map((k) => k.keyText) : null).toEqual(['b/1', 'b/2']);
+    expect((await kv.get('tenant1/c')).text).toBe('3');
+    const cas = await ns.cas('a', 'nope', 'z');
+    expect(cas.succeeded).toBe(false);
+    expect(cas.current?.keyText).toBe('a');
+    const events: string[] = [];
+    const watch = ns.watch('', { prefix: true, fromRevision: put.revision });
+    for await (const e of watch) if (events.push(`${e.type} ${e.kv.keyText}`) === 3) break;
+    expect(events).toEqual(['put a', 'put a', 'put b/1']);
+    const del = await ns.delete({ prefix: '' }, { prevKv: true });
+    expect(del.prevKvs.map((k) => k.keyText)).toEqual(['a', 'b/1', 'b/2', 'c']);
+    expect((await kv.get('tenant1')).text).toBe('the bare prefix is outside');
+    expect((await kv.get('tenant10/x')).found).toBe(true);
+    expect(() => kv.namespace('')).toThrow(InvalidArgumentError);
+  });
+});
+
 describe('cluster view', () => {
   it('reports every endpoint\'s status and the members with their client addresses', async () => {
     const kv = await client();

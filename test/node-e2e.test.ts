@@ -1,9 +1,12 @@
 // End to end on three real raftkv processes on loopback: reads, writes, errors, health, failover and catch-up.
+import { readFileSync } from 'node:fs';
 import { connect } from 'node:net';
+import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { describe, expect, it } from 'vitest';
-import { sleep } from '../cluster/local-cluster.js';
+import { repoRoot, sleep } from '../cluster/local-cluster.js';
 import type { LocalCluster } from '../cluster/local-cluster.js';
+import { repeatedKeys } from './support/log-keys.js';
 import { useTestCluster } from './support/test-cluster.js';
 import { bytes, num, RawClient, text } from './support/raw-client.js';
 
@@ -144,11 +147,31 @@ describe('a three-node cluster', () => {
       'raftkv_proposals_pending',
       'raftkv_fsync_duration_seconds_bucket',
       'raftkv_apply_duration_seconds_bucket',
-      'raftkv_grpc_requests_total{method="Put",code="OK"}',
-      'raftkv_grpc_request_duration_seconds_bucket',
+      'grpc_server_started_total{grpc_type="unary",grpc_service="raftkv.v1.KV",grpc_method="Put"}',
+      'grpc_server_handled_total{grpc_type="unary",grpc_service="raftkv.v1.KV",grpc_method="Put",grpc_code="OK"}',
+      'grpc_server_handling_seconds_bucket{le="0.001",grpc_type="unary",grpc_service="raftkv.v1.KV",grpc_method="Put"}',
+      'raftkv_has_leader 1',
+      'raftkv_watchers 0',
+      'raftkv_alarm{alarm="nospace"} 0',
+      'raftkv_alarm{alarm="not_member"} 0',
+      '# TYPE raftkv_proposals_failed_total counter',
+      // The process and Node.js metrics under their standard names.
+      'process_cpu_seconds_total',
+      'process_resident_memory_bytes',
+      'nodejs_heap_size_used_bytes',
+      'nodejs_eventloop_lag_seconds',
     ]) {
       expect(metrics, name).toContain(name);
     }
+    expect(metrics).not.toMatch(/raftkv_process_|raftkv_grpc_requests_total/);
+    const sample = (name: string): number => Number(metrics.split('\n').find((l) => l.startsWith(`${name} `))?.split(' ')[1] ?? Number.NaN);
+    expect(sample('raftkv_keys')).toBeGreaterThan(0);
+    expect(sample('raftkv_db_size_bytes')).toBeGreaterThan(0);
+    expect(sample('raftkv_data_bytes')).toBeGreaterThan(0);
+    const pkg = JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')) as { version: string };
+    expect(metrics).toContain(`raftkv_build_info{version="${pkg.version}",node_version="${process.version}"} 1`);
+    const status = (await (await fetch(`http://${leader.httpAddress}/status`)).json()) as { version: string };
+    expect(status.version).toBe(pkg.version);
     expect((await fetch(`http://${leader.httpAddress}/healthz`)).status).toBe(200);
     expect((await fetch(`http://${leader.httpAddress}/readyz`)).status).toBe(200);
     const Health = grpc.makeGenericClientConstructor(
@@ -233,6 +256,20 @@ describe('a three-node cluster', () => {
     }, 10_000);
     expect(got).not.toBeNull();
     expect(text((got as { value: Uint8Array } | null)?.value ?? new Uint8Array())).toBe(lastValue);
+  });
+
+  it('logs one JSON object per line, with no key repeated (the node id comes once, from the node logger)', () => {
+    let lines = 0;
+    for (const s of cluster.specs) {
+      for (const line of readFileSync(`${s.dataDir}.log`, 'utf8').split('\n')) {
+        if (!line.startsWith('{')) continue;
+        lines += 1;
+        expect(repeatedKeys(line), line).toEqual([]);
+        expect(JSON.parse(line)).toMatchObject({ nodeId: s.id });
+      }
+    }
+    // Elections, a kill -9 and a restart above: the core's lines are among these.
+    expect(lines).toBeGreaterThan(20);
   });
 });
 

@@ -1,6 +1,6 @@
 /**
  * The harness's client: raw gRPC over `src/api`, simple and explicit, so every outcome is
- * classified exactly (DESIGN.md, "Errors on the wire"):
+ * classified exactly (docs/design.md, "The client protocol and errors"):
  *
  * - a write that returned OK is `ok`;
  * - a write the server says was not applied (`raftkv-outcome: not_applied`, NOT_LEADER, overload,

@@ -1,6 +1,6 @@
 /**
  * How raftkv's typed errors travel in gRPC trailers. The server sets these keys next to the gRPC
- * status (DESIGN.md, "Errors on the wire"); the client reads them back into the same typed errors.
+ * status (docs/design.md, "The client protocol and errors"); the client reads them back into the same typed errors.
  */
 
 /** Trailer keys. */

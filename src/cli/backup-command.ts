@@ -1,8 +1,8 @@
 /**
  * `raftkv backup save|verify|restore`: online backups and disaster recovery (docs/disaster-recovery.md).
  *
- * - `backup save <file>`: streams a consistent backup from a node (Maintenance/Backup; any node,
- *   a follower too), with a progress bar on a terminal. The file appears only once complete and
+ * - `backup save <file>`: streams a consistent backup from a node (the client library's
+ *   `backup()`: any node, a follower too), with a progress bar on a terminal. The file appears only once complete and
  *   verified: it is written to `<file>.tmp`, checked, then renamed.
  * - `backup verify <file>`: checks the format, version, every record and the SHA-256; prints the header.
  * - `backup restore <file> --id <id> --data-dir <dir> --initial-cluster <id=peer,...>`: builds a
@@ -13,38 +13,18 @@
  *   verify and restore refuse a file that was changed or is not signed.
  */
 import { open, rename, rm } from 'node:fs/promises';
-import { createRequire } from 'node:module';
-import type { ServiceError } from '@grpc/grpc-js';
 import { Option } from 'commander';
 import type { Command } from 'commander';
-import { maintenanceService, toNumber } from '../api/index.js';
+import { toNumber } from '../api/index.js';
 import type * as M from '../api/index.js';
 import type { BackupHeader } from '../server/index.js';
-import { addClientFlags, clientFlagsOf } from './client-flags.js';
+import { addClientFlags, clientFlagsOf, withClient } from './client-flags.js';
 import type { ClientFlags } from './client-flags.js';
 import { CliFailure, ExitCode } from './exit-codes.js';
-import { AdminConnection, failureOf } from './member-rpc.js';
 import { printJson, printTable, println } from './output.js';
+import { progressBar } from './progress.js';
+import type { ProgressBar } from './progress.js';
 import type { OutputFormat } from './output.js';
-
-/** The little of cli-progress this uses (it ships no types). */
-interface ProgressBar {
-  start(total: number, value: number): void;
-  update(value: number): void;
-  setTotal(total: number): void;
-  stop(): void;
-}
-interface CliProgressModule {
-  SingleBar: new (options: object, preset: object) => ProgressBar;
-  Presets: { shades_classic: object };
-}
-
-/** A progress bar on stderr when it is a terminal (and the output is not JSON); else nothing. */
-function progressBar(output: OutputFormat, label: string): ProgressBar | null {
-  if (!process.stderr.isTTY || output === 'json') return null;
-  const cliProgress = createRequire(import.meta.url)('cli-progress') as CliProgressModule;
-  return new cliProgress.SingleBar({ format: `${label} [{bar}] {percentage}% | {value}/{total} keys | {duration_formatted}`, hideCursor: true, stream: process.stderr }, cliProgress.Presets.shades_classic);
-}
 
 /**
  * Counts the key frames of a backup file's bytes as they stream by (for the progress bar),
@@ -116,66 +96,49 @@ async function hmacKey(path: string | undefined): Promise<Buffer | null> {
   return readBackupKey(path);
 }
 
-/** `backup save`: streams a backup from the first endpoint that answers into `file`. */
-async function save(file: string, o: { local?: boolean; hmacKeyFile?: string }, flags: ClientFlags, deadlineMs: number): Promise<void> {
+/** `backup save`: streams a backup (client.backup(): the first node that serves it) into `file`. */
+async function save(file: string, o: { local?: boolean; hmacKeyFile?: string }, flags: ClientFlags, timeoutMs: number | undefined): Promise<void> {
   // Read the key before taking the backup: a bad key path must not cost a whole backup.
   const key = await hmacKey(o.hmacKeyFile);
-  const admin = new AdminConnection(flags);
   const tmp = `${file}.tmp`;
   const started = Date.now();
-  let lastError: CliFailure | null = null;
+  const handle = await open(tmp, 'w');
+  const bar = progressBar(flags.output, 'backup', 'keys');
+  const counter = new KeyFrameCounter();
+  let bytes = 0;
+  let endpoint = '';
   try {
-    for (const endpoint of admin.endpoints) {
-      const handle = await open(tmp, 'w');
-      const bar = progressBar(flags.output, 'backup');
-      const counter = new KeyFrameCounter();
-      let info: M.BackupInfoMsg | null = null;
-      let bytes = 0;
-      try {
-        const stream = admin.stream(endpoint, maintenanceService.Backup, { local: o.local === true }, deadlineMs);
-        for await (const msg of stream as AsyncIterable<M.BackupResponseMsg>) {
-          if (msg.info) {
-            info = msg.info;
-            bar?.start(toNumber(info.keyCount), 0);
-          }
-          await handle.write(msg.data);
-          bytes += msg.data.length;
-          counter.feed(msg.data);
-          bar?.update(counter.keys);
-        }
-        await handle.sync();
-        await handle.close();
-        bar?.stop();
-      } catch (e) {
-        bar?.stop();
-        await handle.close().catch(() => {});
-        await rm(tmp, { force: true });
-        const failure = e instanceof CliFailure ? e : typeof (e as ServiceError).code === 'number' ? failureOf(e as ServiceError, endpoint) : new CliFailure(String(e), ExitCode.failed);
-        // Only a node that could not be reached (before sending anything) is worth another try.
-        if (bytes === 0 && failure.exitCode === ExitCode.unavailable) {
-          lastError = failure;
-          continue;
-        }
-        throw failure;
+    await withClient(flags, async (kv) => {
+      for await (const chunk of kv.backup({ local: o.local === true, ...(timeoutMs === undefined ? {} : { timeoutMs }) })) {
+        endpoint = chunk.endpoint;
+        if (chunk.info) bar?.start(chunk.info.keyCount, 0);
+        await handle.write(chunk.data);
+        bytes += chunk.data.length;
+        counter.feed(chunk.data);
+        bar?.update(counter.keys);
       }
-      const { removeBackupMac, signBackupFile, verifyBackupFile } = await import('../server/index.js');
-      const verified = await verifyBackupFile(tmp).catch(async (e: unknown) => {
-        await rm(tmp, { force: true });
-        throw e;
-      });
-      // A MAC file of an earlier backup of this name would no longer match: replace or remove it.
-      await removeBackupMac(file);
-      await rename(tmp, file);
-      const hmac = key === null ? null : await signBackupFile(file, key);
-      const seconds = (Date.now() - started) / 1000;
-      if (flags.output === 'json') printJson({ file, endpoint, bytes, sha256: verified.sha256, hmacSha256: hmac, seconds, header: verified.header });
-      else printTable(['FIELD', 'VALUE'], headerRows(verified.header, [['file', file], ['bytes', String(bytes)], ['sha256', verified.sha256], ['hmac-sha256', hmac === null ? '- (no --hmac-key-file)' : `${hmac} (in ${file}.hmac)`], ['from', endpoint], ['took', `${seconds.toFixed(1)} s`]]));
-      return;
-    }
-  } finally {
-    admin.close();
+    });
+    await handle.sync();
+    await handle.close();
+    bar?.stop();
+  } catch (e) {
+    bar?.stop();
+    await handle.close().catch(() => {});
+    await rm(tmp, { force: true });
+    throw e;
   }
-  throw lastError ?? new CliFailure('no endpoint answered', ExitCode.unavailable);
+  const { removeBackupMac, signBackupFile, verifyBackupFile } = await import('../server/index.js');
+  const verified = await verifyBackupFile(tmp).catch(async (e: unknown) => {
+    await rm(tmp, { force: true });
+    throw e;
+  });
+  // A MAC file of an earlier backup of this name would no longer match: replace or remove it.
+  await removeBackupMac(file);
+  await rename(tmp, file);
+  const hmac = key === null ? null : await signBackupFile(file, key);
+  const seconds = (Date.now() - started) / 1000;
+  if (flags.output === 'json') printJson({ file, endpoint, bytes, sha256: verified.sha256, hmacSha256: hmac, seconds, header: verified.header });
+  else printTable(['FIELD', 'VALUE'], headerRows(verified.header, [['file', file], ['bytes', String(bytes)], ['sha256', verified.sha256], ['hmac-sha256', hmac === null ? '- (no --hmac-key-file)' : `${hmac} (in ${file}.hmac)`], ['from', endpoint], ['took', `${seconds.toFixed(1)} s`]]));
 }
 
 /** Registers `backup` and its subcommands. */
@@ -188,11 +151,11 @@ export function registerBackupCommand(program: Command): void {
       .description('stream a consistent online backup from a node (a follower too) into <file>')
       .option('--local', 'back up the node\'s local state without confirming with the leader first')
       .addOption(hmacKeyOption()),
+    // A backup of a large state takes a while: no deadline unless --timeout is given.
+    { defaultMs: null, help: 'deadline of the whole backup' },
   ).action(async (file: string, o: { local?: boolean; hmacKeyFile?: string }, cmd: Command) => {
     const flags = clientFlagsOf(cmd);
-    // A backup of a large state takes a while: no deadline unless --timeout is given.
-    const deadlineMs = cmd.getOptionValueSource('timeout') === 'default' ? Number.POSITIVE_INFINITY : Date.now() + flags.timeoutMs;
-    await save(file, o, flags, deadlineMs);
+    await save(file, o, flags, flags.timeoutMs);
   });
 
   backup
@@ -203,7 +166,7 @@ export function registerBackupCommand(program: Command): void {
     .action(async (file: string, o: { output: OutputFormat; hmacKeyFile?: string }) => {
       const { readBackupHeader, verifyBackupFile, verifyBackupMac } = await import('../server/index.js');
       const key = await hmacKey(o.hmacKeyFile);
-      const bar = progressBar(o.output, 'verify');
+      const bar = progressBar(o.output, 'verify', 'keys');
       if (bar) bar.start((await readBackupHeader(file)).header.keyCount, 0);
       try {
         const verified = await verifyBackupFile(file, (keys) => bar?.update(keys));
@@ -227,7 +190,7 @@ export function registerBackupCommand(program: Command): void {
     .addOption(hmacKeyOption())
     .addOption(new Option('-o, --output <format>', 'output format').choices(['table', 'json']).default('table'))
     .action(async (file: string, o: { id: string; initialCluster: string; dataDir?: string; clusterId?: string; output: OutputFormat; hmacKeyFile?: string }) => {
-      const { parseInitialCluster, restoreBackup, verifyBackupMac } = await import('../server/index.js');
+      const { parseInitialCluster, readBackupHeader, restoreBackup, verifyBackupMac } = await import('../server/index.js');
       const { nodeId } = await import('../util/index.js');
       const members = parseInitialCluster(o.initialCluster);
       // With a key, nothing is written unless the file is exactly what was signed.
@@ -235,7 +198,25 @@ export function registerBackupCommand(program: Command): void {
       if (key !== null) await verifyBackupMac(file, key);
       const dataDir = o.dataDir ?? `data/${o.id}`;
       const started = Date.now();
-      const result = await restoreBackup({ file, dataDir, nodeId: nodeId(o.id), members, ...(o.clusterId === undefined ? {} : { clusterId: o.clusterId }) });
+      // One bar for the check, then one for the write (the header says how many keys).
+      const bars = { verify: progressBar(o.output, 'verify ', 'keys'), write: progressBar(o.output, 'restore', 'keys') };
+      const total = bars.verify === null ? 0 : (await readBackupHeader(file)).header.keyCount;
+      const shown: { phase: 'verify' | 'write' | null; bar: ProgressBar | null } = { phase: null, bar: null };
+      const onProgress = (phase: 'verify' | 'write', keys: number): void => {
+        if (shown.phase !== phase) {
+          shown.bar?.stop();
+          shown.phase = phase;
+          shown.bar = bars[phase];
+          shown.bar?.start(total, 0);
+        }
+        shown.bar?.update(keys);
+      };
+      let result: Awaited<ReturnType<typeof restoreBackup>>;
+      try {
+        result = await restoreBackup({ file, dataDir, nodeId: nodeId(o.id), members, onProgress, ...(o.clusterId === undefined ? {} : { clusterId: o.clusterId }) });
+      } finally {
+        shown.bar?.stop();
+      }
       const seconds = (Date.now() - started) / 1000;
       if (o.output === 'json') {
         printJson({ file, dataDir, nodeId: o.id, clusterId: result.clusterId, seconds, verifyMs: result.verifyMs, writeMs: result.writeMs, header: result.header });

@@ -8,12 +8,14 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Option } from 'commander';
 import type { Command } from 'commander';
 import { LocalCluster, planTestCluster } from '../../cluster/local-cluster.js';
-import { connect } from '../client/index.js';
+import { connect, defaultEndpoints } from '../client/index.js';
 import type { RaftkvClient } from '../client/index.js';
 import { InvalidArgumentError } from '../util/index.js';
 import { printJson, printTable } from './output.js';
+import { progressBar } from './progress.js';
 
 /** One scenario: what to do, how many, how many at once, over how many connections. */
 interface Scenario {
@@ -24,7 +26,7 @@ interface Scenario {
   readonly connections: number;
 }
 
-/** The default scenarios, named as in ../shared/bench (A-F) so figures line up with etcd's. */
+/** The default scenarios, named A-F as in the shared benchmark harness (docs/benchmarks.md) so figures line up with etcd's. */
 const scenarios: readonly Scenario[] = [
   { name: 'A-put-seq', op: 'put', ops: 2000, concurrency: 1, connections: 1 },
   { name: 'B-put-c64', op: 'put', ops: 20000, concurrency: 64, connections: 8 },
@@ -51,13 +53,13 @@ export function registerBenchCommand(program: Command): void {
   program
     .command('bench')
     .description('measure throughput and latency with closed-loop load (scenarios A-F)')
-    .option('--endpoints <list>', 'cluster to load (host:port,...)', '127.0.0.1:7001,127.0.0.1:7002,127.0.0.1:7003')
+    .addOption(new Option('--endpoints <list>', 'cluster to load: host:port or http://host:port, comma-separated').env('RAFTKV_ENDPOINTS').default(defaultEndpoints.join(',')))
     .option('--local', 'start a three-node cluster of its own on free loopback ports, and stop it afterwards')
     .option('--scenarios <names>', 'comma-separated scenario names or letters (default: all)')
     .option('--scale <factor>', 'multiply every scenario\'s operation count', '1')
     .option('--keys <n>', 'distinct keys', '10000')
     .option('--value-bytes <n>', 'value size', '256')
-    .option('-o, --output <format>', 'table or json', 'table')
+    .addOption(new Option('-o, --output <format>', 'output format').choices(['table', 'json']).env('RAFTKV_OUTPUT').default('table'))
     .action(async (o: Record<string, string | boolean | undefined>) => {
       const scale = Number(o['scale']);
       const keys = Number(o['keys']);
@@ -79,7 +81,15 @@ export function registerBenchCommand(program: Command): void {
         }
         const results: Figures[] = [];
         for (const s of chosen) {
-          const figures = await runScenario({ ...s, ops: Math.max(1, Math.round(s.ops * scale)) }, endpoints, keys, valueBytes);
+          const sized = { ...s, ops: Math.max(1, Math.round(s.ops * scale)) };
+          const bar = progressBar(o['output'] === 'json' ? 'json' : 'table', s.name.padEnd(15), 'ops');
+          bar?.start(sized.ops, 0);
+          let figures: Figures;
+          try {
+            figures = await runScenario(sized, endpoints, keys, valueBytes, (done) => bar?.update(done));
+          } finally {
+            bar?.stop();
+          }
           results.push(figures);
           if (o['output'] !== 'json') process.stderr.write(`${s.name}: ${figures.opsPerS} ops/s, p50 ${figures.p50Ms} ms, p99 ${figures.p99Ms} ms\n`);
         }
@@ -98,7 +108,7 @@ export function registerBenchCommand(program: Command): void {
 }
 
 /** Runs one scenario: `concurrency` workers share `ops` operations over `connections` clients. */
-async function runScenario(s: Scenario, endpoints: string, keys: number, valueBytes: number): Promise<Figures> {
+async function runScenario(s: Scenario, endpoints: string, keys: number, valueBytes: number, onProgress: (done: number) => void): Promise<Figures> {
   const clients: RaftkvClient[] = [];
   for (let i = 0; i < s.connections; i++) clients.push(await connect({ endpoints, retryBudget: false }));
   const value = new Uint8Array(valueBytes).fill(0x61);
@@ -106,7 +116,10 @@ async function runScenario(s: Scenario, endpoints: string, keys: number, valueBy
   if (s.op !== 'put') await Promise.all(Array.from({ length: Math.min(keys, 256) }, (_, i) => clients[0]?.put(`bench/${i}`, value)));
   const latencies = new Float64Array(s.ops);
   let next = 0;
+  let done = 0;
   let errors = 0;
+  // The bar redraws on a timer of its own; feeding it every 1% is plenty.
+  const step = Math.max(1, Math.floor(s.ops / 100));
   const started = performance.now();
   const worker = async (w: number): Promise<void> => {
     const kv = clients[w % clients.length] as RaftkvClient;
@@ -120,6 +133,8 @@ async function runScenario(s: Scenario, endpoints: string, keys: number, valueBy
         errors += 1;
       }
       latencies[i] = performance.now() - t;
+      done += 1;
+      if (done % step === 0 || done === s.ops) onProgress(done);
     }
   };
   await Promise.all(Array.from({ length: s.concurrency }, (_, w) => worker(w)));

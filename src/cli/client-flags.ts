@@ -1,13 +1,14 @@
 /**
  * The flags every client command takes (`--endpoints`, `--output`, `--timeout`, and for TLS
- * `--cacert`, `--cert`, `--key` as in etcdctl) and the client a command runs with. A command's
- * client lives for the command and is closed after it.
+ * `--cacert`, `--cert`, `--key` as in etcdctl; each also a `RAFTKV_*` variable) and the client a
+ * command runs with. A command's client lives for the command and is closed after it.
  */
 import { readFileSync } from 'node:fs';
 import { InvalidArgumentError as CommanderInvalidArgument, Option } from 'commander';
 import type { Command } from 'commander';
 import { createClient, defaultEndpoints, endpointSchemes } from '../client/index.js';
 import type { ClientTlsOptions, RaftkvClient } from '../client/index.js';
+import { formatDurationMs, parseDurationMs } from '../util/index.js';
 import { CliFailure, ExitCode } from './exit-codes.js';
 import type { OutputFormat } from './output.js';
 
@@ -15,7 +16,8 @@ import type { OutputFormat } from './output.js';
 export interface ClientFlags {
   readonly endpoints: string;
   readonly output: OutputFormat;
-  readonly timeoutMs: number;
+  /** The command's deadline; undefined for a command without one (see `addClientFlags`). */
+  readonly timeoutMs: number | undefined;
   /** TLS (PEM contents read from --cacert, --cert, --key), or null for plaintext. */
   readonly tls: ClientTlsOptions | null;
 }
@@ -46,13 +48,16 @@ export function tlsOfFlags(endpoints: string, o: TlsFlags): ClientTlsOptions | n
   };
 }
 
-/** Parses `500ms`, `5s`, `1m` or a bare number of milliseconds. */
+/** Parses a Go duration (`500ms`, `5s`, `1m30s`, `1h`) or a bare number of milliseconds; at least 1ms. */
 export function parseDuration(text: string): number {
-  const m = /^(\d+(?:\.\d+)?)(ms|s|m)?$/.exec(text.trim());
-  if (!m) throw new CommanderInvalidArgument('expected a duration such as 500ms, 5s or 1m');
-  const n = Number(m[1]) * (m[2] === 's' ? 1000 : m[2] === 'm' ? 60_000 : 1);
-  if (!(n >= 1)) throw new CommanderInvalidArgument('must be at least 1ms');
-  return Math.round(n);
+  let ms: number;
+  try {
+    ms = parseDurationMs(text);
+  } catch (e) {
+    throw new CommanderInvalidArgument((e as Error).message.replace(/^duration: /, ''));
+  }
+  if (!(ms >= 1)) throw new CommanderInvalidArgument('must be at least 1ms');
+  return Math.round(ms);
 }
 
 /** Parses a non-negative integer flag. */
@@ -63,26 +68,40 @@ export function parseCount(text: string): number {
   return n;
 }
 
-/** Adds the common client flags to `command`. */
-export function addClientFlags(command: Command): Command {
-  return command
-    .addOption(new Option('--endpoints <list>', 'comma-separated client addresses host:port').env('RAFTKV_ENDPOINTS').default(defaultEndpoints.join(',')))
-    .addOption(new Option('-o, --output <format>', 'output format').choices(['table', 'json']).default('table'))
-    .addOption(new Option('--timeout <duration>', 'deadline of the command (500ms, 5s, 1m)').argParser(parseDuration).default(5000, '5s'))
-    .addOption(new Option('--cacert <file>', 'TLS: PEM CA bundle the nodes\' certificates chain to (turns TLS on)').env('RAFTKV_CACERT'))
+/** How a command's `--timeout` reads: its default (null: none) and what it bounds. */
+export interface TimeoutFlag {
+  readonly defaultMs: number | null;
+  readonly help: string;
+}
+
+/** The usual `--timeout`: the deadline of the command's call, 5 s. */
+export const callTimeout: TimeoutFlag = { defaultMs: 5000, help: 'deadline of the command' };
+
+/**
+ * Adds the common client flags to `command`, each with its `RAFTKV_*` variable: `--endpoints`,
+ * `--output` and, unless `timeout` is false (a command that would ignore it), `--timeout`.
+ */
+export function addClientFlags(command: Command, timeout: TimeoutFlag | false = callTimeout): Command {
+  command
+    .addOption(new Option('--endpoints <list>', 'comma-separated client addresses: host:port, http://host:port or https://host:port (TLS)').env('RAFTKV_ENDPOINTS').default(defaultEndpoints.join(',')))
+    .addOption(new Option('-o, --output <format>', 'output format').choices(['table', 'json']).env('RAFTKV_OUTPUT').default('table'))
+    .addOption(new Option('--cacert <file>', "TLS: PEM CA bundle the nodes' certificates chain to (turns TLS on)").env('RAFTKV_CACERT'))
     .addOption(new Option('--cert <file>', 'TLS: PEM client certificate, for clusters that require one').env('RAFTKV_CERT'))
     .addOption(new Option('--key <file>', 'TLS: PEM private key of --cert').env('RAFTKV_KEY'));
+  if (timeout === false) return command;
+  const option = new Option('--timeout <duration>', `${timeout.help} (500ms, 5s, 1m30s, 1h)${timeout.defaultMs === null ? ' (default: none)' : ''}`).argParser(parseDuration).env('RAFTKV_TIMEOUT');
+  return command.addOption(timeout.defaultMs === null ? option : option.default(timeout.defaultMs, formatDurationMs(timeout.defaultMs)));
 }
 
 /** The common flags of the command being run. */
 export function clientFlagsOf(command: Command): ClientFlags {
-  const o = command.optsWithGlobals<{ endpoints: string; output: OutputFormat; timeout: number } & TlsFlags>();
+  const o = command.optsWithGlobals<{ endpoints: string; output: OutputFormat; timeout?: number } & TlsFlags>();
   return { endpoints: o.endpoints, output: o.output, timeoutMs: o.timeout, tls: tlsOfFlags(o.endpoints, o) };
 }
 
 /** Runs `fn` with a client for `flags`, closing it afterwards. */
 export async function withClient<T>(flags: ClientFlags, fn: (kv: RaftkvClient) => Promise<T>): Promise<T> {
-  const kv = createClient({ endpoints: flags.endpoints, timeoutMs: flags.timeoutMs, ...(flags.tls === null ? {} : { tls: flags.tls }) });
+  const kv = createClient({ endpoints: flags.endpoints, ...(flags.timeoutMs === undefined ? {} : { timeoutMs: flags.timeoutMs }), ...(flags.tls === null ? {} : { tls: flags.tls }) });
   try {
     return await fn(kv);
   } finally {

@@ -1,13 +1,17 @@
 /**
  * `raftkv cluster up`: starts a local three-node cluster on loopback (client ports 7001-7003,
  * peer ports 7101-7103, HTTP ports 7201-7203, data under ./data), prints the addresses and the
- * leader, and stops every node on Ctrl-C. With `--tls` it first makes development certificates
- * in <data-root>/certs (kept across runs) and runs TLS on the client ports and mutual TLS
- * between nodes; `--client-cert-auth` requires client certificates too.
+ * leader, and stops every node on Ctrl-C. A node that exits meanwhile is reported on stderr with
+ * the last lines of its log. With `--tls` it first makes development certificates in
+ * <data-root>/certs (kept across runs) and runs TLS on the client ports and mutual TLS between
+ * nodes; `--client-cert-auth` requires client certificates too.
  */
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { LocalCluster, planCluster } from '../../cluster/local-cluster.js';
+
+/** Lines of a dead node's log `cluster up` prints. */
+const logTailLines = 20;
 
 /** Registers `cluster up` on the program. */
 export function registerClusterCommand(program: Command): void {
@@ -40,11 +44,25 @@ export function registerClusterCommand(program: Command): void {
         const { createDevCerts } = await import('../tls/index.js');
         createDevCerts(certsDir, specs.map((s) => s.id), { hosts: [host] });
       }
-      const local = new LocalCluster(specs, { pidDir: dataRoot, ...(tls === undefined ? {} : { tls }) });
       let stopping = false;
+      // The nodes this command stopped itself: their exit is no news.
+      let stopped = new Set<string>();
+      const local: LocalCluster = new LocalCluster(specs, {
+        pidDir: dataRoot,
+        ...(tls === undefined ? {} : { tls }),
+        // A node that dies while the cluster is up is reported at once, with the end of its log.
+        onExit: (id, code, signal) => {
+          if (stopped.has(id)) return;
+          const log = `${local.spec(id).dataDir}.log`;
+          const tail = local.logTail(id, logTailLines);
+          process.stderr.write(`raftkv: node ${id} exited (${signal === null ? `code ${code}` : `signal ${signal}`}); the last ${tail.length} lines of ${log}:\n`);
+          for (const line of tail) process.stderr.write(`  ${line}\n`);
+        },
+      });
       const stop = async (): Promise<void> => {
         if (stopping) return;
         stopping = true;
+        stopped = new Set(local.running());
         process.stdout.write('\nstopping every node...\n');
         await local.stopAll();
         process.stdout.write('stopped.\n');
@@ -52,8 +70,17 @@ export function registerClusterCommand(program: Command): void {
       };
       process.on('SIGINT', () => void stop());
       process.on('SIGTERM', () => void stop());
-      await local.startAll();
-      const leader = await local.waitForLeader(30_000);
+      let leader: Awaited<ReturnType<LocalCluster['waitForLeader']>>;
+      try {
+        await local.startAll();
+        leader = await local.waitForLeader(30_000);
+      } catch (e) {
+        // Leave nothing running behind a cluster that did not come up.
+        stopping = true;
+        stopped = new Set(local.running());
+        await local.stopAll();
+        throw e;
+      }
       for (const s of specs) {
         process.stdout.write(`${s.id}  client ${s.clientAddress}  peer ${s.peerAddress}  http ${s.httpAddress}  pid ${local.pid(s.id)}  log ${s.dataDir}.log\n`);
       }

@@ -3,14 +3,12 @@
  * are replicated state (README "Limits"). `get` asks any node; `set` goes to the leader, which
  * changes them through the log, and prints the limits once the change is applied.
  */
-import type { ServiceError } from '@grpc/grpc-js';
 import type { Command } from 'commander';
-import { clusterService, toNumber } from '../api/index.js';
+import { toNumber } from '../api/index.js';
 import type { ClusterLimitsMsg, ClusterLimitsResponseMsg } from '../api/index.js';
 import { clusterLimitNames } from '../kv/index.js';
-import { addClientFlags, clientFlagsOf } from './client-flags.js';
+import { addClientFlags, clientFlagsOf, withClient } from './client-flags.js';
 import { CliFailure, ExitCode } from './exit-codes.js';
-import { failureOf, withAdmin } from './member-rpc.js';
 import { printJson, printTable } from './output.js';
 
 /** Registers `config` and its subcommands. */
@@ -18,13 +16,7 @@ export function registerConfigCommand(program: Command): void {
   const config = program.command('config').description('cluster-wide limits (replicated; changed through the log)');
   addClientFlags(config.command('get').description('show the cluster limits every node applies entries by')).action(async (_o: object, cmd: Command) => {
     const flags = clientFlagsOf(cmd);
-    await withAdmin(flags, async (admin) => {
-      const address = admin.endpoints[0] ?? '';
-      const response = await admin.call(address, clusterService.ClusterLimitsGet, {}, Date.now() + flags.timeoutMs).catch((e: ServiceError) => {
-        throw failureOf(e, address);
-      });
-      print(response, flags.output === 'json');
-    });
+    await withClient(flags, async (kv) => print(await kv.cluster.clusterLimits(flags.timeoutMs === undefined ? {} : { timeoutMs: flags.timeoutMs }), flags.output === 'json'));
   });
   addClientFlags(
     config
@@ -34,10 +26,7 @@ export function registerConfigCommand(program: Command): void {
   ).action(async (assignments: string[], _o: object, cmd: Command) => {
     const flags = clientFlagsOf(cmd);
     const limits = parseAssignments(assignments);
-    await withAdmin(flags, async (admin) => {
-      const { response } = await admin.onLeader(clusterService.ClusterLimitsSet, { limits }, Date.now() + flags.timeoutMs);
-      print(response, flags.output === 'json');
-    });
+    await withClient(flags, async (kv) => print(await kv.cluster.setClusterLimits(limits, flags.timeoutMs === undefined ? {} : { timeoutMs: flags.timeoutMs }), flags.output === 'json'));
   });
 }
 

@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { Option } from 'commander';
 import type { Command } from 'commander';
-import { InvalidArgumentError } from '../util/index.js';
+import { formatDurationMs, InvalidArgumentError } from '../util/index.js';
 import type { GetResult, KeyValue, RaftkvClient, TxnOpResult, TxnResult } from '../client/index.js';
 import { addClientFlags, clientFlagsOf, parseCount, parseDuration, withClient } from './client-flags.js';
 import type { ClientFlags } from './client-flags.js';
@@ -222,13 +222,18 @@ function registerWatch(program: Command): void {
       .addOption(new Option('--from-revision <n>', 'replay changes from this revision on').argParser(parseCount))
       .addOption(new Option('--count <n>', 'exit after this many changes').argParser(parseCount))
       .option('--prev-kv', 'include previous values (json output)'),
+    // A watch runs until Ctrl-C or --count; --timeout bounds it (a watch has no deadline otherwise).
+    { defaultMs: null, help: 'stop watching after this long (exit code 3 if --count changes were not seen by then)' },
   ).action(async (key: string, o: { prefix?: boolean; fromRevision?: number; count?: number; prevKv?: boolean }, cmd: Command) => {
     const flags = clientFlagsOf(cmd);
-    await withClient(flags, async (kv) => {
+    // The client's calls (reading the current revision) keep their usual 5 s deadline.
+    await withClient({ ...flags, timeoutMs: undefined }, async (kv) => {
       const watch = kv.watch(key, { prefix: o.prefix === true, fromRevision: o.fromRevision ?? 0, prevKv: o.prevKv === true });
       const stop = (): void => watch.close();
       process.once('SIGINT', stop);
       process.once('SIGTERM', stop);
+      let timedOut = false;
+      const timer = flags.timeoutMs === undefined ? null : setTimeout(() => ((timedOut = true), watch.close()), flags.timeoutMs);
       let seen = 0;
       try {
         for await (const e of watch) {
@@ -238,8 +243,12 @@ function registerWatch(program: Command): void {
           if (o.count !== undefined && seen >= o.count) break;
         }
       } finally {
+        if (timer !== null) clearTimeout(timer);
         process.off('SIGINT', stop);
         process.off('SIGTERM', stop);
+      }
+      if (timedOut && o.count !== undefined && seen < o.count) {
+        throw new CliFailure(`watch: ${seen} of ${o.count} changes seen within ${formatDurationMs(flags.timeoutMs ?? 0)}`, ExitCode.unavailable);
       }
     });
   });

@@ -3,9 +3,8 @@
  * by default the most caught-up healthy one, and prints the new leader.
  */
 import type { Command } from 'commander';
-import { clusterService } from '../api/index.js';
-import { addClientFlags, clientFlagsOf } from './client-flags.js';
-import { withAdmin } from './member-rpc.js';
+import { leaderTransferTimeoutDefaultMs } from '../client/index.js';
+import { addClientFlags, clientFlagsOf, withClient } from './client-flags.js';
 import { printJson, println } from './output.js';
 
 /** Registers `leader` and its subcommands. */
@@ -16,12 +15,13 @@ export function registerLeaderCommand(program: Command): void {
       .command('transfer')
       .description('hand leadership to another voter (default: the most caught-up healthy one)')
       .option('--to <id>', 'the voter to hand leadership to'),
+    // A transfer takes an election or two.
+    { defaultMs: leaderTransferTimeoutDefaultMs, help: 'deadline of the transfer' },
   ).action(async (o: { to?: string }, cmd: Command) => {
     const flags = clientFlagsOf(cmd);
-    await withAdmin(flags, async (admin) => {
-      // A transfer takes an election or two: 15 s unless --timeout says otherwise.
-      const deadlineMs = Date.now() + (cmd.getOptionValueSource('timeout') === 'default' ? 15_000 : flags.timeoutMs);
-      const { response } = await admin.onLeader(clusterService.LeaderTransfer, { to: o.to ?? '' }, deadlineMs);
+    await withClient(flags, async (kv) => {
+      const timeout = flags.timeoutMs === undefined ? {} : { timeoutMs: flags.timeoutMs };
+      const response = await kv.cluster.transferLeader({ ...(o.to === undefined ? {} : { to: o.to }), ...timeout });
       if (flags.output === 'json') printJson({ previousLeader: response.previousLeaderId, leader: response.leaderId });
       else if (response.previousLeaderId === response.leaderId) println(`${response.leaderId} already leads`);
       else println(`leadership moved from ${response.previousLeaderId} to ${response.leaderId}`);

@@ -9,6 +9,7 @@ import { registerBenchCommand } from './bench-command.js';
 import { registerCertsCommand } from './certs-command.js';
 import { registerClusterCommand } from './cluster-command.js';
 import { registerConfigCommand } from './config-command.js';
+import { registerCompletionCommand } from './completion-command.js';
 import { errorLine, exitCodeOf } from './exit-codes.js';
 import { registerKvCommands } from './kv-commands.js';
 import { registerLeaderCommand } from './leader-command.js';
@@ -40,7 +41,9 @@ const program = new Command()
 Exit codes: 0 ok, 1 not found (get of a missing key, failed cas or txn guard),
 2 usage or invalid argument, 3 unavailable (no leader or quorum, deadline exceeded,
 outcome unknown), 4 other failure.
-Client commands take --endpoints (or RAFTKV_ENDPOINTS), --output table|json, --timeout.`,
+Client commands take --endpoints (RAFTKV_ENDPOINTS; host:port or http://host:port),
+--output table|json (RAFTKV_OUTPUT) and --timeout (RAFTKV_TIMEOUT; 500ms, 5s, 1m30s, 1h).
+Shell completion: eval "$(raftkv completion bash)" (or zsh).`,
   );
 
 // The node's code (LevelDB, Raft, metrics) takes a while to load: client commands skip it.
@@ -58,6 +61,7 @@ registerLeaderCommand(program);
 registerConfigCommand(program);
 registerBenchCommand(program);
 registerCertsCommand(program);
+registerCompletionCommand(program);
 
 try {
   await program.parseAsync(process.argv);

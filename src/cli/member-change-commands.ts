@@ -1,6 +1,6 @@
 /**
  * `raftkv member add|promote|remove`: membership changes over the Cluster service, sent to the
- * leader (member-rpc.ts follows leader hints). See docs/membership.md.
+ * leader by the client library (`client.cluster`, which follows leader hints). See docs/membership.md.
  *
  * - `member add <id> [peerAddr] [--learner] [--wait <duration>]`: adds the node as a learner. Without
  *   `--learner` the leader promotes it to a voter by itself once it has caught up; `--wait` waits
@@ -11,30 +11,26 @@
  */
 import { Option } from 'commander';
 import type { Command } from 'commander';
-import { clusterService } from '../api/index.js';
-import type * as M from '../api/index.js';
-import { addClientFlags, clientFlagsOf, parseDuration } from './client-flags.js';
-import type { ClientFlags } from './client-flags.js';
+import type { Member, RaftkvClient } from '../client/index.js';
+import { membershipTimeoutDefaultMs } from '../client/index.js';
+import { addClientFlags, clientFlagsOf, parseDuration, withClient } from './client-flags.js';
+import type { ClientFlags, TimeoutFlag } from './client-flags.js';
 import { CliFailure, ExitCode } from './exit-codes.js';
-import { withAdmin } from './member-rpc.js';
-import type { AdminConnection } from './member-rpc.js';
 import { printJson, printTable, println } from './output.js';
 
-/** Deadline of a membership command whose `--timeout` was left at its default. */
-const changeTimeoutDefaultMs = 30_000;
+/** `--timeout` of a membership change: it waits until the change is applied (or the learner caught up). */
+const changeTimeout: TimeoutFlag = { defaultMs: membershipTimeoutDefaultMs, help: 'deadline of the change' };
 
-/** The command's deadline: `--timeout` if given, else a default fit for a membership change. */
-function deadlineOf(cmd: Command, flags: ClientFlags): number {
-  const given = cmd.getOptionValueSource('timeout') !== 'default';
-  return Date.now() + (given ? flags.timeoutMs : Math.max(flags.timeoutMs, changeTimeoutDefaultMs));
+function timeoutOf(flags: ClientFlags): { timeoutMs?: number } {
+  return flags.timeoutMs === undefined ? {} : { timeoutMs: flags.timeoutMs };
 }
 
-function printMembers(flags: ClientFlags, members: readonly M.MemberMsg[], extra: Record<string, unknown> = {}): void {
+function printMembers(flags: ClientFlags, members: readonly Member[], extra: Record<string, unknown> = {}): void {
   if (flags.output === 'json') {
-    printJson({ ...extra, members: members.map((m) => ({ id: m.id, clientAddress: m.clientAddress || null, peerAddresses: m.peerAddresses ?? [], isLearner: m.isLearner === true })) });
+    printJson({ ...extra, members });
     return;
   }
-  printTable(['ID', 'CLIENT_ADDRESS', 'PEER_ADDRESSES', 'LEARNER'], members.map((m) => [m.id, m.clientAddress || '-', (m.peerAddresses ?? []).join(',') || '-', m.isLearner === true ? 'yes' : 'no']));
+  printTable(['ID', 'CLIENT_ADDRESS', 'PEER_ADDRESSES', 'LEARNER'], members.map((m) => [m.id, m.clientAddress ?? '-', m.peerAddresses.join(',') || '-', m.isLearner ? 'yes' : 'no']));
 }
 
 /** Registers `member add`, `member promote` and `member remove` under `member`. */
@@ -47,18 +43,17 @@ export function registerMemberChangeCommands(member: Command): void {
       .option('--client-address <host:port>', 'the new node\'s client address (otherwise learned when it connects)')
       .option('--learner', 'keep it a non-voting learner (promote it later with member promote)')
       .addOption(new Option('--wait <duration>', 'wait until it is a voter (5s, 2m)').argParser(parseDuration)),
+    changeTimeout,
   ).action(async (id: string, peerArg: string | undefined, o: { peerAddress?: string; clientAddress?: string; learner?: boolean; wait?: number }, cmd: Command) => {
     const flags = clientFlagsOf(cmd);
     const peerAddress = o.peerAddress ?? peerArg;
     if (peerAddress === undefined) throw new CliFailure('member add: give the new node\'s peer address (member add <id> <host:port>)', ExitCode.usage);
-    await withAdmin(flags, async (admin) => {
-      const request: M.MemberAddRequestMsg = { id, peerAddress, clientAddress: o.clientAddress ?? '', isLearner: o.learner === true };
-      const { response } = await admin.onLeader(clusterService.MemberAdd, request, deadlineOf(cmd, flags));
-      let members = response.members ?? [];
-      if (o.wait !== undefined && o.learner !== true) members = await waitForVoter(admin, id, Date.now() + o.wait);
+    await withClient(flags, async (kv) => {
+      let members = await kv.cluster.addMember({ id, peerAddress, ...(o.clientAddress === undefined ? {} : { clientAddress: o.clientAddress }), learner: o.learner === true }, timeoutOf(flags));
+      if (o.wait !== undefined && o.learner !== true) members = await waitForVoter(kv, id, Date.now() + o.wait);
       const initialCluster = members
-        .filter((m) => (m.peerAddresses ?? []).length > 0)
-        .map((m) => `${m.id}=${m.peerAddresses?.[0] ?? ''}`)
+        .filter((m) => m.peerAddresses.length > 0)
+        .map((m) => `${m.id}=${m.peerAddresses[0] ?? ''}`)
         .join(',');
       if (flags.output !== 'json') {
         println(`added ${id} as a learner${o.learner === true ? '' : o.wait !== undefined ? '; it is now a voter' : '; the leader promotes it to a voter once it has caught up'}`);
@@ -73,12 +68,13 @@ export function registerMemberChangeCommands(member: Command): void {
       .command('promote <id>')
       .description('promote a learner to a voter once it has caught up')
       .option('--force', 'skip the catch-up and quorum checks'),
+    changeTimeout,
   ).action(async (id: string, o: { force?: boolean }, cmd: Command) => {
     const flags = clientFlagsOf(cmd);
-    await withAdmin(flags, async (admin) => {
-      const { response } = await admin.onLeader(clusterService.MemberPromote, { id, force: o.force === true }, deadlineOf(cmd, flags));
+    await withClient(flags, async (kv) => {
+      const members = await kv.cluster.promoteMember(id, { force: o.force === true, ...timeoutOf(flags) });
       if (flags.output !== 'json') println(`promoted ${id} to a voter`);
-      printMembers(flags, response.members ?? [], { promoted: id });
+      printMembers(flags, members, { promoted: id });
     });
   });
 
@@ -87,22 +83,22 @@ export function registerMemberChangeCommands(member: Command): void {
       .command('remove <id>')
       .description('remove a member (the leader hands leadership over first)')
       .option('--force', 'remove it even if that leaves no healthy quorum'),
+    changeTimeout,
   ).action(async (id: string, o: { force?: boolean }, cmd: Command) => {
     const flags = clientFlagsOf(cmd);
-    await withAdmin(flags, async (admin) => {
-      const { response } = await admin.onLeader(clusterService.MemberRemove, { id, force: o.force === true }, deadlineOf(cmd, flags));
+    await withClient(flags, async (kv) => {
+      const members = await kv.cluster.removeMember(id, { force: o.force === true, ...timeoutOf(flags) });
       if (flags.output !== 'json') println(`removed ${id}; stop its process and delete its data dir`);
-      printMembers(flags, response.members ?? [], { removed: id });
+      printMembers(flags, members, { removed: id });
     });
   });
 }
 
 /** Polls the member list until `id` is a voter; fails with exit code 3 at the deadline. */
-async function waitForVoter(admin: AdminConnection, id: string, deadlineMs: number): Promise<M.MemberMsg[]> {
+async function waitForVoter(kv: RaftkvClient, id: string, deadlineMs: number): Promise<Member[]> {
   for (;;) {
-    const { response } = await admin.onLeader(clusterService.MemberList, {}, Math.max(deadlineMs, Date.now() + 1000));
-    const members = response.members ?? [];
-    if (members.some((m) => m.id === id && m.isLearner !== true)) return members;
+    const members = await kv.cluster.members({ timeoutMs: Math.max(1000, deadlineMs - Date.now()) });
+    if (members.some((m) => m.id === id && !m.isLearner)) return members;
     if (Date.now() >= deadlineMs) throw new CliFailure(`${id} is still a learner: it has not caught up yet (is it running with --join?)`, ExitCode.unavailable);
     await new Promise((r) => setTimeout(r, 250));
   }

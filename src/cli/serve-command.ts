@@ -1,6 +1,7 @@
 /**
  * `raftkv serve`: runs one node. Every option is a flag, a `RAFTKV_*` environment variable, or a
- * key in the JSON file given by `--config` (flag > environment > file > default).
+ * key in the JSON file given by `--config` (flag > environment > file > default). The `...-ms`
+ * options take Go durations (`50ms`, `1m30s`, `1h`) or a number of milliseconds.
  * SIGTERM and SIGINT shut the node down cleanly; a second signal exits at once.
  * The negative controls (`--test-*`) are hidden from `--help` and refused unless
  * RAFTKV_ENABLE_TEST_FAULTS=1; a node running with one says so loudly at start-up.
@@ -11,6 +12,8 @@ import type { Command } from 'commander';
 import { pino } from 'pino';
 import { RaftkvNode, booleanOptionNames, checkTestFaults, envName, optionNames, optionsFromEnv, optionsFromFile, resolveNodeOptions, testFaultOptionNames, testFaultsEnvName } from '../server/index.js';
 import type { RawOptions } from '../server/index.js';
+import { defaultLimits } from '../util/index.js';
+import type { Limits } from '../util/index.js';
 
 const kebab = (name: string): string => name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
 
@@ -24,15 +27,15 @@ const descriptions: Record<string, string> = {
   advertisePeer: 'peer address to tell others (default: --listen-peer)',
   initialCluster: 'members of a new cluster: id=peerHost:port,... (default: this node alone)',
   join: 'start without membership and wait to be added to an existing cluster',
-  tickIntervalMs: 'Raft tick interval in ms (default 50)',
+  tickIntervalMs: 'Raft tick interval, a duration (default 50ms)',
   electionTicks: 'ticks before a follower campaigns (default 10)',
   heartbeatTicks: 'ticks between leader heartbeats (default 1)',
   snapshotEntries: 'applied entries between snapshots (default 10000)',
   snapshotCatchupEntries: 'entries kept behind a snapshot for slow followers (default 5000)',
-  sessionTtlMs: 'exactly-once client sessions expire after this long idle (default 600000)',
-  requestTimeoutMs: 'deadline for requests that carry none (default 5000)',
+  sessionTtlMs: 'exactly-once client sessions expire after this long idle, a duration (default 10m)',
+  requestTimeoutMs: 'deadline for requests that carry none, a duration (default 5s)',
   backupDir: 'write scheduled backups into this directory (default: off)',
-  backupIntervalMs: 'time between scheduled backups in ms (default 3600000)',
+  backupIntervalMs: 'time between scheduled backups, a duration (default 1h)',
   backupKeep: 'scheduled backups kept, newest first (default 24)',
   logLevel: 'log level: trace, debug, info, warn, error (default info)',
   certFile: 'PEM certificate of the client port: clients connect with TLS',
@@ -47,13 +50,40 @@ const descriptions: Record<string, string> = {
 
 const testFaults: readonly string[] = testFaultOptionNames;
 
+/** What each limit bounds (src/util/limits.ts); the help adds its default. */
+const limitDescriptions: Record<keyof Limits, string> = {
+  keyBytesMax: 'largest key, bytes',
+  valueBytesMax: 'largest value, bytes',
+  requestBytesMax: 'largest client request, bytes',
+  txnOpsMax: 'most operations in one transaction',
+  proposalsPendingMax: 'most writes waiting to commit before new ones are refused',
+  readsPendingMax: 'most linearizable reads waiting before new ones are refused',
+  forwardsPendingMax: 'most writes a follower has forwarded to the leader and not yet answered',
+  inflightAppendsMax: 'most append messages in flight to one follower',
+  appendBytesMax: 'most entry bytes in one append message',
+  uncommittedBytesMax: 'most bytes of uncommitted entries on a leader',
+  applyBytesMax: 'most committed bytes applied in one batch',
+  snapshotChunkBytesMax: 'most bytes in one snapshot chunk',
+  sessionsMax: 'most exactly-once client sessions kept',
+  watchersMax: 'most concurrent watchers on the node',
+  peerQueueMessagesMax: 'most messages queued for one peer',
+  rangeKeysMax: 'most keys one range returns',
+  dataBytesMax: 'most bytes of live keys and values (the space quota)',
+};
+
+/** The help line of an option. */
+function describe(name: string): string {
+  if (name in limitDescriptions) return `limit: ${limitDescriptions[name as keyof Limits]} (default ${defaultLimits[name as keyof Limits]})`;
+  return descriptions[name] ?? name;
+}
+
 /** Registers `serve` on the program. */
 export function registerServeCommand(program: Command): void {
   const serve = program.command('serve').description('run a raftkv node').option('--config <file>', 'JSON file of options (keys as in camelCase flag names)');
   for (const name of optionNames) {
     const hidden = testFaults.includes(name);
     const flag = booleanOptionNames.includes(name) ? `--${kebab(name)}` : `--${kebab(name)} <value>`;
-    const option = new Option(flag, hidden ? `negative control for tests only (needs ${testFaultsEnvName}=1)` : `${descriptions[name] ?? `limit ${name}`} [${envName(name)}]`);
+    const option = new Option(flag, hidden ? `negative control for tests only (needs ${testFaultsEnvName}=1)` : `${describe(name)} [${envName(name)}]`);
     serve.addOption(hidden ? option.hideHelp() : option);
   }
   serve.action(async (flags: Record<string, string | boolean | undefined>) => {
@@ -65,7 +95,8 @@ export function registerServeCommand(program: Command): void {
     }
     const options = resolveNodeOptions(fromFlags, optionsFromEnv(process.env), file);
     const faults = checkTestFaults(options, process.env);
-    const logger = pino({ level: options.logLevel, base: { nodeId: options.id } });
+    // Every line carries the node id once, from this child's bindings; components log without it.
+    const logger = pino({ level: options.logLevel }).child({ nodeId: options.id });
     if (faults.length > 0) {
       const line = `THIS NODE RUNS WITH TEST FAULTS (${faults.join(', ')}): it breaks raftkv's guarantees on purpose. Never use it for data.`;
       process.stderr.write(`\n*** WARNING: ${line} ***\n\n`);

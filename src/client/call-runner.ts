@@ -6,6 +6,11 @@
  * a client id and seq (the retry reuses the seq, so the server applies the write at most once).
  * Following a NOT_LEADER hint is not a retry: it costs no budget and no delay (at most 3 per call).
  * Nor does an attempt that reached no node (connection refused): it adds no load to the cluster.
+ *
+ * An abort of the call's `signal` cancels the attempt in flight and any wait between attempts. The
+ * call then rejects with the signal's reason (an `AbortError` unless the caller gave another),
+ * except a write that may already have reached a leader: that is an `OutcomeUnknownError` whose
+ * `cause` is the reason, because aborting cannot take back a write the leader has.
  */
 import type * as M from '../api/index.js';
 import { OutcomeUnknownError, UnavailableError } from '../util/index.js';
@@ -37,8 +42,12 @@ export interface CallSpec<Res> {
   readonly deadlineMs: number;
   /** The call's timeout, in ms (for messages and the attempt timeout). */
   readonly timeoutMs: number;
-  /** Sends one attempt with the given absolute deadline. */
-  send(endpoint: Endpoint, deadlineMs: number): Promise<Res>;
+  /** Deadline of one attempt, in ms, instead of the client's attempt timeout (calls that wait on the server, such as membership changes). */
+  readonly attemptTimeoutMs?: number;
+  /** Aborts the call. */
+  readonly signal?: AbortSignal | undefined;
+  /** Sends one attempt with the given absolute deadline; `signal` cancels it. */
+  send(endpoint: Endpoint, deadlineMs: number, signal: AbortSignal | undefined): Promise<Res>;
   /** The answer's header. */
   header(response: Res): M.ResponseHeaderMsg | null | undefined;
 }
@@ -71,9 +80,11 @@ export class CallRunner {
     const state: CallState = { attempt: 0, redirects: 0, waits: 0, last: null, mayHaveApplied: false, avoid: null, redirectTo: null };
     for (;;) {
       this.assertOpen();
+      if (spec.signal?.aborted) throw this.abortError(spec, state);
       if (Date.now() >= spec.deadlineMs) throw this.deadlineError(spec, state);
       const endpoint = state.redirectTo ?? (await this.pick(spec, state.avoid));
       state.redirectTo = null;
+      if (spec.signal?.aborted) throw this.abortError(spec, state);
       if (endpoint === null || !(endpoint.breaker?.acquire() ?? true)) {
         await this.waitForEndpoint(spec, state);
         continue;
@@ -81,6 +92,11 @@ export class CallRunner {
       state.attempt += 1;
       const outcome = await this.attempt(spec, endpoint, state.attempt);
       if (outcome.ok) return { response: outcome.response, endpoint };
+      if (spec.signal?.aborted) {
+        // Cancelled in flight: unless it certainly never left, a write may have reached the leader.
+        if (outcome.failure.notSent !== true && spec.write) state.mayHaveApplied = true;
+        throw this.abortError(spec, state);
+      }
       await this.afterFailure(spec, state, endpoint, outcome.failure);
     }
   }
@@ -90,9 +106,9 @@ export class CallRunner {
     const event = { method: spec.method, endpoint: endpoint.address, nodeId: endpoint.nodeId, attempt, write: spec.write };
     callHook(this.options, 'onAttempt', event);
     const started = Date.now();
-    const deadlineMs = Math.min(spec.deadlineMs, started + attemptTimeoutOf(this.options, spec.timeoutMs));
+    const deadlineMs = Math.min(spec.deadlineMs, started + (spec.attemptTimeoutMs ?? attemptTimeoutOf(this.options, spec.timeoutMs)));
     try {
-      const response = await spec.send(endpoint, deadlineMs);
+      const response = await spec.send(endpoint, deadlineMs, spec.signal);
       endpoint.breaker?.onSuccess();
       const header = spec.header(response);
       this.router.learnHeader(endpoint, header);
@@ -135,7 +151,7 @@ export class CallRunner {
     if (Date.now() + delayMs >= spec.deadlineMs) throw this.deadlineError(spec, state);
     callHook(this.options, 'onRetry', { method: spec.method, attempt: state.attempt, delayMs, error: failure.error, endpoint: endpoint.address });
     this.options.logger.debug({ method: spec.method, attempt: state.attempt, delayMs, endpoint: endpoint.address, err: failure.error.message }, 'raftkv client: retrying');
-    await this.sleep(delayMs);
+    await this.sleep(delayMs, spec.signal);
     state.avoid = endpoint;
   }
 
@@ -150,7 +166,7 @@ export class CallRunner {
     const delayMs = Math.max(10, fullJitterDelayMs(state.waits, this.options.backoff));
     const remaining = spec.deadlineMs - Date.now();
     if (remaining <= 0) throw this.deadlineError(spec, state);
-    await this.sleep(Math.min(delayMs, remaining));
+    await this.sleep(Math.min(delayMs, remaining), spec.signal);
   }
 
   /** Where the next attempt goes; may run a discovery round. */
@@ -158,7 +174,7 @@ export class CallRunner {
     if (spec.target === 'any' && this.options.readFrom === 'any') return this.router.anyEndpoint(avoid);
     let e = this.router.leaderEndpoint();
     if (e === null) {
-      await this.router.discover(spec.deadlineMs);
+      await untilAborted(this.router.discover(spec.deadlineMs), spec.signal);
       this.assertOpen();
       e = this.router.leaderEndpoint();
     }
@@ -178,6 +194,13 @@ export class CallRunner {
     return error;
   }
 
+  /** The error of an aborted call (see the file comment). */
+  private abortError<Res>(spec: CallSpec<Res>, state: CallState): unknown {
+    const reason: unknown = spec.signal?.reason ?? new DOMException('This operation was aborted', 'AbortError');
+    if (spec.write && state.mayHaveApplied) return new OutcomeUnknownError(`${spec.method}: aborted after an attempt that may have been applied`, { cause: reason });
+    return reason;
+  }
+
   private deadlineError<Res>(spec: CallSpec<Res>, state: CallState): DeadlineExceededError {
     const outcome = spec.write ? (state.mayHaveApplied ? 'unknown' : 'not_applied') : null;
     const last = state.last === null ? '' : `; last error: ${state.last.error.message}`;
@@ -185,16 +208,18 @@ export class CallRunner {
     return new DeadlineExceededError(`${spec.method} did not complete within ${spec.timeoutMs} ms${note}${last}`, outcome, { cause: state.last?.error });
   }
 
-  private sleep(ms: number): Promise<void> {
+  /** Waits `ms`, or less if the client closes or `signal` aborts (the caller checks which). */
+  private sleep(ms: number, signal?: AbortSignal): Promise<void> {
     return new Promise((resolve) => {
-      const entry = {
-        timer: setTimeout(() => {
-          this.sleeping.delete(entry);
-          resolve();
-        }, ms),
-        resolve,
+      const wake = (): void => {
+        clearTimeout(entry.timer);
+        this.sleeping.delete(entry);
+        signal?.removeEventListener('abort', wake);
+        resolve();
       };
+      const entry = { timer: setTimeout(wake, ms), resolve: wake };
       this.sleeping.add(entry);
+      signal?.addEventListener('abort', wake, { once: true });
     });
   }
 
@@ -205,10 +230,25 @@ export class CallRunner {
   /** Fails every call that is waiting between attempts. */
   close(): void {
     this.closed = true;
-    for (const s of this.sleeping) {
-      clearTimeout(s.timer);
-      s.resolve();
-    }
+    for (const s of [...this.sleeping]) s.resolve();
     this.sleeping.clear();
   }
+}
+
+/** Resolves when `work` settles or `signal` aborts, whichever is first (never rejects). */
+export function untilAborted(work: Promise<unknown>, signal: AbortSignal | undefined): Promise<void> {
+  const settled = work.then(
+    () => {},
+    () => {},
+  );
+  if (signal === undefined) return settled;
+  if (signal.aborted) return Promise.resolve();
+  return new Promise((resolve) => {
+    const done = (): void => {
+      signal.removeEventListener('abort', done);
+      resolve();
+    };
+    signal.addEventListener('abort', done, { once: true });
+    void settled.then(done);
+  });
 }

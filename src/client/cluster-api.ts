@@ -1,14 +1,51 @@
 /**
- * `client.cluster`: every endpoint's `Cluster.Status` (with an error per endpoint that did not
- * answer), the member list, and the leader.
+ * `client.cluster`: every endpoint's and member's `Cluster.Status` (with an error per node that did
+ * not answer), the member list, the leader, and the administrative calls: member add, promote and
+ * remove, and leader transfer (what `raftkv member` and `raftkv leader` run).
  */
+import type { MethodDefinition } from '@grpc/grpc-js';
 import type * as M from '../api/index.js';
 import { clusterService, RoleNumber, toNumber } from '../api/index.js';
+import { UnavailableError } from '../util/index.js';
 import type { RaftkvError } from '../util/index.js';
-import { classifyFailure } from './errors.js';
+import type { CallOptions } from './call-options.js';
+import { untilAborted } from './call-runner.js';
 import type { CallRunner } from './call-runner.js';
+import type { Endpoint } from './endpoint.js';
+import { classifyFailure } from './errors.js';
 import type { ResolvedOptions } from './options.js';
-import type { Router } from './router.js';
+import type { Router, StatusProbe } from './router.js';
+
+/** Deadline of a membership change when the call gives none (it waits for the change to apply, a learner to catch up). */
+export const membershipTimeoutDefaultMs = 30_000;
+/** Deadline of a leader transfer when the call gives none (it takes an election or two). */
+export const leaderTransferTimeoutDefaultMs = 15_000;
+
+/** Options of the administrative calls: the deadline defaults to the call's own (30 s for membership, 15 s for transfers), never less than the client's. */
+export type AdminCallOptions = CallOptions;
+
+/** Options of `status()`. */
+export interface StatusOptions extends CallOptions {
+  /** Also report members none of the known endpoints reached (default true). */
+  readonly members?: boolean;
+}
+
+/** A node to add. */
+export interface MemberToAdd {
+  readonly id: string;
+  /** Where the other members reach its peer service, host:port. */
+  readonly peerAddress: string;
+  /** Where clients reach it (otherwise learned once it connects). */
+  readonly clientAddress?: string;
+  /** Keep it a non-voting learner (promote it later). */
+  readonly learner?: boolean;
+}
+
+/** What a leader transfer did. */
+export interface LeaderTransferResult {
+  readonly previousLeaderId: string;
+  readonly leaderId: string;
+}
 
 /** The part a node plays in its current term. */
 export type NodeRole = 'follower' | 'pre-candidate' | 'candidate' | 'leader';
@@ -39,7 +76,7 @@ export interface NodeStatus {
 /** One endpoint's answer to Status, or why it did not answer. */
 export type EndpointStatus =
   | { readonly endpoint: string; readonly ok: true; readonly status: NodeStatus; readonly latencyMs: number }
-  | { readonly endpoint: string; readonly ok: false; readonly error: RaftkvError };
+  | { readonly endpoint: string; readonly ok: false; readonly nodeId: string | null; readonly error: RaftkvError };
 
 /** One member of the cluster. */
 export interface Member {
@@ -75,7 +112,7 @@ export function nodeStatusOf(s: M.StatusResponseMsg): NodeStatus {
   };
 }
 
-/** Cluster status and membership. */
+/** Cluster status, membership and leadership. */
 export class ClusterApi {
   constructor(
     private readonly options: ResolvedOptions,
@@ -84,22 +121,52 @@ export class ClusterApi {
   ) {}
 
   /**
-   * Status of every known endpoint, in parallel, each bounded by the deadline (whatever the
-   * circuit breakers say: this is how an operator sees a sick node). Never throws for a node
-   * that does not answer: its entry says why.
+   * Status of every known endpoint and every member, in parallel, each bounded by the deadline
+   * (whatever the circuit breakers say: this is how an operator sees a sick node). Never throws
+   * for a node that does not answer: its entry says why. With `members` (the default) the member
+   * list of a node that answered adds the members none of the endpoints reached, so a member the
+   * client was not given still shows, answering or not; an advertised address of a member that
+   * already answered elsewhere is left out.
    */
-  async status(options: { timeoutMs?: number } = {}): Promise<EndpointStatus[]> {
+  async status(options: StatusOptions = {}): Promise<EndpointStatus[]> {
     const deadlineMs = Date.now() + (options.timeoutMs ?? this.options.timeoutMs);
-    const probes = await Promise.all(this.router.endpoints.map((e) => this.router.probe(e, deadlineMs)));
-    return probes.map((p): EndpointStatus => {
-      if ('status' in p) return { endpoint: p.endpoint.address, ok: true, status: nodeStatusOf(p.status), latencyMs: p.latencyMs };
-      const failure = classifyFailure(p.error, { write: false, endpoint: p.endpoint.address, method: 'Status' });
-      return { endpoint: p.endpoint.address, ok: false, error: failure.error };
-    });
+    const probe = (e: Endpoint): Promise<StatusProbe> => this.router.probe(e, deadlineMs, options.signal);
+    const probes = await Promise.all(this.router.endpoints.map(probe));
+    const answered = (): Set<string> => new Set(probes.flatMap((p) => ('status' in p ? [p.status.nodeId] : [])));
+    const missing: string[] = [];
+    const first = probes.find((p) => 'status' in p);
+    if (options.members !== false && first !== undefined) {
+      const list = await first.endpoint.unary(clusterService.MemberList, {}, deadlineMs, options.signal).catch(() => null);
+      const seen = answered();
+      const more: Endpoint[] = [];
+      for (const m of list?.members ?? []) {
+        if (seen.has(m.id)) continue;
+        if (m.clientAddress) {
+          const e = this.router.add(m.clientAddress);
+          this.router.learnNodeId(e, m.id, 'advertised');
+          if (!probes.some((p) => p.endpoint === e)) more.push(e);
+        }
+        missing.push(m.id);
+      }
+      probes.push(...(await Promise.all(more.map(probe))));
+    }
+    const reached = answered();
+    const rows = probes
+      .filter((p) => 'status' in p || p.endpoint.seed || p.endpoint.nodeId === null || !reached.has(p.endpoint.nodeId))
+      .map((p): EndpointStatus => {
+        if ('status' in p) return { endpoint: p.endpoint.address, ok: true, status: nodeStatusOf(p.status), latencyMs: p.latencyMs };
+        const failure = classifyFailure(p.error, { write: false, endpoint: p.endpoint.address, method: 'Status' });
+        return { endpoint: p.endpoint.address, ok: false, nodeId: p.endpoint.nodeId, error: failure.error };
+      });
+    for (const id of missing) {
+      if (reached.has(id) || rows.some((r) => !r.ok && r.nodeId === id)) continue;
+      rows.push({ endpoint: '-', ok: false, nodeId: id, error: new UnavailableError(`member ${id}: its client address is not known and no endpoint given reaches it`) });
+    }
+    return rows;
   }
 
   /** The members, as of the answering node's applied configuration, with client addresses filled in from what this client learned. */
-  async members(options: { timeoutMs?: number } = {}): Promise<Member[]> {
+  async members(options: CallOptions = {}): Promise<Member[]> {
     const timeoutMs = options.timeoutMs ?? this.options.timeoutMs;
     const { response, endpoint } = await this.runner.run({
       method: 'MemberList',
@@ -108,27 +175,109 @@ export class ClusterApi {
       idempotent: true,
       deadlineMs: Date.now() + timeoutMs,
       timeoutMs,
-      send: (e, deadlineMs) => e.unary(clusterService.MemberList, {}, deadlineMs),
+      signal: options.signal,
+      send: (e, deadlineMs, signal) => e.unary(clusterService.MemberList, {}, deadlineMs, signal),
       header: (r) => r.header,
     });
-    for (const m of response.members ?? []) if (m.clientAddress) this.router.learnNodeId(this.router.add(m.clientAddress), m.id);
     this.router.learnHeader(endpoint, response.header);
-    return (response.members ?? []).map((m) => ({
+    return this.membersOf(response.members);
+  }
+
+  /** The leader's id and endpoint, finding them if unknown; null if no leader can be found before the deadline. */
+  async leader(options: CallOptions = {}): Promise<{ id: string; endpoint: string | null } | null> {
+    const deadlineMs = Date.now() + (options.timeoutMs ?? this.options.timeoutMs);
+    while (this.router.leaderEndpoint() === null && Date.now() < deadlineMs && options.signal?.aborted !== true) {
+      await untilAborted(this.router.discover(deadlineMs), options.signal);
+      if (this.router.leaderEndpoint() === null) await untilAborted(new Promise((r) => setTimeout(r, 50)), options.signal);
+    }
+    if (options.signal?.aborted === true) throw options.signal.reason;
+    const id = this.router.leaderId;
+    return id === null ? null : { id, endpoint: this.router.endpointOf(id)?.address ?? null };
+  }
+
+  /**
+   * Adds a node as a learner (`raftkv member add`). Unless `learner`, the leader promotes it to a
+   * voter by itself once it has caught up. Resolves with the members after the change.
+   */
+  async addMember(member: MemberToAdd, options: AdminCallOptions = {}): Promise<Member[]> {
+    const request: M.MemberAddRequestMsg = { id: member.id, peerAddress: member.peerAddress, clientAddress: member.clientAddress ?? '', isLearner: member.learner === true };
+    const res = await this.admin('MemberAdd', clusterService.MemberAdd, request, options, membershipTimeoutDefaultMs);
+    return this.membersOf(res.members);
+  }
+
+  /** Promotes a learner to a voter once it has caught up (`force`: skip the catch-up and quorum checks). */
+  async promoteMember(id: string, options: AdminCallOptions & { readonly force?: boolean } = {}): Promise<Member[]> {
+    const res = await this.admin('MemberPromote', clusterService.MemberPromote, { id, force: options.force === true }, options, membershipTimeoutDefaultMs);
+    return this.membersOf(res.members);
+  }
+
+  /** Removes a member; removing the leader hands leadership over first (`force`: even if that leaves no healthy quorum). */
+  async removeMember(id: string, options: AdminCallOptions & { readonly force?: boolean } = {}): Promise<Member[]> {
+    const res = await this.admin('MemberRemove', clusterService.MemberRemove, { id, force: options.force === true }, options, membershipTimeoutDefaultMs);
+    return this.membersOf(res.members);
+  }
+
+  /** Hands leadership to voter `to`, or by default to the most caught-up healthy one. */
+  async transferLeader(options: AdminCallOptions & { readonly to?: string } = {}): Promise<LeaderTransferResult> {
+    const res = await this.admin('LeaderTransfer', clusterService.LeaderTransfer, { to: options.to ?? '' }, options, leaderTransferTimeoutDefaultMs);
+    // The old leader answered; the new one leads now.
+    if (res.leaderId) this.router.setLeader(res.leaderId);
+    return { previousLeaderId: res.previousLeaderId, leaderId: res.leaderId };
+  }
+
+  /** The cluster-wide limits every replica applies entries by (replicated state), from any node. */
+  async clusterLimits(options: CallOptions = {}): Promise<M.ClusterLimitsResponseMsg> {
+    const timeoutMs = options.timeoutMs ?? this.options.timeoutMs;
+    const { response, endpoint } = await this.runner.run({
+      method: 'ClusterLimitsGet',
+      write: false,
+      target: 'any',
+      idempotent: true,
+      deadlineMs: Date.now() + timeoutMs,
+      timeoutMs,
+      signal: options.signal,
+      send: (e, deadlineMs, signal) => e.unary(clusterService.ClusterLimitsGet, {}, deadlineMs, signal),
+      header: (r) => r.header,
+    });
+    this.router.learnHeader(endpoint, response.header);
+    return response;
+  }
+
+  /** Changes cluster limits through the log (limits not named keep their value); resolves with them once applied. */
+  async setClusterLimits(limits: M.ClusterLimitsMsg, options: AdminCallOptions = {}): Promise<M.ClusterLimitsResponseMsg> {
+    return this.admin('ClusterLimitsSet', clusterService.ClusterLimitsSet, { limits }, options, this.options.timeoutMs);
+  }
+
+  /**
+   * An administrative call on the leader: follows NOT_LEADER hints and waits out elections, but is
+   * resent only when it certainly was not applied (a change applied twice is a different change).
+   * One attempt may take the whole deadline: the leader answers once the change is done.
+   */
+  private async admin<Req, Res extends { header: M.ResponseHeaderMsg }>(method: string, def: MethodDefinition<Req, Res>, request: Req, options: AdminCallOptions, defaultTimeoutMs: number): Promise<Res> {
+    const timeoutMs = options.timeoutMs ?? Math.max(this.options.timeoutMs, defaultTimeoutMs);
+    const { response } = await this.runner.run({
+      method,
+      write: true,
+      target: 'leader',
+      idempotent: false,
+      deadlineMs: Date.now() + timeoutMs,
+      timeoutMs,
+      attemptTimeoutMs: timeoutMs,
+      signal: options.signal,
+      send: (e, deadlineMs, signal) => e.unary(def, request, deadlineMs, signal),
+      header: (r) => r.header,
+    });
+    return response;
+  }
+
+  /** Members as the API returns them, learning their advertised client addresses. */
+  private membersOf(members: readonly M.MemberMsg[] | null | undefined): Member[] {
+    for (const m of members ?? []) if (m.clientAddress) this.router.learnNodeId(this.router.add(m.clientAddress), m.id, 'advertised');
+    return (members ?? []).map((m) => ({
       id: m.id,
       clientAddress: m.clientAddress || (this.router.endpointOf(m.id)?.address ?? null),
       peerAddresses: m.peerAddresses ?? [],
       isLearner: m.isLearner === true,
     }));
-  }
-
-  /** The leader's id and endpoint, finding them if unknown; null if no leader can be found before the deadline. */
-  async leader(options: { timeoutMs?: number } = {}): Promise<{ id: string; endpoint: string | null } | null> {
-    const deadlineMs = Date.now() + (options.timeoutMs ?? this.options.timeoutMs);
-    while (this.router.leaderEndpoint() === null && Date.now() < deadlineMs) {
-      await this.router.discover(deadlineMs);
-      if (this.router.leaderEndpoint() === null) await new Promise((r) => setTimeout(r, 50));
-    }
-    const id = this.router.leaderId;
-    return id === null ? null : { id, endpoint: this.router.endpointOf(id)?.address ?? null };
   }
 }

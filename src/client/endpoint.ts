@@ -31,8 +31,14 @@ let requestCounter = 0;
 
 /** A node's endpoint. */
 export class Endpoint {
-  /** The node id behind this address, learned from its answers. */
+  /** The node id behind this address: from its own answers, or as the cluster advertises it. */
   nodeId: string | null = null;
+  /**
+   * True once the node at this address answered with `nodeId` itself: the address is proven to
+   * reach that node. An advertised address (member list, NOT_LEADER hint) is not, until it answers:
+   * in a container layout a node may advertise a name only its peers can resolve.
+   */
+  verified = false;
   /** Null when circuit breaking is off. */
   readonly breaker: CircuitBreaker | null;
   private client: grpc.Client | null = null;
@@ -41,6 +47,8 @@ export class Endpoint {
   constructor(
     /** host:port. */
     readonly address: string,
+    /** True if the address was given to the client (an endpoint of `connect`), not learned. */
+    readonly seed: boolean,
     private readonly options: ResolvedOptions,
     onBreakerChange: (endpoint: Endpoint, from: BreakerState, to: BreakerState) => void,
   ) {
@@ -64,10 +72,15 @@ export class Endpoint {
     return this.client;
   }
 
-  /** A unary call with an absolute deadline (ms since the epoch), sent as the gRPC deadline. */
-  unary<Req, Res>(method: MethodDefinition<Req, Res>, request: Req, deadlineMs: number): Promise<Res> {
+  /**
+   * A unary call with an absolute deadline (ms since the epoch), sent as the gRPC deadline. An
+   * abort of `signal` cancels the call (it then fails with gRPC's CANCELLED).
+   */
+  unary<Req, Res>(method: MethodDefinition<Req, Res>, request: Req, deadlineMs: number, signal?: AbortSignal): Promise<Res> {
     return new Promise<Res>((resolve, reject) => {
-      this.grpcClient().makeUnaryRequest(
+      let call: grpc.ClientUnaryCall | null = null;
+      const cancel = (): void => call?.cancel();
+      call = this.grpcClient().makeUnaryRequest(
         method.path,
         method.requestSerialize,
         method.responseDeserialize,
@@ -75,16 +88,19 @@ export class Endpoint {
         requestMetadata(),
         { deadline: deadlineMs },
         (err: ServiceError | null, res?: Res) => {
+          signal?.removeEventListener('abort', cancel);
           if (err) reject(err);
           else resolve(res as Res);
         },
       );
+      if (signal?.aborted) cancel();
+      else signal?.addEventListener('abort', cancel, { once: true });
     });
   }
 
-  /** A server-streaming call (no deadline: it lives until cancelled). */
-  stream<Req, Res>(method: MethodDefinition<Req, Res>, request: Req): ClientReadableStream<Res> {
-    return this.grpcClient().makeServerStreamRequest(method.path, method.requestSerialize, method.responseDeserialize, request, requestMetadata());
+  /** A server-streaming call: with no `deadlineMs` it lives until cancelled. */
+  stream<Req, Res>(method: MethodDefinition<Req, Res>, request: Req, deadlineMs?: number): ClientReadableStream<Res> {
+    return this.grpcClient().makeServerStreamRequest(method.path, method.requestSerialize, method.responseDeserialize, request, requestMetadata(), deadlineMs === undefined ? {} : { deadline: deadlineMs });
   }
 
   /** Closes the channel; later calls fail. */

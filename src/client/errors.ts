@@ -177,8 +177,12 @@ export function cleanDetails(details: string): string {
   );
 }
 
-/** gRPC details that prove the request was never sent (no connection could be made). */
-const notSentPattern = /^No connection established|ECONNREFUSED|ENOTFOUND|EHOSTUNREACH/;
+/**
+ * gRPC details that prove the request was never sent: no connection could be made, or the
+ * address's name could not even be resolved (an advertised name only the cluster's own network
+ * knows, say). Such a write certainly reached no leader, so its outcome is never "unknown".
+ */
+const notSentPattern = /^No connection established|ECONNREFUSED|ENOTFOUND|EHOSTUNREACH|EAI_AGAIN|^Name resolution failed|getaddrinfo/;
 
 /** A failure without a raftkv code: the call did not get a node's answer. */
 function classifyTransport(e: ServiceError, context: { write: boolean; endpoint: string; method: string }): AttemptFailure {

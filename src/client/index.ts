@@ -30,10 +30,17 @@ export function createClient(options: ClientOptions): RaftkvClient {
   return new RaftkvClient(resolveOptions(options));
 }
 
-export { RaftkvClient, TxnBuilder } from './kv-client.js';
-export type { CallOptions, DeleteOptions, GetOptions, PutOptions, RangeOptions, ReadConsistency, ReadOptions, WatchOptions } from './kv-client.js';
+export { RaftkvClient } from './kv-client.js';
+export { TxnBuilder } from './txn-builder.js';
+export type { TxnSpec } from './txn-builder.js';
+export type { CallOptions, DeleteOptions, GetOptions, PutOptions, RangeAllOptions, RangeOptions, ReadConsistency, ReadOptions, WatchOptions } from './call-options.js';
+export type { KeyValueApi } from './kv-api.js';
+export { Namespace } from './namespace.js';
+export { rangePageSizeDefault, rangePageSizeMax } from './range-all.js';
+export type { BackupChunk, BackupInfo, BackupOptions } from './backup.js';
 export type { ClientOptions } from './options.js';
-export { defaultEndpoints, parseEndpoints } from './options.js';
+export { defaultEndpoints, parseEndpoint, parseEndpoints } from './options.js';
+export type { EndpointSpec } from './options.js';
 export type { ClientTlsOptions } from './tls.js';
 export { clientCredentials, endpointSchemes, resolveTls } from './tls.js';
 export type { Bytes } from './bytes.js';
@@ -44,7 +51,9 @@ export { KeyValue } from './results.js';
 export type { Answered, CasResult, DeleteResult, Freshness, GetFound, GetMissing, GetResult, PutResult, RangeResult, TxnOpResult, TxnResult } from './results.js';
 export { Watch } from './watch.js';
 export type { WatchEvent } from './watch.js';
-export type { ClusterApi, EndpointStatus, Member, NodeRole, NodeStatus } from './cluster-api.js';
+export { leaderTransferTimeoutDefaultMs, membershipTimeoutDefaultMs } from './cluster-api.js';
+export type { AdminCallOptions, ClusterApi, EndpointStatus, LeaderTransferResult, Member, MemberToAdd, NodeRole, NodeStatus, StatusOptions } from './cluster-api.js';
+export { packageInfo } from '../api/package-info.js';
 export type { AttemptDoneEvent, AttemptEvent, BreakerStateChangeEvent, ClientHooks, LeaderChangeEvent, RetryEvent, WatchResumeEvent } from './hooks.js';
 export type { BackoffOptions } from './backoff.js';
 export type { RetryBudgetOptions } from './retry-budget.js';

@@ -14,105 +14,27 @@ import { CallRunner } from './call-runner.js';
 import { ClusterApi } from './cluster-api.js';
 import { DeadlineExceededError, NotLeaderError, OverloadedError } from './errors.js';
 import type { ResolvedOptions } from './options.js';
-import type { Compare, KeySelector, RangeShape, TxnOp } from './requests.js';
+import type { BackupChunk, BackupOptions } from './backup.js';
+import { backupChunks } from './backup.js';
+import type { CallOptions, DeleteOptions, GetOptions, PutOptions, RangeAllOptions, RangeOptions, ReadOptions, WatchOptions } from './call-options.js';
+import type { KeyValueApi, NamespaceBase } from './kv-api.js';
+import { Namespace } from './namespace.js';
+import { rangePages } from './range-all.js';
+import type { KeySelector } from './requests.js';
 import { compare as cmp, compareMsg, op, rangeFields, rangeRequestMsg, requestOpMsg, requireSelection, selectorOf } from './requests.js';
-import type { CasResult, DeleteResult, GetResult, PutResult, RangeResult, TxnResult } from './results.js';
+import type { CasResult, DeleteResult, GetResult, PutResult, RangeResult } from './results.js';
 import { answeredOf, getResultOf, KeyValue, rangeResultOf, txnResultOf } from './results.js';
 import { RetryBudget } from './retry-budget.js';
 import { Router } from './router.js';
+import { TxnBuilder } from './txn-builder.js';
 import { Watch } from './watch.js';
+import type { WatchEvent } from './watch.js';
 import { WriteSession } from './write-session.js';
-
-/** Options every call takes. */
-export interface CallOptions {
-  /** This call's deadline, in ms (default: the client's `timeoutMs`). */
-  readonly timeoutMs?: number;
-}
-
-/** How a read is served. */
-export type ReadConsistency = 'linearizable' | 'stale';
-
-/** Options of reads (`get`, `range`). */
-export interface ReadOptions extends CallOptions {
-  /** `linearizable` (default): sees every write acknowledged before the read began. `stale`: the answering node's local state, maybe behind. */
-  readonly consistency?: ReadConsistency;
-  /** Stale reads: refuse answers from a node that cannot prove it is at most this far behind (ms). */
-  readonly maxStalenessMs?: number;
-  /**
-   * Graceful degradation (opt-in): if a linearizable read cannot be served (no quorum, no leader)
-   * within 60% of the deadline, answer with a stale read instead. The result says `stale: true`.
-   */
-  readonly fallbackToStale?: boolean;
-}
-
-/** Options of `get`. */
-export type GetOptions = ReadOptions;
-
-/** Options of `range`: which keys (`KeySelector`; none selects every key), what to return, and how to read. */
-export interface RangeOptions extends KeySelector, RangeShape, ReadOptions {}
-
-/** Options of `put`. */
-export interface PutOptions extends CallOptions {
-  /** Return the previous key-value in the result. */
-  readonly prevKv?: boolean;
-}
-
-/** Options of `delete`. */
-export interface DeleteOptions extends CallOptions {
-  /** Return the deleted key-values in the result. */
-  readonly prevKv?: boolean;
-}
-
-/** Options of `watch`. */
-export interface WatchOptions {
-  /** Watch every key that starts with `key`. */
-  readonly prefix?: boolean;
-  /** Watch the span `[key, end)`. */
-  readonly end?: Bytes;
-  /** Deliver changes from this revision on (inclusive); default: from now. */
-  readonly fromRevision?: number;
-  /** Include each changed key's previous value (when the server sends it). */
-  readonly prevKv?: boolean;
-  /** Ends the watch when aborted. */
-  readonly signal?: AbortSignal;
-}
-
-/** A transaction under construction: `.if(...)`, `.then(...)`, `.else(...)`, `.commit()`. */
-export class TxnBuilder {
-  private readonly compares: Compare[] = [];
-  private readonly success: TxnOp[] = [];
-  private readonly failure: TxnOp[] = [];
-
-  constructor(private readonly commitFn: (txn: { compares: readonly Compare[]; success: readonly TxnOp[]; failure: readonly TxnOp[] }, options: CallOptions) => Promise<TxnResult>) {}
-
-  /** Guards that must all hold for the `then` branch (see `compare`). */
-  if(...compares: (Compare | readonly Compare[])[]): this {
-    this.compares.push(...compares.flat());
-    return this;
-  }
-
-  /** Operations applied when every guard holds (see `op`). */
-  then(...ops: (TxnOp | readonly TxnOp[])[]): this {
-    this.success.push(...ops.flat());
-    return this;
-  }
-
-  /** Operations applied otherwise. */
-  else(...ops: (TxnOp | readonly TxnOp[])[]): this {
-    this.failure.push(...ops.flat());
-    return this;
-  }
-
-  /** Sends the transaction; it applies atomically, at one revision, exactly once. */
-  commit(options: CallOptions = {}): Promise<TxnResult> {
-    return this.commitFn({ compares: this.compares, success: this.success, failure: this.failure }, options);
-  }
-}
 
 type SessionFields = { clientId?: string; seq?: M.Uint64; ackSeq?: M.Uint64 };
 
 /** A connection to a raftkv cluster. */
-export class RaftkvClient {
+export class RaftkvClient implements NamespaceBase {
   /** Cluster status and membership. */
   readonly cluster: ClusterApi;
   private readonly router: Router;
@@ -170,6 +92,31 @@ export class RaftkvClient {
     return this.read(options, (consistency, maxStalenessMs) => ({ ...request, consistency, maxStalenessMs }), kvService.Range, rangeResultOf);
   }
 
+  /**
+   * Every key-value under a prefix (or of a selector; none: every key) in key order, read page by
+   * page (`pageSize` keys per `range` call, 500 by default): `for await (const kv of kv.rangeAll('p/'))`.
+   * Each page is its own read; see range-all.ts for what that means for keys changed meanwhile.
+   */
+  rangeAll(target?: Bytes | KeySelector, options: RangeAllOptions = {}): AsyncGenerator<KeyValue> {
+    const { pageSize, ...read } = options;
+    return rangePages(target, pageSize === undefined ? {} : { pageSize }, async (page) => this.range({ ...read, ...page }));
+  }
+
+  /** The keys under `prefix` as a key-value API of their own (see namespace.ts). */
+  namespace(prefix: Bytes): KeyValueApi {
+    return new Namespace(this, prefix);
+  }
+
+  /**
+   * An online backup, streamed from one node (any node: a follower too) as chunks of the backup
+   * file's bytes; the first chunk also carries the backup's header. Write the chunks' `data` to a
+   * file in order and `raftkv backup verify` accepts it. See backup.ts.
+   */
+  backup(options: BackupOptions = {}): AsyncGenerator<BackupChunk> {
+    this.assertOpen();
+    return backupChunks(this.router, options);
+  }
+
   /** Deletes a key, or the keys a selector names (`{ prefix }`, `{ start, end }`). */
   async delete(target: Bytes | KeySelector, options: DeleteOptions = {}): Promise<DeleteResult> {
     const selector = selectorOf(target);
@@ -209,6 +156,11 @@ export class RaftkvClient {
    * or repeating a change.
    */
   watch(key: Bytes, options: WatchOptions = {}): Watch {
+    return this.watchMapped(key, options, (e) => e);
+  }
+
+  /** `watch`, with every event passed through `mapEvent` (what a namespace uses to strip its prefix). */
+  watchMapped(key: Bytes, options: WatchOptions, mapEvent: (event: WatchEvent) => WatchEvent): Watch {
     this.assertOpen();
     const k = options.prefix === true ? toBytes(key, 'key') : keyOf(key, 'key');
     if (options.prefix === true && options.end !== undefined) throw new InvalidArgumentError('watch', 'give prefix or end, not both');
@@ -220,7 +172,8 @@ export class RaftkvClient {
       {
         options: this.options,
         router: this.router,
-        currentRevision: async () => toNumber((await this.readOnce(kvService.Range, countRequest, this.options.timeoutMs)).header?.revision),
+        currentRevision: async () => toNumber((await this.readOnce(kvService.Range, countRequest, this.options.timeoutMs, options.signal)).header?.revision),
+        mapEvent,
       },
       { ...fields, prevKv: options.prevKv === true },
       fromRevision,
@@ -255,8 +208,9 @@ export class RaftkvClient {
         idempotent: exactlyOnce,
         deadlineMs,
         timeoutMs,
+        signal: options.signal,
         // The same seq on every attempt; ackSeq as of each attempt.
-        send: (e, attemptDeadlineMs) => e.unary(def, exactlyOnce ? { ...request, clientId: this.session.clientId, seq, ackSeq: this.session.ackSeq } : request, attemptDeadlineMs),
+        send: (e, attemptDeadlineMs, signal) => e.unary(def, exactlyOnce ? { ...request, clientId: this.session.clientId, seq, ackSeq: this.session.ackSeq } : request, attemptDeadlineMs, signal),
         header: (r) => r.header,
       });
       return response;
@@ -279,22 +233,22 @@ export class RaftkvClient {
     if (!Number.isSafeInteger(maxStalenessMs) || maxStalenessMs < 0) throw new InvalidArgumentError('maxStalenessMs', `must be a non-negative integer, got ${maxStalenessMs}`);
     const timeoutMs = timeoutOf(options, this.options);
     const started = Date.now();
-    if (consistency === 'stale') return convert(await this.readOnce(def, build(Consistency.STALE, maxStalenessMs), timeoutMs), true);
-    if (options.fallbackToStale !== true) return convert(await this.readOnce(def, build(Consistency.LINEARIZABLE, 0), timeoutMs), false);
+    if (consistency === 'stale') return convert(await this.readOnce(def, build(Consistency.STALE, maxStalenessMs), timeoutMs, options.signal), true);
+    if (options.fallbackToStale !== true) return convert(await this.readOnce(def, build(Consistency.LINEARIZABLE, 0), timeoutMs, options.signal), false);
     const linearizableMs = Math.max(1, Math.floor(timeoutMs * 0.6));
     try {
-      return convert(await this.readOnce(def, build(Consistency.LINEARIZABLE, 0), linearizableMs), false);
+      return convert(await this.readOnce(def, build(Consistency.LINEARIZABLE, 0), linearizableMs, options.signal), false);
     } catch (e) {
       if (!isQuorumLoss(e)) throw e;
       const remaining = timeoutMs - (Date.now() - started);
       if (remaining <= 0) throw e;
       this.options.logger.info({ err: (e as Error).message }, 'raftkv client: linearizable read failed; falling back to a stale read');
-      return convert(await this.readOnce(def, build(Consistency.STALE, maxStalenessMs), remaining), true);
+      return convert(await this.readOnce(def, build(Consistency.STALE, maxStalenessMs), remaining, options.signal), true);
     }
   }
 
   /** One read call (with retries) of `timeoutMs`. */
-  private async readOnce<Req, Res extends { header: M.ResponseHeaderMsg }>(def: MethodDefinition<Req, Res>, request: Req, timeoutMs: number): Promise<Res> {
+  private async readOnce<Req, Res extends { header: M.ResponseHeaderMsg }>(def: MethodDefinition<Req, Res>, request: Req, timeoutMs: number, signal?: AbortSignal): Promise<Res> {
     const { response } = await this.runner.run({
       method: def.originalName ? def.originalName.charAt(0).toUpperCase() + def.originalName.slice(1) : def.path,
       write: false,
@@ -302,7 +256,8 @@ export class RaftkvClient {
       idempotent: true,
       deadlineMs: Date.now() + timeoutMs,
       timeoutMs,
-      send: (e, deadlineMs) => e.unary(def, request, deadlineMs),
+      signal,
+      send: (e, deadlineMs, callSignal) => e.unary(def, request, deadlineMs, callSignal),
       header: (r) => r.header,
     });
     return response;

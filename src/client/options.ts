@@ -18,7 +18,7 @@ import type { ClientTlsOptions } from './tls.js';
 
 /** Options of `connect()`. Only `endpoints` is required. */
 export interface ClientOptions {
-  /** Client addresses (host:port) of some or all nodes, as an array or comma-separated. */
+  /** Client addresses of some or all nodes (`host:port` or `http://host:port`), as an array or comma-separated. */
   readonly endpoints: string | readonly string[];
   /** Default deadline of every call, in ms (overridable per call with `timeoutMs`). Default 5000. */
   readonly timeoutMs?: number;
@@ -90,15 +90,34 @@ export const defaultEndpoints = ['127.0.0.1:7001', '127.0.0.1:7002', '127.0.0.1:
 
 const hostPort = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9._-]+):(\d{1,5})$/;
 
-/** Splits and checks an endpoint list. */
+/** One endpoint: its `host:port`, and whether it is to be reached over TLS. */
+export interface EndpointSpec {
+  readonly address: string;
+  readonly tls: boolean;
+}
+
+/**
+ * One endpoint as users write it: `host:port`, `http://host:port` (plaintext, as etcd's
+ * `--endpoints` takes it) or `https://host:port` (TLS). A trailing `/` is allowed; a path is not.
+ * `connect()` strips the schemes first (`endpointSchemes` in tls.ts, where `https://` turns TLS on);
+ * this checks the form of each one.
+ */
+export function parseEndpoint(text: string): EndpointSpec {
+  const url = /^([a-zA-Z][a-zA-Z0-9+.-]*):\/\/([^/]*)\/?$/.exec(text);
+  const scheme = url?.[1]?.toLowerCase() ?? null;
+  const address = url?.[2] ?? text;
+  if (scheme !== null && scheme !== 'http' && scheme !== 'https') throw new InvalidArgumentError('endpoints', `"${text}": the scheme must be http:// or https://`);
+  const m = hostPort.exec(address);
+  if (!m || Number(m[2]) < 1 || Number(m[2]) > 65535) throw new InvalidArgumentError('endpoints', `"${text}" is not host:port, http://host:port or https://host:port`);
+  const spec = { address, tls: scheme === 'https' };
+  return spec;
+}
+
+/** Splits and checks an endpoint list; returns the addresses, without duplicates. */
 export function parseEndpoints(endpoints: string | readonly string[]): string[] {
   const list = (typeof endpoints === 'string' ? endpoints.split(',') : [...endpoints]).map((e) => String(e).trim()).filter((e) => e !== '');
   if (list.length === 0) throw new InvalidArgumentError('endpoints', 'give at least one host:port');
-  for (const e of list) {
-    const m = hostPort.exec(e);
-    if (!m || Number(m[2]) < 1 || Number(m[2]) > 65535) throw new InvalidArgumentError('endpoints', `"${e}" is not host:port`);
-  }
-  return [...new Set(list)];
+  return [...new Set(list.map((e) => parseEndpoint(e).address))];
 }
 
 function positive(value: number | undefined, fallback: number, field: string, { integer = true, zeroOk = false } = {}): number {

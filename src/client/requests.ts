@@ -62,6 +62,12 @@ export function selectorOf(target: Bytes | KeySelector): KeySelector {
   return typeof target === 'string' || target instanceof Uint8Array ? { key: target } : target;
 }
 
+/** A prefix given as bytes or a string, or a selector object (what `rangeAll` takes). */
+export function prefixSelectorOf(target: Bytes | KeySelector | undefined): KeySelector {
+  if (target === undefined) return {};
+  return typeof target === 'string' || target instanceof Uint8Array ? { prefix: target } : target;
+}
+
 /** A comparison operator. `=` is accepted as `==`. */
 export type CompareOp = '==' | '=' | '!=' | '<' | '>';
 

@@ -5,6 +5,13 @@
  * `readFrom: 'leader'`). The leader is learned from answers (a write's answer comes from the
  * leader; NOT_LEADER carries a hint) and, when unknown, by discovery: `Cluster.Status` on every
  * endpoint at once, and now and then `Cluster.MemberList` to learn new endpoints.
+ *
+ * A node id may be reachable at several addresses: the one the client was given, and the one the
+ * node advertises (member list, NOT_LEADER hints). They are not equally good: behind Docker port
+ * mappings a node advertises `n1:7001`, which only its peers can resolve, while the client reaches
+ * it as `localhost:7001`. So an address the node answered at ("verified") beats one given to the
+ * client ("seed"), which beats one merely advertised; an advertised address is used only when no
+ * better one for that node is available.
  */
 import type * as M from '../api/index.js';
 import { clusterService, RoleNumber, toNumber } from '../api/index.js';
@@ -35,7 +42,7 @@ export class Router {
   private closed = false;
 
   constructor(private readonly options: ResolvedOptions) {
-    for (const address of options.endpoints) this.add(address);
+    for (const address of options.endpoints) this.add(address, true);
   }
 
   /** Every endpoint, seeds first. */
@@ -48,20 +55,33 @@ export class Router {
     return this.leader;
   }
 
-  /** The endpoint at `address`, added if new. */
-  add(address: string): Endpoint {
+  /** The endpoint at `address`, added if new (`seed`: given to the client rather than learned). */
+  add(address: string, seed = false): Endpoint {
     let e = this.byAddress.get(address);
     if (e === undefined) {
-      e = new Endpoint(address, this.options, (endpoint, from, to) => this.onBreakerChange(endpoint, from, to));
+      e = new Endpoint(address, seed, this.options, (endpoint, from, to) => this.onBreakerChange(endpoint, from, to));
       this.byAddress.set(address, e);
       this.list.push(e);
     }
     return e;
   }
 
-  /** The endpoint of node `id`, if known. */
+  /**
+   * The best endpoint of node `id`, if any is known: one whose circuit lets calls through before
+   * one whose circuit is open, then verified before seed before advertised, then the first known.
+   */
   endpointOf(id: string): Endpoint | undefined {
-    return this.list.find((e) => e.nodeId === id);
+    let best: Endpoint | undefined;
+    let bestRank = -1;
+    for (const e of this.list) {
+      if (e.nodeId !== id) continue;
+      const rank = (e.available() ? 4 : 0) + (e.verified ? 2 : 0) + (e.seed ? 1 : 0);
+      if (rank > bestRank) {
+        best = e;
+        bestRank = rank;
+      }
+    }
+    return best;
   }
 
   /** The leader's endpoint if it is known and its circuit lets calls through. */
@@ -91,13 +111,24 @@ export class Router {
   /** Learns from an answer's header: which node answered at `endpoint`. */
   learnHeader(endpoint: Endpoint, header: M.ResponseHeaderMsg | null | undefined): void {
     if (!header?.nodeId) return;
-    this.learnNodeId(endpoint, header.nodeId);
+    this.learnNodeId(endpoint, header.nodeId, 'answer');
   }
 
-  /** The node at `endpoint` is `id`. Another endpoint that claimed `id` loses it. */
-  learnNodeId(endpoint: Endpoint, id: string): void {
-    if (endpoint.nodeId === id) return;
-    for (const e of this.list) if (e !== endpoint && e.nodeId === id) e.nodeId = null;
+  /**
+   * The node at `endpoint` is `id`: it said so itself (`answer`), or the cluster says so
+   * (`advertised`). An answer is final for its address; an advertisement never overrides an answer,
+   * and never takes `id` from the addresses that already reach it (they stay preferred, see
+   * `endpointOf`).
+   */
+  learnNodeId(endpoint: Endpoint, id: string, source: 'answer' | 'advertised'): void {
+    if (source === 'answer') {
+      endpoint.nodeId = id;
+      endpoint.verified = true;
+      // Advertised claims of other addresses for this id stay as fallbacks; a stale claim of this
+      // address for another node is gone with the assignment above.
+      return;
+    }
+    if (endpoint.verified) return;
     endpoint.nodeId = id;
   }
 
@@ -123,14 +154,17 @@ export class Router {
       this.setLeader(null);
       return null;
     }
-    if (hint.leaderAddress) this.learnNodeId(this.add(hint.leaderAddress), hint.leaderId);
+    if (hint.leaderAddress) this.learnNodeId(this.add(hint.leaderAddress), hint.leaderId, 'advertised');
     this.setLeader(hint.leaderId);
     return this.leaderEndpoint();
   }
 
-  /** The node at `endpoint` did not answer: if it was the leader, forget that. */
+  /**
+   * The node at `endpoint` did not answer: if that is the leader's best address, forget the
+   * leader (an advertised address of the leader that fails leaves a working one in place).
+   */
   onSilent(endpoint: Endpoint): void {
-    if (endpoint.nodeId !== null && endpoint.nodeId === this.leader) this.setLeader(null);
+    if (endpoint.nodeId !== null && endpoint.nodeId === this.leader && this.endpointOf(this.leader) === endpoint) this.setLeader(null);
   }
 
   /**
@@ -178,12 +212,12 @@ export class Router {
   }
 
   /** Status of one endpoint, learning its node id; its answer or silence feeds the endpoint's circuit breaker. */
-  async probe(endpoint: Endpoint, deadlineMs: number): Promise<StatusProbe> {
+  async probe(endpoint: Endpoint, deadlineMs: number, signal?: AbortSignal): Promise<StatusProbe> {
     const started = Date.now();
     try {
-      const status = await endpoint.unary(clusterService.Status, {}, deadlineMs);
+      const status = await endpoint.unary(clusterService.Status, {}, deadlineMs, signal);
       endpoint.breaker?.onSuccess();
-      if (status.nodeId) this.learnNodeId(endpoint, status.nodeId);
+      if (status.nodeId) this.learnNodeId(endpoint, status.nodeId, 'answer');
       return { endpoint, status, latencyMs: Date.now() - started };
     } catch (error) {
       if (classifyFailure(error, { write: false, endpoint: endpoint.address, method: 'Status' }).nodeSilent) endpoint.breaker?.onFailure();
@@ -213,7 +247,7 @@ export class Router {
       const res = await e.unary(clusterService.MemberList, {}, deadlineMs);
       this.learnHeader(e, res.header);
       for (const m of res.members ?? []) {
-        if (m.clientAddress) this.learnNodeId(this.add(m.clientAddress), m.id);
+        if (m.clientAddress) this.learnNodeId(this.add(m.clientAddress), m.id, 'advertised');
       }
       return res.members ?? [];
     } catch (error) {

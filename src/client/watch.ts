@@ -40,6 +40,8 @@ export interface WatchDeps {
   readonly router: Router;
   /** The range's current revision, read linearizably (for "from now"). */
   readonly currentRevision: () => Promise<number>;
+  /** Rewrites each event before delivery (a namespace strips its prefix from the keys). */
+  readonly mapEvent?: (event: WatchEvent) => WatchEvent;
 }
 
 /** The stream ended; why. */
@@ -75,7 +77,8 @@ export class Watch implements AsyncIterable<WatchEvent> {
     signal?: AbortSignal,
   ) {
     this.next = fromRevision;
-    signal?.addEventListener('abort', () => this.close(), { once: true });
+    if (signal?.aborted === true) this.closed = true;
+    else signal?.addEventListener('abort', () => this.close(), { once: true });
     this.done = this.run().catch((e: unknown) => this.fail(e instanceof Error ? e : new Error(String(e))));
   }
 
@@ -267,7 +270,8 @@ export class Watch implements AsyncIterable<WatchEvent> {
       const revision = kv.modRevision;
       if (revision < this.next) continue; // already delivered (a lagging node replays it)
       highest = Math.max(highest, revision);
-      this.deliver({ type: e.type === EventType.DELETE ? 'delete' : 'put', kv, prevKv: e.prevKv ? KeyValue.fromMessage(e.prevKv) : null, revision });
+      const event: WatchEvent = { type: e.type === EventType.DELETE ? 'delete' : 'put', kv, prevKv: e.prevKv ? KeyValue.fromMessage(e.prevKv) : null, revision };
+      this.deliver(this.deps.mapEvent === undefined ? event : this.deps.mapEvent(event));
     }
     if (highest >= this.next) this.next = highest + 1;
   }

@@ -11,7 +11,7 @@ import { sendAppend } from './replication.js';
 /** Leader: starts transferring leadership to `to`. */
 export function leaderTransfer(r: Raft, to: NodeId): void {
   if (!r.tracker.isVoter(to)) {
-    r.logger.warn({ nodeId: r.id, term: r.term, to }, 'leadership transfer ignored: target is not a voter');
+    r.logger.warn({ term: r.term, to }, 'leadership transfer ignored: target is not a voter');
     return;
   }
   if (r.leadTransferee !== null) {
@@ -19,7 +19,7 @@ export function leaderTransfer(r: Raft, to: NodeId): void {
     r.abortLeaderTransfer();
   }
   if (to === r.id) return;
-  r.logger.info({ nodeId: r.id, term: r.term, to }, 'leadership transfer started');
+  r.logger.info({ term: r.term, to }, 'leadership transfer started');
   // The transfer must finish within one election timeout.
   r.electionElapsed = 0;
   r.leadTransferee = to;
@@ -30,7 +30,7 @@ export function leaderTransfer(r: Raft, to: NodeId): void {
 export function maybeSendTimeoutNow(r: Raft, from: NodeId): boolean {
   const pr = r.tracker.progress.get(from);
   if (r.leadTransferee !== from || pr === undefined || pr.match !== r.raftLog.lastIndex()) return false;
-  r.logger.info({ nodeId: r.id, term: r.term, to: from }, 'transfer target caught up: sending timeoutNow');
+  r.logger.info({ term: r.term, to: from }, 'transfer target caught up: sending timeoutNow');
   r.send({ type: 'timeoutNow', to: from });
   return true;
 }

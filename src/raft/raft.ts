@@ -146,7 +146,7 @@ export class Raft implements LeaderContext {
     this.readOnly = new ReadOnly(this.term);
     this.loadCursors(hardState, config.applied);
     this.becomeFollower(this.term, null);
-    this.logger.info({ nodeId: this.id, term: this.term, commit: this.raftLog.committed, applied: this.raftLog.applied, lastIndex: this.raftLog.lastIndex(), conf: confState }, 'raft node started');
+    this.logger.info({ term: this.term, commit: this.raftLog.committed, applied: this.raftLog.applied, lastIndex: this.raftLog.lastIndex(), conf: confState }, 'raft node started');
   }
 
   private loadCursors(hardState: HardState, applied: LogIndex): void {
@@ -199,7 +199,7 @@ export class Raft implements LeaderContext {
     if ((m.type === 'vote' || m.type === 'preVote') && !m.transfer && this.inLease()) {
       // Raft thesis §6.2 / §4.2.3: we heard from a leader within the election timeout, so this
       // candidate cannot be needed (it is partitioned or removed): ignore it, term unchanged.
-      this.logger.info({ nodeId: this.id, term: this.term, from: m.from, msgTerm: m.term, type: m.type }, 'vote request ignored: leader lease');
+      this.logger.info({ term: this.term, from: m.from, msgTerm: m.term, type: m.type }, 'vote request ignored: leader lease');
       return false;
     }
     // Raft thesis §9.6: a pre-vote never changes our term; a granted pre-vote answer carries the
@@ -207,7 +207,7 @@ export class Raft implements LeaderContext {
     if (m.type === 'preVote') return true;
     if (m.type === 'preVoteResponse' && !m.reject) return true;
     const fromLeader = m.type === 'append' || m.type === 'heartbeat' || m.type === 'snapshot';
-    this.logger.info({ nodeId: this.id, term: this.term, from: m.from, msgTerm: m.term, type: m.type }, 'received a higher term: becoming follower');
+    this.logger.info({ term: this.term, from: m.from, msgTerm: m.term, type: m.type }, 'received a higher term: becoming follower');
     this.becomeFollower(m.term, fromLeader ? m.from : null);
     return true;
   }
@@ -221,7 +221,7 @@ export class Raft implements LeaderContext {
     } else if (m.type === 'preVote') {
       this.send({ type: 'preVoteResponse', to: m.from, reject: true });
     } else {
-      this.logger.debug({ nodeId: this.id, term: this.term, from: m.from, msgTerm: m.term, type: m.type }, 'ignored a message from an older term');
+      this.logger.debug({ term: this.term, from: m.from, msgTerm: m.term, type: m.type }, 'ignored a message from an older term');
     }
   }
 
@@ -230,7 +230,7 @@ export class Raft implements LeaderContext {
     const response = m.type === 'vote' ? 'voteResponse' : 'preVoteResponse';
     const canVote = this.vote === m.from || (this.vote === null && this.lead === null) || (m.type === 'preVote' && m.term > this.term);
     const granted = canVote && this.raftLog.isUpToDate(m.lastLogIndex, m.lastLogTerm);
-    this.logger.info({ nodeId: this.id, term: this.term, from: m.from, type: m.type, granted, vote: this.vote }, 'vote request');
+    this.logger.info({ term: this.term, from: m.from, type: m.type, granted, vote: this.vote }, 'vote request');
     if (!granted) {
       this.send({ type: response, to: m.from, reject: true });
       return;
@@ -258,7 +258,7 @@ export class Raft implements LeaderContext {
     this.setRole('follower');
     this.reset(term);
     this.lead = lead;
-    this.logger.info({ nodeId: this.id, term, lead }, 'became follower');
+    this.logger.info({ term, lead }, 'became follower');
   }
 
   /** Raft thesis §9.6: polls the voters without raising the term or voting. */
@@ -267,7 +267,7 @@ export class Raft implements LeaderContext {
     this.setRole('preCandidate');
     this.tracker.resetVotes();
     this.lead = null;
-    this.logger.info({ nodeId: this.id, term: this.term }, 'became pre-candidate');
+    this.logger.info({ term: this.term }, 'became pre-candidate');
   }
 
   /** Raft paper §5.2: raises the term and votes for itself. */
@@ -276,7 +276,7 @@ export class Raft implements LeaderContext {
     this.setRole('candidate');
     this.reset(asTerm(this.term + 1));
     this.vote = this.id;
-    this.logger.info({ nodeId: this.id, term: this.term }, 'became candidate');
+    this.logger.info({ term: this.term }, 'became candidate');
   }
 
   /**
@@ -296,7 +296,7 @@ export class Raft implements LeaderContext {
     assert(noop !== null, 'the no-op entry is never dropped');
     // No configuration change until the no-op is applied (see `pendingConfIndex`).
     this.pendingConfIndex = noop;
-    this.logger.info({ nodeId: this.id, term: this.term, lastIndex: noop }, 'became leader');
+    this.logger.info({ term: this.term, lastIndex: noop }, 'became leader');
     bcastAppend(this);
   }
 
@@ -329,15 +329,15 @@ export class Raft implements LeaderContext {
   hup(transfer: boolean): void {
     if (this.role === 'leader') return;
     if (!this.promotable()) {
-      this.logger.warn({ nodeId: this.id, term: this.term }, 'not campaigning: not a voter');
+      this.logger.warn({ term: this.term }, 'not campaigning: not a voter');
       return;
     }
     if (this.hasUnappliedConfChanges()) {
       // The membership may be about to change: wait until it is applied (etcd does the same).
-      this.logger.warn({ nodeId: this.id, term: this.term }, 'not campaigning: committed configuration changes are not applied yet');
+      this.logger.warn({ term: this.term }, 'not campaigning: committed configuration changes are not applied yet');
       return;
     }
-    this.logger.info({ nodeId: this.id, term: this.term, transfer }, 'starting an election');
+    this.logger.info({ term: this.term, transfer }, 'starting an election');
     this.campaign(this.preVote && !transfer ? 'preVote' : 'vote', transfer);
   }
 
@@ -364,7 +364,7 @@ export class Raft implements LeaderContext {
   poll(from: NodeId, granted: boolean): VoteResult {
     this.tracker.recordVote(from, granted);
     const tally = this.tracker.voteResult();
-    this.logger.debug({ nodeId: this.id, term: this.term, from, vote: granted, ...tally }, 'vote tallied');
+    this.logger.debug({ term: this.term, from, vote: granted, ...tally }, 'vote tallied');
     return tally.result;
   }
 
@@ -411,16 +411,16 @@ export class Raft implements LeaderContext {
     const current = this.tracker.confState();
     const problem = checkConfChange(current, change);
     if (problem !== null) {
-      this.logger.warn({ nodeId: this.id, term: this.term, change: { type: change.type, nodeId: change.nodeId }, problem }, 'configuration change ignored');
+      this.logger.warn({ term: this.term, change: { type: change.type, nodeId: change.nodeId }, problem }, 'configuration change ignored');
       return current;
     }
     const next = applyToConfState(current, change);
     this.tracker.setConf(next, this.raftLog.lastIndex());
-    this.logger.info({ nodeId: this.id, term: this.term, change: { type: change.type, nodeId: change.nodeId }, conf: next }, 'configuration change applied');
+    this.logger.info({ term: this.term, change: { type: change.type, nodeId: change.nodeId }, conf: next }, 'configuration change applied');
     if (this.leadTransferee !== null && !this.tracker.isVoter(this.leadTransferee)) this.abortLeaderTransfer();
     if (this.role !== 'follower' && !this.tracker.isVoter(this.id)) {
       // A leader (or candidate) that is no longer a voter steps down and never campaigns again.
-      this.logger.info({ nodeId: this.id, term: this.term, role: this.role }, 'removed from the voters: stepping down');
+      this.logger.info({ term: this.term, role: this.role }, 'removed from the voters: stepping down');
       this.becomeFollower(this.term, null);
     }
     return next;
@@ -434,7 +434,7 @@ export class Raft implements LeaderContext {
 
   /** Cancels a leadership transfer in progress. */
   abortLeaderTransfer(): void {
-    if (this.leadTransferee !== null) this.logger.info({ nodeId: this.id, term: this.term, transferee: this.leadTransferee }, 'leadership transfer aborted');
+    if (this.leadTransferee !== null) this.logger.info({ term: this.term, transferee: this.leadTransferee }, 'leadership transfer aborted');
     this.leadTransferee = null;
   }
 

@@ -80,12 +80,12 @@ export class RawNode {
   step(message: Message): void {
     const r = this.raft;
     if (message.to !== r.id || message.from === r.id) {
-      r.logger.warn({ nodeId: r.id, from: message.from, to: message.to, type: message.type }, 'message not addressed to this node from a peer: dropped');
+      r.logger.warn({ from: message.from, to: message.to, type: message.type }, 'message not addressed to this node from a peer: dropped');
       return;
     }
     const problem = checkMessage(message);
     if (problem !== null) {
-      r.logger.warn({ nodeId: r.id, from: message.from, type: message.type, problem }, 'malformed message dropped');
+      r.logger.warn({ from: message.from, type: message.type, problem }, 'malformed message dropped');
       return;
     }
     r.step(message);

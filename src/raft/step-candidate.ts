@@ -33,7 +33,7 @@ export function stepCandidate(r: Raft, m: Message): void {
     case 'timeoutNow':
     case 'readIndex':
     case 'transferLeader':
-      r.logger.debug({ nodeId: r.id, term: r.term, type: m.type, from: m.from }, 'dropped: campaigning, no leader');
+      r.logger.debug({ term: r.term, type: m.type, from: m.from }, 'dropped: campaigning, no leader');
       return;
     case 'vote':
     case 'preVote':
@@ -55,7 +55,7 @@ function tally(r: Raft, type: 'voteResponse' | 'preVoteResponse', from: Message[
       else r.becomeLeader();
       return;
     case 'lost':
-      r.logger.info({ nodeId: r.id, term: r.term, role: r.role }, 'election lost');
+      r.logger.info({ term: r.term, role: r.role }, 'election lost');
       r.becomeFollower(r.term, null);
       return;
     case 'pending':

@@ -28,14 +28,14 @@ export function stepFollower(r: Raft, m: Message): void {
       return;
     case 'timeoutNow':
       // Raft thesis §3.10: the leader chose us; campaign at once, skipping pre-vote.
-      r.logger.info({ nodeId: r.id, term: r.term, from: m.from }, 'timeoutNow received: campaigning');
+      r.logger.info({ term: r.term, from: m.from }, 'timeoutNow received: campaigning');
       r.hup(true);
       return;
     case 'readIndexResponse':
       r.readStates.push({ index: m.index, context: m.context });
       return;
     case 'readIndex':
-      r.logger.warn({ nodeId: r.id, term: r.term, from: m.from }, 'readIndex dropped: not the leader');
+      r.logger.warn({ term: r.term, from: m.from }, 'readIndex dropped: not the leader');
       return;
     case 'vote':
     case 'preVote':
@@ -58,7 +58,7 @@ function heardFromLeader(r: Raft, m: Message): void {
 /** Sends a leadership transfer request on to the leader. */
 export function forwardTransfer(r: Raft, transferee: Message['to']): void {
   if (r.lead === null || r.lead === r.id) {
-    r.logger.warn({ nodeId: r.id, term: r.term, transferee }, 'leadership transfer dropped: no leader known');
+    r.logger.warn({ term: r.term, transferee }, 'leadership transfer dropped: no leader known');
     return;
   }
   r.send({ type: 'transferLeader', to: r.lead, transferee });
@@ -93,7 +93,7 @@ export function handleAppend(r: Raft, m: AppendMessage): void {
     const first = m.entries[conflict];
     if (first !== undefined && first.index <= log.committed) {
       // Only possible if Raft's safety was already broken elsewhere: never overwrite a committed entry.
-      r.logger.error({ nodeId: r.id, term: r.term, from: m.from, index: first.index, commit: log.committed }, 'append conflicts with a committed entry: dropped');
+      r.logger.error({ term: r.term, from: m.from, index: first.index, commit: log.committed }, 'append conflicts with a committed entry: dropped');
       return;
     }
     if (first !== undefined) log.append(m.entries.slice(conflict));
@@ -102,14 +102,14 @@ export function handleAppend(r: Raft, m: AppendMessage): void {
     return;
   }
   const hint = log.findConflictByTerm(logIndex(Math.min(m.prevLogIndex, log.lastIndex())), m.prevLogTerm);
-  r.logger.debug({ nodeId: r.id, term: r.term, prevLogIndex: m.prevLogIndex, prevLogTerm: m.prevLogTerm, hint }, 'append rejected');
+  r.logger.debug({ term: r.term, prevLogIndex: m.prevLogIndex, prevLogTerm: m.prevLogTerm, hint }, 'append rejected');
   respond(r, m, { index: m.prevLogIndex, reject: true, rejectHint: hint.index, hintTerm: hint.term });
 }
 
 /** A heartbeat: advance the commit index (never past our log) and echo the context. */
 export function handleHeartbeat(r: Raft, m: HeartbeatMessage): void {
   const last = r.raftLog.lastIndex();
-  if (m.commit > last) r.logger.warn({ nodeId: r.id, term: r.term, commit: m.commit, lastIndex: last }, 'heartbeat commit beyond our log: clamped');
+  if (m.commit > last) r.logger.warn({ term: r.term, commit: m.commit, lastIndex: last }, 'heartbeat commit beyond our log: clamped');
   r.raftLog.commitTo(logIndex(Math.min(m.commit, last)));
   r.send({ type: 'heartbeatResponse', to: m.from, context: m.context });
 }
@@ -118,10 +118,10 @@ export function handleHeartbeat(r: Raft, m: HeartbeatMessage): void {
 export function handleSnapshot(r: Raft, m: SnapshotMessage): void {
   const { index, term } = m.snapshot.metadata;
   if (restore(r, m.snapshot)) {
-    r.logger.info({ nodeId: r.id, term: r.term, index, snapshotTerm: term }, 'snapshot restored');
+    r.logger.info({ term: r.term, index, snapshotTerm: term }, 'snapshot restored');
     respond(r, m, { index: r.raftLog.lastIndex() });
   } else {
-    r.logger.info({ nodeId: r.id, term: r.term, index, snapshotTerm: term, commit: r.raftLog.committed }, 'snapshot ignored');
+    r.logger.info({ term: r.term, index, snapshotTerm: term, commit: r.raftLog.committed }, 'snapshot ignored');
     respond(r, m, { index: r.raftLog.committed });
   }
 }

@@ -32,7 +32,7 @@ export function stepLeader(r: Raft, m: Message): void {
     case 'heartbeat':
     case 'snapshot':
       // Two leaders in one term means Election Safety is already broken (Raft paper §5.2).
-      r.logger.error({ nodeId: r.id, term: r.term, from: m.from, type: m.type }, 'another leader in our term: message dropped');
+      r.logger.error({ term: r.term, from: m.from, type: m.type }, 'another leader in our term: message dropped');
       return;
     case 'vote':
     case 'preVote':
@@ -70,7 +70,7 @@ export function tickLeader(r: Raft): void {
 /** Raft thesis §6.2: steps down unless a majority answered since the last check. */
 function checkQuorum(r: Raft): boolean {
   if (!r.tracker.quorumActive(r.id)) {
-    r.logger.warn({ nodeId: r.id, term: r.term }, 'check-quorum failed: stepping down');
+    r.logger.warn({ term: r.term }, 'check-quorum failed: stepping down');
     r.becomeFollower(r.term, null);
     return false;
   }
@@ -85,7 +85,7 @@ function checkQuorum(r: Raft): boolean {
 function retrySilentSnapshots(r: Raft): void {
   for (const [id, pr] of r.tracker.progress) {
     if (pr.state !== 'snapshot' || ++pr.snapshotTicks < 3 * r.electionTicks) continue;
-    r.logger.warn({ nodeId: r.id, term: r.term, to: id, snapshot: pr.pendingSnapshot }, 'no answer to a snapshot: resending');
+    r.logger.warn({ term: r.term, to: id, snapshot: pr.pendingSnapshot }, 'no answer to a snapshot: resending');
     pr.pendingSnapshot = logIndex(0);
     pr.becomeProbe();
     sendAppend(r, id);
@@ -104,7 +104,7 @@ function handleAppendResponse(r: Raft, m: AppendResponseMessage): void {
   if (pr === undefined) return;
   if (m.index > r.raftLog.lastIndex()) {
     // Our log never shrinks while we lead: such an answer cannot be about our log.
-    r.logger.warn({ nodeId: r.id, term: r.term, from: m.from, index: m.index, lastIndex: r.raftLog.lastIndex() }, 'append answer beyond our log: dropped');
+    r.logger.warn({ term: r.term, from: m.from, index: m.index, lastIndex: r.raftLog.lastIndex() }, 'append answer beyond our log: dropped');
     return;
   }
   pr.recentActive = true;
@@ -146,7 +146,7 @@ function handleRejection(r: Raft, m: AppendResponseMessage, pr: Progress): void 
     hint = r.raftLog.findConflictByTerm(m.rejectHint, m.hintTerm).index;
   }
   if (!pr.maybeDecrTo(m.index, hint)) return;
-  r.logger.debug({ nodeId: r.id, term: r.term, from: m.from, rejected: m.index, next: pr.next }, 'append rejected: backing up');
+  r.logger.debug({ term: r.term, from: m.from, rejected: m.index, next: pr.next }, 'append rejected: backing up');
   if (pr.state === 'replicate') pr.becomeProbe();
   sendAppend(r, m.from);
 }

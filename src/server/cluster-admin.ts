@@ -214,9 +214,9 @@ export class ClusterAdmin {
       this.exclusive(async () => {
         if (!driver.confState.learners.includes(id) || driver.role !== 'leader' || this.catchUpProblem(id) !== null) return;
         await this.propose(this.change('addVoter', id), Date.now() + pendingChangeWaitMs);
-        logger.info({ nodeId: id }, 'membership: promoted a caught-up learner to voter');
+        logger.info({ member: id }, 'membership: promoted a caught-up learner to voter');
       })
-        .catch((e: unknown) => logger.warn({ nodeId: id, err: e instanceof Error ? e.message : String(e) }, 'membership: automatic promotion failed; will retry'))
+        .catch((e: unknown) => logger.warn({ member: id, err: e instanceof Error ? e.message : String(e) }, 'membership: automatic promotion failed; will retry'))
         .finally(() => {
           this.promoting = false;
         });

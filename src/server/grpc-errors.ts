@@ -1,5 +1,5 @@
 /**
- * Maps raftkv's typed errors to gRPC statuses with trailers (DESIGN.md, "Errors on the wire").
+ * Maps raftkv's typed errors to gRPC statuses with trailers (docs/design.md, "The client protocol and errors").
  * This is the only place codes become gRPC statuses; the client maps them back.
  */
 import { Metadata, status } from '@grpc/grpc-js';

@@ -14,7 +14,7 @@ import type * as M from '../api/index.js';
 import { CompareResult, CompareTarget, Consistency, EventType, requireWellFormed, toNumber, wellFormedFirst } from '../api/index.js';
 import type { Compare, DeleteOp, DeleteResult, KeyValue, PutOp, PutResult, RangeOp, RangeResult, TxnOp, TxnResult } from '../kv/index.js';
 import { validateRangeOp } from '../kv/index.js';
-import { DeadlineExceededError, InvalidArgumentError } from '../util/index.js';
+import { DeadlineExceededError, InvalidArgumentError, OutcomeUnknownError, ProposalDroppedError } from '../util/index.js';
 import { toGrpcError } from './grpc-errors.js';
 import { awaitReadable } from './kv-requests.js';
 import type { ReadConsistency } from './kv-requests.js';
@@ -98,7 +98,7 @@ export type Handler<Req, Res> = (req: Req, deadlineMs: number) => Promise<Res>;
  */
 export function unary<Req, Res>(method: string, write: boolean, handler: Handler<Req, Res>, deps: Pick<KvServiceDeps, 'options' | 'metrics'>): handleUnaryCall<Req, Res> {
   return (call: ServerUnaryCall<Req, Res>, callback: sendUnaryData<Res>) => {
-    const end = deps.metrics.grpcDuration.startTimer({ method });
+    const end = deps.metrics.grpcCall(method);
     const deadlineMs = deadlineOf(call.getDeadline(), deps.options.requestTimeoutMs);
     let timer: NodeJS.Timeout | undefined;
     const expired = new Promise<never>((_, reject) => {
@@ -107,16 +107,14 @@ export function unary<Req, Res>(method: string, write: boolean, handler: Handler
     Promise.race([wellFormedFirst(handler)(call.request, deadlineMs), expired]).then(
       (res) => {
         clearTimeout(timer);
-        deps.metrics.grpcRequests.inc({ method, code: 'OK' });
-        end({ code: 'OK' });
+        end('OK');
         callback(null, res);
       },
       (e: unknown) => {
         clearTimeout(timer);
         const err = toGrpcError(e, { write });
-        const code = grpcStatus[err.code] ?? String(err.code);
-        deps.metrics.grpcRequests.inc({ method, code });
-        end({ code });
+        if (write && (e instanceof ProposalDroppedError || e instanceof OutcomeUnknownError || e instanceof DeadlineExceededError)) deps.metrics.proposalsFailed.inc({ reason: e.code });
+        end(grpcStatus[err.code] ?? String(err.code));
         callback(err);
       },
     );
@@ -224,6 +222,7 @@ function responseOp(r: PutResult | DeleteResult | RangeResult, header: M.Respons
 function watchHandler(deps: KvServiceDeps, header: () => M.ResponseHeaderMsg): handleServerStreamingCall<M.WatchRequestMsg, M.WatchResponseMsg> {
   return (call: ServerWritableStream<M.WatchRequestMsg, M.WatchResponseMsg>) => {
     const req = call.request;
+    const end = deps.metrics.grpcCall('Watch');
     let queued = 0;
     let unsubscribe = (): void => {};
     const finish = (): void => {
@@ -261,15 +260,21 @@ function watchHandler(deps: KvServiceDeps, header: () => M.ResponseHeaderMsg): h
           },
         },
       );
-      deps.metrics.grpcRequests.inc({ method: 'Watch', code: 'OK' });
     } catch (e) {
       const err = toGrpcError(e, { write: false });
-      deps.metrics.grpcRequests.inc({ method: 'Watch', code: grpcStatus[err.code] ?? String(err.code) });
+      end(grpcStatus[err.code] ?? String(err.code));
       // 'error' (not destroy): grpc-js then sends the status; a destroyed stream never sends one.
       call.emit('error', Object.assign(new Error(err.details), err));
       return;
     }
-    call.on('cancelled', () => unsubscribe());
-    call.on('close', () => unsubscribe());
+    // A watch that ends, however it ends, was handled: a client cancel is how watches stop.
+    call.on('cancelled', () => {
+      unsubscribe();
+      end('CANCELLED');
+    });
+    call.on('close', () => {
+      unsubscribe();
+      end('OK');
+    });
   };
 }

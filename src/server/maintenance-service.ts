@@ -43,11 +43,7 @@ export function backupInfoMsg(h: BackupHeader): M.BackupInfoMsg {
 export function maintenanceServiceImplementation(deps: MaintenanceServiceDeps): UntypedServiceImplementation {
   return {
     Backup: (call: ServerWritableStream<M.BackupRequestMsg, M.BackupResponseMsg>) => {
-      const end = deps.metrics.grpcDuration.startTimer({ method: 'Backup' });
-      const done = (code: string): void => {
-        deps.metrics.grpcRequests.inc({ method: 'Backup', code });
-        end({ code });
-      };
+      const done = deps.metrics.grpcCall('Backup');
       streamBackup(deps, call).then(
         () => done('OK'),
         (e: unknown) => {

@@ -1,9 +1,13 @@
 /**
  * The node's Prometheus metrics (prom-client), on a registry of its own so that several nodes in
  * one process (tests) never share counters. Names follow Prometheus conventions: `raftkv_` prefix,
- * base units (seconds, bytes), `_total` for counters.
+ * base units (seconds, bytes), `_total` for counters; the process and Node.js metrics and the gRPC
+ * server metrics keep the standard names dashboards expect (`process_*`, `nodejs_*`,
+ * `grpc_server_*` with `grpc_service`, `grpc_method`, `grpc_code`, `grpc_type`).
+ * Peer round-trip time is not measured: the transport has no ping of its own to time.
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { clusterService, kvService, maintenanceService, packageInfo } from '../api/index.js';
 
 /** Latency buckets from 100 µs to 10 s, in seconds. */
 const latencyBuckets = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
@@ -53,17 +57,31 @@ export class NodeMetrics {
     labelNames: ['queue'] as const,
     registers: [this.registry],
   });
-  readonly grpcRequests = new Counter({
-    name: 'raftkv_grpc_requests_total',
-    help: 'Client gRPC requests by method and status code',
-    labelNames: ['method', 'code'] as const,
+  /** Client gRPC calls started, under the names and labels of go-grpc-prometheus (what standard gRPC dashboards query). */
+  private readonly grpcStartedTotal = new Counter({
+    name: 'grpc_server_started_total',
+    help: 'Client gRPC calls started on the server',
+    labelNames: ['grpc_type', 'grpc_service', 'grpc_method'] as const,
     registers: [this.registry],
   });
-  readonly grpcDuration = new Histogram({
-    name: 'raftkv_grpc_request_duration_seconds',
-    help: 'Client gRPC request latency by method and status code',
-    labelNames: ['method', 'code'] as const,
+  private readonly grpcHandledTotal = new Counter({
+    name: 'grpc_server_handled_total',
+    help: 'Client gRPC calls completed on the server, by status code',
+    labelNames: ['grpc_type', 'grpc_service', 'grpc_method', 'grpc_code'] as const,
+    registers: [this.registry],
+  });
+  private readonly grpcHandlingSeconds = new Histogram({
+    name: 'grpc_server_handling_seconds',
+    help: 'Time from the start of a client gRPC call to its status, by method (streams: their whole life)',
+    labelNames: ['grpc_type', 'grpc_service', 'grpc_method'] as const,
     buckets: latencyBuckets,
+    registers: [this.registry],
+  });
+  /** Writes that were proposed to Raft and then failed (dropped, leadership lost, deadline passed), by raftkv code. */
+  readonly proposalsFailed = new Counter({
+    name: 'raftkv_proposals_failed_total',
+    help: 'Writes proposed and then not committed: dropped, leadership lost while in flight, or deadline passed',
+    labelNames: ['reason'] as const,
     registers: [this.registry],
   });
   readonly peerMessagesSent = new Counter({ name: 'raftkv_peer_messages_sent_total', help: 'Raft messages sent to peers', labelNames: ['peer'] as const, registers: [this.registry] });
@@ -76,6 +94,98 @@ export class NodeMetrics {
   readonly peerReconnects = new Counter({ name: 'raftkv_peer_reconnects_total', help: 'Peer stream reconnections', labelNames: ['peer'] as const, registers: [this.registry] });
 
   constructor(options: { processMetrics: boolean } = { processMetrics: true }) {
-    if (options.processMetrics) collectDefaultMetrics({ register: this.registry, prefix: 'raftkv_process_' });
+    // Under their standard names (process_cpu_seconds_total, nodejs_heap_size_used_bytes, ...), so
+    // the usual Node.js dashboards and alerts match them.
+    if (options.processMetrics) collectDefaultMetrics({ register: this.registry });
+    new Gauge({
+      name: 'raftkv_build_info',
+      help: 'Always 1; the labels say which raftkv and Node.js the node runs',
+      labelNames: ['version', 'node_version'] as const,
+      registers: [this.registry],
+    }).set({ version: packageInfo().version, node_version: process.version }, 1);
   }
+
+  /**
+   * Starts timing a client gRPC call of `method` (`Put`, `Status`, `Backup`, ...); call the result
+   * once, with the gRPC status code's name (`OK`, `FAILED_PRECONDITION`), when the call ends.
+   */
+  grpcCall(method: string): (code: string) => void {
+    const labels = grpcLabelsOf(method);
+    this.grpcStartedTotal.inc(labels);
+    const end = this.grpcHandlingSeconds.startTimer(labels);
+    let ended = false;
+    return (code) => {
+      if (ended) return;
+      ended = true;
+      end();
+      this.grpcHandledTotal.inc({ ...labels, grpc_code: code });
+    };
+  }
+
+  /**
+   * Gauges read when Prometheus scrapes, from the node's own getters: nothing to keep in step, and
+   * the driver's code stays untouched.
+   */
+  observe(source: ObservedState): void {
+    const gauge = (name: string, help: string, read: () => number): void => {
+      new Gauge({
+        name,
+        help,
+        registers: [this.registry],
+        collect() {
+          this.set(read());
+        },
+      });
+    };
+    gauge('raftkv_has_leader', '1 if this node knows a leader, 0 if not', () => (source.hasLeader() ? 1 : 0));
+    gauge('raftkv_db_size_bytes', 'Size of the node\'s database files on disk', () => source.dbSizeBytes());
+    gauge('raftkv_keys', 'Live keys in the state machine', () => source.keys());
+    gauge('raftkv_data_bytes', 'Bytes of live keys and values (what the dataBytesMax quota counts)', () => source.dataBytes());
+    gauge('raftkv_watchers', 'Watch streams open on this node', () => source.watchers());
+    new Gauge({
+      name: 'raftkv_alarm',
+      help: '1 while an alarm is raised: nospace (the dataBytesMax quota is reached: writes that grow the data are refused), not_member (this node is not a member: removed, or waiting to join)',
+      labelNames: ['alarm'] as const,
+      registers: [this.registry],
+      collect() {
+        const raised = source.alarms();
+        for (const alarm of alarmNames) this.set({ alarm }, raised.includes(alarm) ? 1 : 0);
+      },
+    });
+  }
+}
+
+/** The alarms `raftkv_alarm` reports. */
+export const alarmNames = ['nospace', 'not_member'] as const;
+export type AlarmName = (typeof alarmNames)[number];
+
+/** What `observe` reads on each scrape. */
+export interface ObservedState {
+  hasLeader(): boolean;
+  dbSizeBytes(): number;
+  keys(): number;
+  dataBytes(): number;
+  watchers(): number;
+  alarms(): readonly AlarmName[];
+}
+
+/** The gRPC labels of one method (in the order they are printed). */
+interface GrpcLabels {
+  readonly grpc_type: string;
+  readonly grpc_service: string;
+  readonly grpc_method: string;
+}
+
+/** The gRPC labels of a client method, from the service definitions (service, method, type). */
+const grpcLabelsByMethod: ReadonlyMap<string, GrpcLabels> = new Map(
+  [kvService, clusterService, maintenanceService].flatMap((service) =>
+    Object.entries(service).map(([method, def]) => {
+      const type = def.requestStream ? (def.responseStream ? 'bidi_stream' : 'client_stream') : def.responseStream ? 'server_stream' : 'unary';
+      return [method, { grpc_type: type, grpc_service: def.path.split('/')[1] ?? '', grpc_method: method }] as const;
+    }),
+  ),
+);
+
+function grpcLabelsOf(method: string): GrpcLabels {
+  return grpcLabelsByMethod.get(method) ?? { grpc_type: 'unary', grpc_service: 'unknown', grpc_method: method };
 }

@@ -150,6 +150,15 @@ export class RaftkvNode {
       'grpc.max_send_message_length': 64 * 1024 * 1024,
       'grpc.keepalive_permit_without_calls': 1,
     });
+    const member = (): boolean => driver !== null && (driver.confState.voters.includes(options.id) || driver.confState.learners.includes(options.id));
+    metrics.observe({
+      hasLeader: () => driver !== null && driver.leader !== null,
+      dbSizeBytes,
+      keys: () => driver?.kv.keyCount ?? 0,
+      dataBytes: () => driver?.kv.dataBytes ?? 0,
+      watchers: () => watches.size,
+      alarms: () => [...((driver?.kv.dataBytes ?? 0) >= options.limits.dataBytesMax ? (['nospace'] as const) : []), ...(member() ? [] : (['not_member'] as const))],
+    });
     clientServer.addService(kvService, withWriteForwarding(kv, forwarder));
     clientServer.addService(clusterService, clusterServiceImplementation(serviceDeps));
     clientServer.addService(maintenanceService, maintenanceServiceImplementation(serviceDeps));

@@ -28,6 +28,14 @@ describe('node options', () => {
     expect(() => parseInitialCluster('n1=a:1,n1=b:2')).toThrow(/twice/);
   });
 
+  it('takes Go durations (or milliseconds) for every ...Ms option, from flags, environment and file', () => {
+    const o = resolveNodeOptions({ id: 'n1', tickIntervalMs: '100ms', sessionTtlMs: '1h' }, optionsFromEnv({ RAFTKV_BACKUP_INTERVAL_MS: '1m30s' }), optionsFromFile({ requestTimeoutMs: 2500 }, 'x.json'));
+    expect([o.tickIntervalMs, o.sessionTtlMs, o.backupIntervalMs, o.requestTimeoutMs]).toEqual([100, 3_600_000, 90_000, 2500]);
+    expect(resolveNodeOptions({ id: 'n1', requestTimeoutMs: '750' }).requestTimeoutMs).toBe(750);
+    expect(() => resolveNodeOptions({ id: 'n1', tickIntervalMs: '1 hour' })).toThrow(/tickIntervalMs: expected a duration/);
+    expect(() => resolveNodeOptions({ id: 'n1', tickIntervalMs: '10us' })).toThrow(/tickIntervalMs: must be a duration of at least 1ms/);
+  });
+
   it('names the option and the problem on bad values', () => {
     expect(() => resolveNodeOptions({})).toThrow(/id: is required/);
     expect(() => resolveNodeOptions({ id: 'n1', electionTicks: 'ten' })).toThrow(/electionTicks: must be a positive integer/);

@@ -3,7 +3,7 @@
  * or a JSON config file (`--config`). Precedence: flag > environment > config file > default.
  * Resolution is pure (inputs in, options out) so it is easy to test.
  */
-import { InvalidArgumentError, makeLimits, nodeId } from '../util/index.js';
+import { InvalidArgumentError, makeLimits, nodeId, parseDurationMs } from '../util/index.js';
 import type { Limits, NodeId } from '../util/index.js';
 
 /** One member of the initial cluster. */
@@ -206,6 +206,13 @@ function toNumber(name: string, value: string | number | boolean): number {
   return n;
 }
 
+function toDurationMs(name: string, value: string | number | boolean): number {
+  const ms = typeof value === 'number' ? value : parseDurationMs(String(value), name);
+  const rounded = Math.round(ms);
+  if (!Number.isSafeInteger(rounded) || rounded < 1) throw new InvalidArgumentError(name, `must be a duration of at least 1ms, got "${String(value)}"`);
+  return rounded;
+}
+
 function toBoolean(name: string, value: string | number | boolean | undefined): boolean {
   if (value === undefined || value === false || value === 'false' || value === '0' || value === '') return false;
   if (value === true || value === 'true' || value === '1') return true;
@@ -280,7 +287,9 @@ export function resolveNodeOptions(...sources: RawOptions[]): NodeOptions {
   };
   const num = (name: string, fallback: number): number => {
     const v = pick(name);
-    return v === undefined ? fallback : toNumber(name, v);
+    if (v === undefined) return fallback;
+    // `...Ms` options are durations: `1m30s`, `1h`, `250ms` or a number of milliseconds.
+    return name.endsWith('Ms') ? toDurationMs(name, v) : toNumber(name, v);
   };
   const id = str('id');
   if (!/^[A-Za-z0-9_.-]{1,64}$/.test(id)) throw new InvalidArgumentError('id', 'must be 1-64 characters of letters, digits, _ . -');

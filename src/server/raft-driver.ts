@@ -1,5 +1,5 @@
 /**
- * The driver loop (DESIGN.md, "The Ready contract"): the one place where the pure Raft core meets
+ * The driver loop (docs/design.md, "The Ready loop"): the one place where the pure Raft core meets
  * time, disk and network. It ticks the core, steps peer messages into it, proposes client writes,
  * and for every Ready: persists (one synced batch), sends, applies (one batch with the applied
  * index), answers confirmed reads, then advances. Proposals that arrive while a batch is being
@@ -631,9 +631,9 @@ export class RaftDriver {
   /** Keeps the address book and the transport's peer list in step with the membership. */
   private onMembership(change: ConfChange, conf: ConfState): void {
     const { transport, logger, options } = this.deps;
-    if (!this.book.onChange(change)) logger.warn({ nodeId: change.nodeId }, 'membership: change context is not the expected JSON; peer address unknown');
+    if (!this.book.onChange(change)) logger.warn({ member: change.nodeId }, 'membership: change context is not the expected JSON; peer address unknown');
     transport.setPeers(this.peers());
-    logger.info({ change: change.type, nodeId: change.nodeId, voters: conf.voters, learners: conf.learners }, 'membership: applied a change');
+    logger.info({ change: change.type, member: change.nodeId, voters: conf.voters, learners: conf.learners }, 'membership: applied a change');
     if (change.type === 'removeNode' && change.nodeId === options.id) logger.warn({}, 'membership: this node was removed from the cluster; stop it');
   }
 

@@ -48,6 +48,8 @@ export interface RestoreOptions {
   /** The new cluster id; derived from the backup and `members` if not given. */
   readonly clusterId?: string;
   readonly logger?: Logger;
+  /** Called as keys are checked (`verify`), then written (`write`), with the count so far (for a progress bar). */
+  readonly onProgress?: (phase: 'verify' | 'write', keys: number) => void;
 }
 
 /** What a restore did. */
@@ -77,7 +79,8 @@ export async function restoreBackup(options: RestoreOptions): Promise<RestoreRes
     throw new FailedPreconditionError(`refusing to restore into ${options.dataDir}: it exists and is not empty (restore builds a fresh data dir)`);
   }
   const verifyStarted = Date.now();
-  const verified = await verifyBackupFile(options.file);
+  const { onProgress } = options;
+  const verified = await verifyBackupFile(options.file, onProgress === undefined ? undefined : (keys) => onProgress('verify', keys));
   const verifyMs = Date.now() - verifyStarted;
   const { header } = verified;
   const clusterId = options.clusterId ?? restoredClusterId(verified.sha256, options.members);
@@ -96,7 +99,8 @@ export async function restoreBackup(options: RestoreOptions): Promise<RestoreRes
       await storage.persist({ hardState: { ...emptyHardState, term: toTerm(header.term), commit: logIndex(header.index) }, entries: [], snapshot });
     }
     const state = await openBackupState(options.file);
-    await storage.replaceKvState({ appliedIndex: header.index, revision: header.revision, clockMs: header.clockMs, kvs: state.kvs, sessions: state.sessions });
+    const kvs = onProgress === undefined ? state.kvs : counted(state.kvs, (keys) => onProgress('write', keys));
+    await storage.replaceKvState({ appliedIndex: header.index, revision: header.revision, clockMs: header.clockMs, kvs, sessions: state.sessions });
     await storage.close();
     storage = null;
   } catch (e) {
@@ -109,4 +113,15 @@ export async function restoreBackup(options: RestoreOptions): Promise<RestoreRes
   const writeMs = Date.now() - writeStarted;
   logger.info({ dataDir: options.dataDir, nodeId: options.nodeId, clusterId, index: header.index, keys: header.keyCount, verifyMs, writeMs }, 'restore: data dir written');
   return { header, clusterId, verifyMs, writeMs };
+}
+
+/** `items`, reporting how many have passed after every 1024th and the last. */
+async function* counted<T>(items: AsyncIterable<T>, report: (count: number) => void): AsyncGenerator<T> {
+  let count = 0;
+  for await (const item of items) {
+    yield item;
+    count += 1;
+    if (count % 1024 === 0) report(count);
+  }
+  report(count);
 }

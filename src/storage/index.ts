@@ -1,7 +1,7 @@
 /**
  * storage: the node's LevelDB storage. One database per node holds the Raft log, hard state,
  * membership and snapshot metadata, and the state machine's keys, sessions and applied index
- * (DESIGN.md, "Storage layout"). `LevelStorage` implements the Raft core's `DurableRaftStorage`
+ * (docs/design.md, "Storage"). `LevelStorage` implements the Raft core's `DurableRaftStorage`
  * and the state machine's `KvStateStore`.
  */
 export { LevelStorage, RESTORE_BATCH_BYTES_MAX_DEFAULT } from './level-storage.js';

@@ -1,5 +1,5 @@
 /**
- * The LevelDB key layout (DESIGN.md, "Storage layout"). Keys are bytes; every key starts with an
+ * The LevelDB key layout (docs/design.md, "Storage"). Keys are bytes; every key starts with an
  * ASCII prefix that names its keyspace:
  *
  * - `log/<index: 8-byte big-endian>`: one Raft log entry. Big-endian so LevelDB's byte order is

@@ -1,6 +1,6 @@
 /**
  * The node's durable storage: the Raft log, hard state, membership and snapshot metadata, and the
- * state machine's data, all in ONE LevelDB database per node (DESIGN.md, "Storage layout").
+ * state machine's data, all in ONE LevelDB database per node (docs/design.md, "Storage").
  *
  * Reads by the Raft core are synchronous and served from an in-memory mirror of the stored log
  * tail and metadata, loaded and verified at open. Writes go to LevelDB first and update the
@@ -174,7 +174,6 @@ export class LevelStorage implements DurableRaftStorage, KvStateStore {
       logger.info(
         {
           path,
-          nodeId,
           created: loaded.created,
           firstIndex: storage.firstIndex(),
           lastIndex: storage.lastIndex(),

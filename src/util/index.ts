@@ -6,3 +6,4 @@ export * from './limits.js';
 export * from './logger.js';
 export * from './prng.js';
 export * from './bytes.js';
+export * from './duration.js';

@@ -1,6 +1,6 @@
 /**
  * One simulated raftkv node: a RawNode, a MemoryStorage ("the disk", which survives crashes), a
- * KvStateMachine, and the Ready loop of DESIGN.md, driven by the simulator's events.
+ * KvStateMachine, and the Ready loop of docs/design.md, driven by the simulator's events.
  *
  * Durability model:
  * - A Ready that must sync is written to MemoryStorage only when its simulated fsync completes
