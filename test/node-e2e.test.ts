@@ -155,6 +155,8 @@ describe('a three-node cluster', () => {
       'raftkv_alarm{alarm="nospace"} 0',
       'raftkv_alarm{alarm="not_member"} 0',
       '# TYPE raftkv_proposals_failed_total counter',
+      // Heartbeat round trips to each follower, on the leader.
+      'raftkv_peer_round_trip_seconds_count{peer=',
       // The process and Node.js metrics under their standard names.
       'process_cpu_seconds_total',
       'process_resident_memory_bytes',

@@ -28,6 +28,13 @@ export class NodeMetrics {
     buckets: latencyBuckets,
     registers: [this.registry],
   });
+  readonly peerRoundTrip = new Histogram({
+    name: 'raftkv_peer_round_trip_seconds',
+    help: 'On the leader: time from a heartbeat to a peer to its response (driver/peer-round-trips.ts)',
+    labelNames: ['peer'],
+    buckets: latencyBuckets,
+    registers: [this.registry],
+  });
   readonly applyDuration = new Histogram({
     name: 'raftkv_apply_duration_seconds',
     help: 'Time to apply one Ready of committed entries and write its batch',

@@ -19,6 +19,7 @@ import type { Logger, LogIndex, NodeId, Term } from '../util/index.js';
 import { applySkippingDuplicateCheck, noteAppliedOutcome, proposeBootstrapLimits } from './apply-notes.js';
 import { AddressBook } from './driver/address-book.js';
 import { Freshness } from './driver/freshness.js';
+import { PeerRoundTrips } from './driver/peer-round-trips.js';
 import { ProposalTracker } from './driver/proposal-tracker.js';
 import { ReadTracker } from './driver/read-tracker.js';
 import { fabricatedSuccess, noopResult } from './driver/results.js';
@@ -80,6 +81,8 @@ export class RaftDriver {
   private quiescentTasks: (() => void)[] = [];
   /** When this node last received a message from each peer (monotonic ms). */
   private readonly lastHeardMs = new Map<NodeId, number>();
+  /** Heartbeat round trips to each peer, while this node leads (the peer round-trip metric). */
+  private readonly roundTrips = new PeerRoundTrips();
   /** When a dropped-append warning was last logged (rate limit). */
   private joinWarnedMs = Number.NEGATIVE_INFINITY;
   private processing = false;
@@ -219,6 +222,10 @@ export class RaftDriver {
     }
     const now = this.now();
     this.lastHeardMs.set(message.from, now);
+    if (message.type === 'heartbeatResponse' && this.soft.role === 'leader') {
+      const ms = this.roundTrips.answered(message.from, now);
+      if (ms !== null) this.deps.metrics.peerRoundTrip.observe({ peer: message.from }, ms / 1000);
+    }
     const termBefore = this.raw.term;
     this.raw.step(message);
     if (message.term === termBefore && message.term === this.raw.term) this.observeFreshness(message, now);
@@ -530,6 +537,7 @@ export class RaftDriver {
     }
     if (before.role === 'leader' && s.role !== 'leader') {
       this.freshness.onLostLeadership(this.deps.options.id, this.conf.voters, this.now());
+      this.roundTrips.clear();
       this.proposals.failAll(new OutcomeUnknownError('leadership was lost while the write was in flight; it may or may not apply'));
     }
     if (s.leader !== before.leader) this.reads.failAll(new UnavailableError('the leader changed before the read was confirmed; retry'));
@@ -541,6 +549,7 @@ export class RaftDriver {
     for (const m of messages) {
       if (m.type === 'snapshot') void this.snapshots.send(m);
       else plain.push(m);
+      if (m.type === 'heartbeat') this.roundTrips.sent(m.to, this.now());
     }
     if (plain.length > 0) this.deps.transport.send(plain);
   }
