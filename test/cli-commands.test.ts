@@ -1,6 +1,6 @@
 // End-to-end tests of the raftkv command line: the BUILT CLI (`node bin/raftkv.js`, run
 // `npm run build` first) against a real three-node cluster, checking output and exit codes.
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync, spawnSync, spawn } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -236,6 +236,19 @@ describe('CLI conveniences', () => {
     expect(zsh.stdout).toMatch(/^#compdef raftkv\n/);
     expect(zsh.stdout).toContain('compdef _raftkv raftkv');
     expect(zsh.stdout).toContain('"member") echo "list add promote remove"');
+    // Run the zsh function itself where zsh is installed (CI installs it), with compsys stubbed:
+    // compadd prints the candidates it is given (zsh filters them by the typed prefix itself).
+    const hasZsh = spawnSync('zsh', ['--version']).status === 0;
+    if (!hasZsh) console.warn('zsh is not installed: the zsh completion script is checked as text only');
+    else {
+      const zshScript = join(dataRoot, 'raftkv.zsh');
+      writeFileSync(zshScript, zsh.stdout);
+      const zshComplete = (words: string, current: number): string =>
+        execFileSync('zsh', ['-c', `compdef() {}; _files() {}; compadd() { shift; print -r -- "$*"; }; source ${zshScript}; words=(${words}); CURRENT=${current}; _raftkv`], { encoding: 'utf8' }).trim();
+      expect(zshComplete('raftkv member ""', 3)).toBe('list add promote remove');
+      expect(zshComplete('raftkv get k -o ""', 5)).toBe('table json');
+      expect(zshComplete('raftkv put --pr', 3).split(' ')).toContain('--prev-kv');
+    }
     expectFailure(await raftkv(['completion', 'fish']), 2, /'fish' is invalid for argument 'shell'/);
   });
 
