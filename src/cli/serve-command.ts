@@ -31,6 +31,7 @@ const descriptions: Record<string, string> = {
   snapshotCatchupEntries: 'entries kept behind a snapshot for slow followers (default 5000)',
   sessionTtlMs: 'exactly-once client sessions expire after this long idle (default 600000)',
   requestTimeoutMs: 'deadline for requests that carry none (default 5000)',
+  authTokenTtlMs: 'how long an auth token from Auth/Authenticate is valid, in ms (default 300000)',
   backupDir: 'write scheduled backups into this directory (default: off)',
   backupIntervalMs: 'time between scheduled backups in ms (default 3600000)',
   backupKeep: 'scheduled backups kept, newest first (default 24)',
