@@ -7,7 +7,9 @@ import { readFileSync } from 'node:fs';
 import { InvalidArgumentError as CommanderInvalidArgument, Option } from 'commander';
 import type { Command } from 'commander';
 import { createClient, defaultEndpoints, endpointSchemes } from '../client/index.js';
-import type { ClientTlsOptions, RaftkvClient } from '../client/index.js';
+import type { ClientTlsOptions, RaftkvClient, UserCredentials } from '../client/index.js';
+import { credentialsOfFlags } from './auth-flags.js';
+import type { AuthFlags } from './auth-flags.js';
 import { CliFailure, ExitCode } from './exit-codes.js';
 import type { OutputFormat } from './output.js';
 
@@ -18,6 +20,8 @@ export interface ClientFlags {
   readonly timeoutMs: number;
   /** TLS (PEM contents read from --cacert, --cert, --key), or null for plaintext. */
   readonly tls: ClientTlsOptions | null;
+  /** --user / --password (auth-flags.ts), or null to call without signing in. */
+  readonly credentials: UserCredentials | null;
 }
 
 /** The TLS flags as given. */
@@ -71,18 +75,20 @@ export function addClientFlags(command: Command): Command {
     .addOption(new Option('--timeout <duration>', 'deadline of the command (500ms, 5s, 1m)').argParser(parseDuration).default(5000, '5s'))
     .addOption(new Option('--cacert <file>', 'TLS: PEM CA bundle the nodes\' certificates chain to (turns TLS on)').env('RAFTKV_CACERT'))
     .addOption(new Option('--cert <file>', 'TLS: PEM client certificate, for clusters that require one').env('RAFTKV_CERT'))
-    .addOption(new Option('--key <file>', 'TLS: PEM private key of --cert').env('RAFTKV_KEY'));
+    .addOption(new Option('--key <file>', 'TLS: PEM private key of --cert').env('RAFTKV_KEY'))
+    .addOption(new Option('--user <name[:password]>', 'auth: sign in as this user').env('RAFTKV_USER'))
+    .addOption(new Option('--password <password>', 'auth: the password of --user').env('RAFTKV_PASSWORD'));
 }
 
 /** The common flags of the command being run. */
 export function clientFlagsOf(command: Command): ClientFlags {
-  const o = command.optsWithGlobals<{ endpoints: string; output: OutputFormat; timeout: number } & TlsFlags>();
-  return { endpoints: o.endpoints, output: o.output, timeoutMs: o.timeout, tls: tlsOfFlags(o.endpoints, o) };
+  const o = command.optsWithGlobals<{ endpoints: string; output: OutputFormat; timeout: number } & TlsFlags & AuthFlags>();
+  return { endpoints: o.endpoints, output: o.output, timeoutMs: o.timeout, tls: tlsOfFlags(o.endpoints, o), credentials: credentialsOfFlags(o) };
 }
 
 /** Runs `fn` with a client for `flags`, closing it afterwards. */
 export async function withClient<T>(flags: ClientFlags, fn: (kv: RaftkvClient) => Promise<T>): Promise<T> {
-  const kv = createClient({ endpoints: flags.endpoints, timeoutMs: flags.timeoutMs, ...(flags.tls === null ? {} : { tls: flags.tls }) });
+  const kv = createClient({ endpoints: flags.endpoints, timeoutMs: flags.timeoutMs, ...(flags.tls === null ? {} : { tls: flags.tls }), ...(flags.credentials === null ? {} : { credentials: flags.credentials }) });
   try {
     return await fn(kv);
   } finally {

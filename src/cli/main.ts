@@ -58,6 +58,7 @@ registerLeaderCommand(program);
 registerConfigCommand(program);
 registerBenchCommand(program);
 registerCertsCommand(program);
+(await import('./auth-commands.js')).registerAuthCommands(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -8,8 +8,8 @@
 import * as grpc from '@grpc/grpc-js';
 import type { ClientReadableStream, MethodDefinition, ServiceError } from '@grpc/grpc-js';
 import { ErrorTrailer } from '../api/index.js';
-import { clientCredentials, endpointSchemes, parseEndpoints } from '../client/index.js';
-import type { ClientTlsOptions } from '../client/index.js';
+import { clientCredentials, endpointSchemes, parseEndpoints, TokenSource } from '../client/index.js';
+import type { ClientTlsOptions, UserCredentials } from '../client/index.js';
 import { CliFailure, ExitCode } from './exit-codes.js';
 
 const channelOptions: grpc.ChannelOptions = {
@@ -44,6 +44,9 @@ export function failureOf(e: ServiceError, endpoint: string): CliFailure {
 export interface AdminTarget {
   readonly endpoints: string;
   readonly tls: ClientTlsOptions | null;
+  /** Sign in as this user (auth on): a token rides on every call. */
+  readonly credentials?: UserCredentials | null;
+  readonly timeoutMs?: number;
 }
 
 /** Calls to a cluster given by its client endpoints. Close it when done. */
@@ -51,16 +54,19 @@ export class AdminConnection {
   private readonly clients = new Map<string, grpc.Client>();
   readonly endpoints: readonly string[];
   private readonly credentials: grpc.ChannelCredentials;
+  private readonly interceptors: grpc.Interceptor[];
 
   constructor(target: AdminTarget) {
     this.endpoints = parseEndpoints(endpointSchemes(target.endpoints).endpoints);
     this.credentials = clientCredentials(target.tls);
+    const user = target.credentials ?? null;
+    this.interceptors = user === null ? [] : [new TokenSource(this.endpoints, this.credentials, user, target.timeoutMs ?? 5000).interceptor()];
   }
 
   private client(address: string): grpc.Client {
     let c = this.clients.get(address);
     if (c === undefined) {
-      c = new grpc.Client(address, this.credentials, channelOptions);
+      c = new grpc.Client(address, this.credentials, { ...channelOptions, interceptors: this.interceptors });
       this.clients.set(address, c);
     }
     return c;
