@@ -17,6 +17,8 @@ export const ErrorTrailer = {
   retryAfterMs: 'raftkv-retry-after-ms',
   /** For bad input: the offending field. */
   field: 'raftkv-field',
+  /** For UNAUTHENTICATED: `token` when the token was refused (expired...): a new token may succeed. */
+  authRetry: 'raftkv-auth-retry',
 } as const;
 
 /** Request metadata keys the client sends. */

@@ -245,3 +245,70 @@ export function toNumber(v: Uint64 | null | undefined): number {
   if (v === null || v === undefined) return 0;
   return typeof v === 'number' ? v : v.toNumber();
 }
+
+/** `raftkv.v1.Permission.Type`. */
+export const PermissionType = { READ: 0, READWRITE: 1 } as const;
+
+export interface AuthenticateRequestMsg {
+  name?: string;
+  password?: string;
+}
+export interface AuthenticateResponseMsg {
+  header: ResponseHeaderMsg;
+  token: string;
+  expiresMs: Uint64;
+}
+export interface AuthUserAddRequestMsg {
+  name?: string;
+  password?: string;
+  noPassword?: boolean;
+}
+export interface AuthNameRequestMsg {
+  name?: string;
+}
+export interface AuthUserChangePasswordRequestMsg {
+  name?: string;
+  password?: string;
+}
+export interface AuthUserRoleRequestMsg {
+  user?: string;
+  role?: string;
+}
+export interface PermissionMsg {
+  permType?: number;
+  prefix?: Uint8Array;
+}
+export interface AuthRoleGrantPermissionRequestMsg {
+  name?: string;
+  perm?: PermissionMsg | null;
+}
+export interface AuthRoleRevokePermissionRequestMsg {
+  role?: string;
+  prefix?: Uint8Array;
+}
+export interface AuthChangeResponseMsg {
+  header: ResponseHeaderMsg;
+  authRevision: Uint64;
+}
+export interface AuthStatusResponseMsg {
+  header: ResponseHeaderMsg;
+  enabled: boolean;
+  authRevision: Uint64;
+}
+export interface AuthUserMsg {
+  name: string;
+  roles: string[];
+  hasPassword: boolean;
+}
+export interface AuthUserListResponseMsg {
+  header: ResponseHeaderMsg;
+  users: AuthUserMsg[];
+}
+export interface AuthRoleMsg {
+  name: string;
+  permissions: PermissionMsg[];
+}
+export interface AuthRoleListResponseMsg {
+  header: ResponseHeaderMsg;
+  roles: AuthRoleMsg[];
+}

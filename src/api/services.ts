@@ -55,3 +55,22 @@ export const clusterService = {
 export const maintenanceService = {
   Backup: method<M.BackupRequestMsg, M.BackupResponseMsg>('Maintenance', 'Backup', 'BackupRequest', 'BackupResponse', true),
 } satisfies ServiceDefinition;
+
+/** `raftkv.v1.Auth`. */
+export const authService = {
+  Authenticate: method<M.AuthenticateRequestMsg, M.AuthenticateResponseMsg>('Auth', 'Authenticate', 'AuthenticateRequest', 'AuthenticateResponse'),
+  AuthStatus: method<object, M.AuthStatusResponseMsg>('Auth', 'AuthStatus', 'AuthStatusRequest', 'AuthStatusResponse'),
+  AuthEnable: method<object, M.AuthChangeResponseMsg>('Auth', 'AuthEnable', 'AuthEnableRequest', 'AuthChangeResponse'),
+  AuthDisable: method<object, M.AuthChangeResponseMsg>('Auth', 'AuthDisable', 'AuthDisableRequest', 'AuthChangeResponse'),
+  UserAdd: method<M.AuthUserAddRequestMsg, M.AuthChangeResponseMsg>('Auth', 'UserAdd', 'AuthUserAddRequest', 'AuthChangeResponse'),
+  UserDelete: method<M.AuthNameRequestMsg, M.AuthChangeResponseMsg>('Auth', 'UserDelete', 'AuthUserDeleteRequest', 'AuthChangeResponse'),
+  UserChangePassword: method<M.AuthUserChangePasswordRequestMsg, M.AuthChangeResponseMsg>('Auth', 'UserChangePassword', 'AuthUserChangePasswordRequest', 'AuthChangeResponse'),
+  UserGrantRole: method<M.AuthUserRoleRequestMsg, M.AuthChangeResponseMsg>('Auth', 'UserGrantRole', 'AuthUserGrantRoleRequest', 'AuthChangeResponse'),
+  UserRevokeRole: method<M.AuthUserRoleRequestMsg, M.AuthChangeResponseMsg>('Auth', 'UserRevokeRole', 'AuthUserRevokeRoleRequest', 'AuthChangeResponse'),
+  UserList: method<object, M.AuthUserListResponseMsg>('Auth', 'UserList', 'AuthUserListRequest', 'AuthUserListResponse'),
+  RoleAdd: method<M.AuthNameRequestMsg, M.AuthChangeResponseMsg>('Auth', 'RoleAdd', 'AuthRoleAddRequest', 'AuthChangeResponse'),
+  RoleDelete: method<M.AuthNameRequestMsg, M.AuthChangeResponseMsg>('Auth', 'RoleDelete', 'AuthRoleDeleteRequest', 'AuthChangeResponse'),
+  RoleGrantPermission: method<M.AuthRoleGrantPermissionRequestMsg, M.AuthChangeResponseMsg>('Auth', 'RoleGrantPermission', 'AuthRoleGrantPermissionRequest', 'AuthChangeResponse'),
+  RoleRevokePermission: method<M.AuthRoleRevokePermissionRequestMsg, M.AuthChangeResponseMsg>('Auth', 'RoleRevokePermission', 'AuthRoleRevokePermissionRequest', 'AuthChangeResponse'),
+  RoleList: method<object, M.AuthRoleListResponseMsg>('Auth', 'RoleList', 'AuthRoleListRequest', 'AuthRoleListResponse'),
+} satisfies ServiceDefinition;

@@ -7,8 +7,10 @@ import { readFileSync } from 'node:fs';
 import { InvalidArgumentError as CommanderInvalidArgument, Option } from 'commander';
 import type { Command } from 'commander';
 import { createClient, defaultEndpoints, endpointSchemes } from '../client/index.js';
-import type { ClientTlsOptions, RaftkvClient } from '../client/index.js';
+import type { ClientTlsOptions, RaftkvClient, UserCredentials } from '../client/index.js';
 import { formatDurationMs, parseDurationMs } from '../util/index.js';
+import { credentialsOfFlags } from './auth-flags.js';
+import type { AuthFlags } from './auth-flags.js';
 import { CliFailure, ExitCode } from './exit-codes.js';
 import type { OutputFormat } from './output.js';
 
@@ -20,6 +22,8 @@ export interface ClientFlags {
   readonly timeoutMs: number | undefined;
   /** TLS (PEM contents read from --cacert, --cert, --key), or null for plaintext. */
   readonly tls: ClientTlsOptions | null;
+  /** --user / --password (auth-flags.ts), or null to call without signing in. */
+  readonly credentials: UserCredentials | null;
 }
 
 /** The TLS flags as given. */
@@ -87,7 +91,9 @@ export function addClientFlags(command: Command, timeout: TimeoutFlag | false = 
     .addOption(new Option('-o, --output <format>', 'output format').choices(['table', 'json']).env('RAFTKV_OUTPUT').default('table'))
     .addOption(new Option('--cacert <file>', "TLS: PEM CA bundle the nodes' certificates chain to (turns TLS on)").env('RAFTKV_CACERT'))
     .addOption(new Option('--cert <file>', 'TLS: PEM client certificate, for clusters that require one').env('RAFTKV_CERT'))
-    .addOption(new Option('--key <file>', 'TLS: PEM private key of --cert').env('RAFTKV_KEY'));
+    .addOption(new Option('--key <file>', 'TLS: PEM private key of --cert').env('RAFTKV_KEY'))
+    .addOption(new Option('--user <name[:password]>', 'auth: sign in as this user').env('RAFTKV_USER'))
+    .addOption(new Option('--password <password>', 'auth: the password of --user').env('RAFTKV_PASSWORD'));
   if (timeout === false) return command;
   const option = new Option('--timeout <duration>', `${timeout.help} (500ms, 5s, 1m30s, 1h)${timeout.defaultMs === null ? ' (default: none)' : ''}`).argParser(parseDuration).env('RAFTKV_TIMEOUT');
   return command.addOption(timeout.defaultMs === null ? option : option.default(timeout.defaultMs, formatDurationMs(timeout.defaultMs)));
@@ -95,13 +101,13 @@ export function addClientFlags(command: Command, timeout: TimeoutFlag | false = 
 
 /** The common flags of the command being run. */
 export function clientFlagsOf(command: Command): ClientFlags {
-  const o = command.optsWithGlobals<{ endpoints: string; output: OutputFormat; timeout?: number } & TlsFlags>();
-  return { endpoints: o.endpoints, output: o.output, timeoutMs: o.timeout, tls: tlsOfFlags(o.endpoints, o) };
+  const o = command.optsWithGlobals<{ endpoints: string; output: OutputFormat; timeout?: number } & TlsFlags & AuthFlags>();
+  return { endpoints: o.endpoints, output: o.output, timeoutMs: o.timeout, tls: tlsOfFlags(o.endpoints, o), credentials: credentialsOfFlags(o) };
 }
 
 /** Runs `fn` with a client for `flags`, closing it afterwards. */
 export async function withClient<T>(flags: ClientFlags, fn: (kv: RaftkvClient) => Promise<T>): Promise<T> {
-  const kv = createClient({ endpoints: flags.endpoints, ...(flags.timeoutMs === undefined ? {} : { timeoutMs: flags.timeoutMs }), ...(flags.tls === null ? {} : { tls: flags.tls }) });
+  const kv = createClient({ endpoints: flags.endpoints, ...(flags.timeoutMs === undefined ? {} : { timeoutMs: flags.timeoutMs }), ...(flags.tls === null ? {} : { tls: flags.tls }), ...(flags.credentials === null ? {} : { credentials: flags.credentials }) });
   try {
     return await fn(kv);
   } finally {

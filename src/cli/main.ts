@@ -62,6 +62,7 @@ registerConfigCommand(program);
 registerBenchCommand(program);
 registerCertsCommand(program);
 registerCompletionCommand(program);
+(await import('./auth-commands.js')).registerAuthCommands(program);
 
 try {
   await program.parseAsync(process.argv);

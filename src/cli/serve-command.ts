@@ -34,6 +34,7 @@ const descriptions: Record<string, string> = {
   snapshotCatchupEntries: 'entries kept behind a snapshot for slow followers (default 5000)',
   sessionTtlMs: 'exactly-once client sessions expire after this long idle, a duration (default 10m)',
   requestTimeoutMs: 'deadline for requests that carry none, a duration (default 5s)',
+  authTokenTtlMs: 'how long an auth token from Auth/Authenticate is valid, a duration (default 5m)',
   backupDir: 'write scheduled backups into this directory (default: off)',
   backupIntervalMs: 'time between scheduled backups, a duration (default 1h)',
   backupKeep: 'scheduled backups kept, newest first (default 24)',

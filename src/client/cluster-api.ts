@@ -227,20 +227,36 @@ export class ClusterApi {
 
   /** The cluster-wide limits every replica applies entries by (replicated state), from any node. */
   async clusterLimits(options: CallOptions = {}): Promise<M.ClusterLimitsResponseMsg> {
+    return this.callAny('ClusterLimitsGet', clusterService.ClusterLimitsGet, {}, options);
+  }
+
+  /**
+   * A read-only administrative call answered by any node (for the Auth service's lists and
+   * status, which have no typed methods here yet): retried elsewhere when a node is unavailable.
+   */
+  async callAny<Req, Res extends { header?: M.ResponseHeaderMsg | null }>(method: string, def: MethodDefinition<Req, Res>, request: Req, options: CallOptions = {}): Promise<Res> {
     const timeoutMs = options.timeoutMs ?? this.options.timeoutMs;
     const { response, endpoint } = await this.runner.run({
-      method: 'ClusterLimitsGet',
+      method,
       write: false,
       target: 'any',
       idempotent: true,
       deadlineMs: Date.now() + timeoutMs,
       timeoutMs,
       signal: options.signal,
-      send: (e, deadlineMs, signal) => e.unary(clusterService.ClusterLimitsGet, {}, deadlineMs, signal),
-      header: (r) => r.header,
+      send: (e, deadlineMs, signal) => e.unary(def, request, deadlineMs, signal),
+      header: (r) => r.header ?? null,
     });
-    this.router.learnHeader(endpoint, response.header);
+    if (response.header) this.router.learnHeader(endpoint, response.header);
     return response;
+  }
+
+  /**
+   * A change on the leader through the log (for the Auth service's user, role and switch
+   * changes): see `admin` for how it is retried.
+   */
+  async callLeader<Req, Res extends { header: M.ResponseHeaderMsg }>(method: string, def: MethodDefinition<Req, Res>, request: Req, options: AdminCallOptions = {}): Promise<Res> {
+    return this.admin(method, def, request, options, this.options.timeoutMs);
   }
 
   /** Changes cluster limits through the log (limits not named keep their value); resolves with them once applied. */

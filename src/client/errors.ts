@@ -18,8 +18,10 @@ import {
   NotLeaderError,
   OutcomeUnknownError,
   OverloadedError,
+  PermissionDeniedError,
   RaftkvError,
   SessionExpiredError,
+  UnauthenticatedError,
   UnavailableError,
 } from '../util/index.js';
 import type { ErrorCode, WriteOutcome } from '../util/index.js';
@@ -33,8 +35,10 @@ export {
   NotLeaderError,
   OutcomeUnknownError,
   OverloadedError,
+  PermissionDeniedError,
   RaftkvError,
   SessionExpiredError,
+  UnauthenticatedError,
   UnavailableError,
 };
 export type { ErrorCode, WriteOutcome };
@@ -146,6 +150,12 @@ function classifyCoded(e: ServiceError, code: string, context: { write: boolean;
     case 'SESSION_EXPIRED':
       // Retrying this seq cannot help; the write may have been applied before.
       return { ...answered, error: new SessionExpiredError(details), retry: 'final', mayHaveApplied: true };
+    case 'UNAUTHENTICATED':
+      // A refused token (expired...) was dropped by the credentials interceptor: one more attempt
+      // authenticates afresh. Wrong credentials are final. The node checks before proposing.
+      return { ...answered, error: new UnauthenticatedError(details), retry: trailer(e.metadata, ErrorTrailer.authRetry) === 'token' ? 'retry' : 'final', mayHaveApplied: false };
+    case 'PERMISSION_DENIED':
+      return { ...answered, error: new PermissionDeniedError(details), retry: 'final', mayHaveApplied: false };
     case 'COMPACTED':
       return { ...answered, error: new CompactedError(details), retry: 'final', mayHaveApplied: false };
     case 'CORRUPTION':

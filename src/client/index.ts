@@ -68,9 +68,13 @@ export {
   NotLeaderError,
   OutcomeUnknownError,
   OverloadedError,
+  PermissionDeniedError,
   RaftkvError,
   SessionExpiredError,
+  UnauthenticatedError,
   UnavailableError,
 } from './errors.js';
+export { TokenSource, tokenRefreshMarginMs } from './credentials.js';
+export type { UserCredentials } from './credentials.js';
 export type { ErrorCode, WriteOutcome } from './errors.js';
 export type { Logger } from '../util/index.js';

@@ -13,6 +13,8 @@ import { defaultCircuitBreaker } from './circuit-breaker.js';
 import type { ClientHooks } from './hooks.js';
 import type { RetryBudgetOptions } from './retry-budget.js';
 import { defaultRetryBudget } from './retry-budget.js';
+import { TokenSource } from './credentials.js';
+import type { UserCredentials } from './credentials.js';
 import { clientCredentials, endpointSchemes, resolveTls } from './tls.js';
 import type { ClientTlsOptions } from './tls.js';
 
@@ -61,6 +63,11 @@ export interface ClientOptions {
    * certificates), `true` for TLS with the system's CAs. `https://` endpoints turn it on too.
    */
   readonly tls?: ClientTlsOptions | boolean;
+  /**
+   * Sign in as this user (clusters with auth on): the client exchanges them for a token
+   * (`Auth/Authenticate`), caches it, and renews it before it expires or once a node refuses it.
+   */
+  readonly credentials?: UserCredentials;
 }
 
 /** Options with every default applied. */
@@ -141,10 +148,16 @@ export function resolveOptions(options: ClientOptions): ResolvedOptions {
   const schemes = endpointSchemes(options.endpoints);
   const tls = resolveTls(options.tls, schemes.https);
   const clientId = options.clientId ?? randomUUID();
+  const credentials = clientCredentials(tls);
+  const endpoints = parseEndpoints(schemes.endpoints);
+  const timeoutMs = positive(options.timeoutMs, 5000, 'timeoutMs');
+  // Credentials ride on every channel as an interceptor (channel options carry `interceptors`).
+  const tokens = options.credentials === undefined ? null : new TokenSource(endpoints, credentials, options.credentials, timeoutMs);
+  const channelOptions = { ...(options.channelOptions ?? {}), ...(tokens === null ? {} : { interceptors: [tokens.interceptor()] }) };
   if (typeof clientId !== 'string' || clientId === '' || clientId.length > 128) throw new InvalidArgumentError('clientId', 'must be a non-empty string of at most 128 characters');
   return {
-    endpoints: parseEndpoints(schemes.endpoints),
-    timeoutMs: positive(options.timeoutMs, 5000, 'timeoutMs'),
+    endpoints,
+    timeoutMs,
     attemptTimeoutMs: options.attemptTimeoutMs === undefined ? null : positive(options.attemptTimeoutMs, 0, 'attemptTimeoutMs'),
     maxAttempts: positive(options.maxAttempts, 8, 'maxAttempts'),
     backoff,
@@ -172,8 +185,8 @@ export function resolveOptions(options: ClientOptions): ResolvedOptions {
     writeWindowMax: Math.min(positive(options.writeWindowMax, 1000, 'writeWindowMax'), 1000),
     hooks: options.hooks ?? {},
     logger: options.logger ?? noopLogger,
-    channelOptions: options.channelOptions ?? {},
-    credentials: clientCredentials(tls),
+    channelOptions,
+    credentials,
   };
 }
 

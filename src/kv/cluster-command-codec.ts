@@ -1,14 +1,18 @@
 /**
  * Cluster administration commands: Raft log entries that change replicated settings rather than
- * keys. Today there is one, `setClusterLimits` (see cluster-limits.ts). They share the log with
- * KV commands and are told apart by the entry's first byte (log-command.ts).
+ * keys: `setClusterLimits` (see cluster-limits.ts) and `auth` (users, roles, the on/off switch:
+ * auth-state.ts). They share the log with KV commands and are told apart by the entry's first
+ * byte (log-command.ts).
  *
  * Layout (format 2): `u8 format, u8 kind, ...` where kind 1 (setClusterLimits) is
- * `u8 flags(ifUnset), varint × clusterLimitNames.length` in `clusterLimitNames` order.
+ * `u8 flags(ifUnset), varint × clusterLimitNames.length` in `clusterLimitNames` order, and kind 2
+ * (auth) is `u8 authCommandTypes index, fields` (see `writeAuthFields`).
  */
 import { InvalidArgumentError } from '../util/index.js';
 import { ByteReader } from './byte-reader.js';
 import { ByteWriter } from './byte-writer.js';
+import { authCommandTypes, checkAuthCommand, readPasswordHash, writePasswordHash } from './auth-state.js';
+import type { AuthCommand, PasswordHash } from './auth-state.js';
 import { checkClusterLimits, clusterLimitNames } from './cluster-limits.js';
 import type { ClusterLimits } from './cluster-limits.js';
 
@@ -16,7 +20,7 @@ import type { ClusterLimits } from './cluster-limits.js';
 export const clusterCommandFormat = 2;
 
 /** Command kinds on the wire. */
-const commandKind = { setClusterLimits: 1 } as const;
+const commandKind = { setClusterLimits: 1, auth: 2 } as const;
 
 /**
  * Replace the cluster limits. With `ifUnset`, it changes them only if no `setClusterLimits` was
@@ -28,8 +32,14 @@ export interface SetClusterLimitsCommand {
   readonly ifUnset: boolean;
 }
 
+/** A change to users, roles or the auth switch (auth-state.ts). */
+export interface AuthClusterCommand {
+  readonly type: 'auth';
+  readonly auth: AuthCommand;
+}
+
 /** Every cluster command. */
-export type ClusterCommand = SetClusterLimitsCommand;
+export type ClusterCommand = SetClusterLimitsCommand | AuthClusterCommand;
 
 /** Encodes a cluster command; throws `InvalidArgumentError` if its limits are not valid. */
 export function encodeClusterCommand(command: ClusterCommand): Uint8Array {
@@ -41,6 +51,14 @@ export function encodeClusterCommand(command: ClusterCommand): Uint8Array {
       w.u8(commandKind.setClusterLimits);
       w.u8(command.ifUnset ? 1 : 0);
       for (const name of clusterLimitNames) w.varint(command.limits[name], name);
+      return w.finish();
+    }
+    case 'auth': {
+      checkAuthCommand(command.auth);
+      const w = new ByteWriter(128);
+      w.u8(clusterCommandFormat);
+      w.u8(commandKind.auth);
+      writeAuthFields(w, command.auth);
       return w.finish();
     }
     default:
@@ -57,6 +75,11 @@ export function decodeClusterCommand(bytes: Uint8Array): ClusterCommand {
   const format = r.u8('format');
   if (format !== clusterCommandFormat) throw r.error(`not a cluster command (format ${format})`);
   const kind = r.u8('kind');
+  if (kind === commandKind.auth) {
+    const auth = readAuthFields(r);
+    r.end();
+    return { type: 'auth', auth };
+  }
   if (kind !== commandKind.setClusterLimits) throw r.error(`unknown cluster command kind ${kind}`);
   const flags = r.u8('flags');
   if ((flags & ~1) !== 0) throw r.error(`unknown flag bits 0x${(flags & ~1).toString(16)}`);
@@ -64,4 +87,75 @@ export function decodeClusterCommand(bytes: Uint8Array): ClusterCommand {
   for (const name of clusterLimitNames) limits[name] = r.varint(name);
   r.end();
   return { type: 'setClusterLimits', limits, ifUnset: (flags & 1) === 1 };
+}
+
+function writeAuthFields(w: ByteWriter, c: AuthCommand): void {
+  w.u8(authCommandTypes.indexOf(c.type));
+  switch (c.type) {
+    case 'userAdd':
+      w.string(c.name, 'name');
+      writePasswordHash(w, c.password);
+      return;
+    case 'userPasswd':
+      w.string(c.name, 'name');
+      writePasswordHash(w, c.password);
+      return;
+    case 'userGrantRole':
+    case 'userRevokeRole':
+      w.string(c.name, 'name');
+      w.string(c.role, 'role');
+      return;
+    case 'roleGrant':
+      w.string(c.name, 'name');
+      w.bytes(c.permission.prefix, 'prefix');
+      w.u8(c.permission.access === 'readwrite' ? 1 : 0);
+      return;
+    case 'roleRevoke':
+      w.string(c.name, 'name');
+      w.bytes(c.prefix, 'prefix');
+      return;
+    case 'userDelete':
+    case 'roleAdd':
+    case 'roleDelete':
+      w.string(c.name, 'name');
+      return;
+    case 'authEnable':
+      w.bytes(c.tokenKey, 'tokenKey');
+      return;
+    case 'authDisable':
+      return;
+  }
+}
+
+/** Reads what `writeAuthFields` wrote; field checks run when the command is applied. */
+function readAuthFields(r: ByteReader): AuthCommand {
+  const typeIndex = r.u8('auth command');
+  const type = authCommandTypes[typeIndex];
+  switch (type) {
+    case 'userAdd':
+      return { type, name: r.string('name'), password: readPasswordHash(r) };
+    case 'userPasswd': {
+      const name = r.string('name');
+      const password: PasswordHash | null = readPasswordHash(r);
+      if (password === null) throw r.error('userPasswd without a password');
+      return { type, name, password };
+    }
+    case 'userGrantRole':
+    case 'userRevokeRole':
+      return { type, name: r.string('name'), role: r.string('role') };
+    case 'roleGrant':
+      return { type, name: r.string('name'), permission: { prefix: r.bytes('prefix'), access: r.bool('access') ? 'readwrite' : 'read' } };
+    case 'roleRevoke':
+      return { type, name: r.string('name'), prefix: r.bytes('prefix') };
+    case 'userDelete':
+    case 'roleAdd':
+    case 'roleDelete':
+      return { type, name: r.string('name') };
+    case 'authEnable':
+      return { type, tokenKey: r.bytes('tokenKey') };
+    case 'authDisable':
+      return { type };
+    default:
+      throw r.error(`unknown auth command ${typeIndex}`);
+  }
 }

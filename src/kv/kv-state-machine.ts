@@ -12,6 +12,8 @@
  */
 import { assert, InvalidArgumentError, logIndex, revision } from '../util/index.js';
 import type { Limits, LogIndex, Revision } from '../util/index.js';
+import { applyAuthCommand, authRecord, authRecordId, checkAuthCommand, decodeAuthRecord, emptyAuthState } from './auth-state.js';
+import type { AuthState } from './auth-state.js';
 import { toBinaryString } from './binary-key.js';
 import { encodeClusterCommand } from './cluster-command-codec.js';
 import type { ClusterCommand } from './cluster-command-codec.js';
@@ -48,6 +50,8 @@ export interface KvStateMachineOptions {
 export class KvStateMachine {
   /** The cluster limits every entry is applied by (replicated state). */
   private settings: ClusterSettings;
+  /** Users, roles and the auth switch (replicated state, auth-state.ts). */
+  private authState: AuthState = emptyAuthState;
   /** Live keys. */
   private readonly keys = new KeySpace();
   /** Live client sessions. */
@@ -71,6 +75,11 @@ export class KvStateMachine {
   /** The cluster limits entries are applied by. */
   get limits(): ClusterLimits {
     return this.settings.limits;
+  }
+
+  /** Users, roles, the auth switch and the token key, as of the last applied entry. */
+  get auth(): AuthState {
+    return this.authState;
   }
 
   /** The cluster limits and the index of the entry that set them (0: never set, the initial values). */
@@ -128,10 +137,11 @@ export class KvStateMachine {
 
   /**
    * Number of records in the session keyspace, as the stored state and a backup hold them: the
-   * live sessions, the retired ones, and the cluster limits record once limits were set.
+   * live sessions, the retired ones, the cluster limits record once limits were set, and the auth
+   * record once auth was changed.
    */
   sessionRecordCount(): number {
-    return this.sessions.size + this.retired.size + (this.settings.setIndex > 0 ? 1 : 0);
+    return this.sessions.size + this.retired.size + (this.settings.setIndex > 0 ? 1 : 0) + (this.authState.setIndex > 0 ? 1 : 0);
   }
 
   /**
@@ -219,6 +229,7 @@ export class KvStateMachine {
    */
   applyCluster(index: LogIndex, command: ClusterCommand): ApplyOutcome {
     this.advance(index);
+    if (command.type === 'auth') return this.applyAuth(command.auth);
     try {
       checkClusterLimits(command.limits);
     } catch (e) {
@@ -232,6 +243,23 @@ export class KvStateMachine {
     this.settings = { limits, setIndex: index };
     const mutations: Mutation[] = [{ type: 'putSession', session: clusterLimitsRecord(this.settings) }];
     return this.outcome({ type: 'clusterLimits', limits, setIndex: index, changed: true }, mutations, false);
+  }
+
+  /**
+   * Applies an auth command (already advanced to its index): FAILED_PRECONDITION naming why when
+   * it is refused (a user that exists, enabling without a root user...), the same on every replica.
+   */
+  private applyAuth(command: Extract<ClusterCommand, { type: 'auth' }>['auth']): ApplyOutcome {
+    try {
+      checkAuthCommand(command);
+    } catch (e) {
+      if (e instanceof InvalidArgumentError) return this.outcome(errorResult('INVALID_ARGUMENT', e.message), [], false);
+      throw e;
+    }
+    const applied = applyAuthCommand(this.authState, command, this.applied);
+    if ('refused' in applied) return this.outcome(errorResult('FAILED_PRECONDITION', applied.refused), [], false);
+    this.authState = applied.state;
+    return this.outcome({ type: 'auth', setIndex: this.applied }, [{ type: 'putSession', session: authRecord(this.authState) }], false);
   }
 
   /** Records that the entry at `index` (a leader's no-op or a configuration change) was applied. */
@@ -259,7 +287,9 @@ export class KvStateMachine {
    */
   image(): KvStateImage {
     const sessions = this.sessions.snapshot();
-    const settings = this.settings.setIndex > 0 ? [clusterLimitsRecord(this.settings)] : [];
+    // The auth record, then the cluster limits record, then retired sessions: their ids sort first,
+    // in this order, in the stored session keyspace too.
+    const settings = [...(this.authState.setIndex > 0 ? [authRecord(this.authState)] : []), ...(this.settings.setIndex > 0 ? [clusterLimitsRecord(this.settings)] : [])];
     const retired = this.retired.snapshot();
     return {
       appliedIndex: this.applied,
@@ -289,6 +319,8 @@ export class KvStateMachine {
       hash.raw(limitsTag).uint(this.settings.setIndex);
       for (const name of clusterLimitNames) hash.uint(this.settings.limits[name]);
     }
+    // The auth state by its canonical encoding (users and roles sorted by name).
+    if (this.authState.setIndex > 0) hash.raw(authTag).bytes(authRecord(this.authState).responses[0]?.result ?? new Uint8Array(0));
     for (const kv of this.keys.values()) {
       hash.raw(kvTag).bytes(kv.key).bytes(kv.value).uint(kv.createRevision).uint(kv.modRevision).uint(kv.version);
     }
@@ -365,6 +397,12 @@ export class KvStateMachine {
       this.keys.set(key, kv);
     }
     for (const session of image.sessions) {
+      if (session.clientId === authRecordId) {
+        assert(this.authState.setIndex === 0, 'image holds the auth record twice');
+        this.authState = decodeAuthRecord(session);
+        assert(this.authState.setIndex > 0 && this.authState.setIndex <= this.applied, () => `image auth state was set at index ${this.authState.setIndex}, outside [1, ${this.applied}]`);
+        continue;
+      }
       if (session.clientId === clusterLimitsRecordId) {
         assert(this.settings.setIndex === 0, 'image holds the cluster limits record twice');
         this.settings = decodeClusterLimitsRecord(session);
@@ -393,6 +431,7 @@ const kvTag = new Uint8Array([1]);
 const sessionTag = new Uint8Array([2]);
 const endTag = new Uint8Array([0]);
 const limitsTag = new Uint8Array([3]);
+const authTag = new Uint8Array([4]);
 
 /**
  * The clock after an entry stamped `timeMs`: it never goes back, and one entry moves it forward

@@ -146,8 +146,15 @@ export interface ClusterLimitsResult {
   readonly changed: boolean;
 }
 
+/** The answer to an `auth` cluster command that was applied (a refused one is an ErrorResult). */
+export interface AuthResult {
+  readonly type: 'auth';
+  /** The index of the entry (the auth state's `setIndex` after it). */
+  readonly setIndex: number;
+}
+
 /** The answer to a write command. */
-export type WriteResult = PutResult | DeleteResult | TxnResult | ErrorResult | ClusterLimitsResult;
+export type WriteResult = PutResult | DeleteResult | TxnResult | ErrorResult | ClusterLimitsResult | AuthResult;
 
 /** A client session: the saved answers that make retried writes exactly-once. */
 export interface SessionRecord {
@@ -202,7 +209,7 @@ export interface KvStateImage {
   /** The state machine's clock (see `ApplyOutcome.clockMs`). Added to the contract. */
   readonly clockMs: number;
   readonly kvs: Iterable<KeyValue>;
-  /** Client sessions, and the cluster limits record once limits were set (cluster-limits.ts). */
+  /** Client sessions, the auth record once auth was changed (auth-state.ts) and the cluster limits record once limits were set (cluster-limits.ts). */
   readonly sessions: Iterable<SessionRecord>;
 }
 

@@ -1,14 +1,15 @@
 /**
  * The public `raftkv.v1.Cluster` gRPC service: this node's status, the member list, membership
  * changes and leadership transfer (cluster-admin.ts holds their logic and guard rails). Changes
- * run on the leader; a follower answers FAILED_PRECONDITION with the leader in the trailers.
+ * need the root role once auth is on (Status, MemberList and ClusterLimitsGet stay open: clients
+ * find the leader with them before they can authenticate). Changes run on the leader; a follower answers FAILED_PRECONDITION with the leader in the trailers.
  */
 import type { UntypedServiceImplementation } from '@grpc/grpc-js';
 import type * as M from '../api/index.js';
 import { mergeClusterLimits, packageInfo, RoleNumber } from '../api/index.js';
 import type { NodeId } from '../util/index.js';
 import type { ClusterAdmin } from './cluster-admin.js';
-import { unary } from './kv-service.js';
+import { responseHeader, unary } from './kv-service.js';
 import type { Handler, KvServiceDeps } from './kv-service.js';
 
 /** What the Cluster service needs. */
@@ -19,13 +20,7 @@ export interface ClusterServiceDeps extends KvServiceDeps {
 /** Builds the `Cluster` service implementation. */
 export function clusterServiceImplementation(deps: ClusterServiceDeps): UntypedServiceImplementation {
   const { driver, options, admin } = deps;
-  const header = (): M.ResponseHeaderMsg => ({
-    revision: driver.kv.revision,
-    raftTerm: driver.term,
-    nodeId: options.id,
-    appliedIndex: driver.kv.appliedIndex,
-    leaderId: driver.leader ?? '',
-  });
+  const header = (): M.ResponseHeaderMsg => responseHeader(deps);
   const members = (): M.MemberMsg[] => {
     const conf = driver.confState;
     const member = (id: NodeId, isLearner: boolean): M.MemberMsg => ({
@@ -59,25 +54,30 @@ export function clusterServiceImplementation(deps: ClusterServiceDeps): UntypedS
     };
   };
   const memberList: Handler<object, M.MemberListResponseMsg> = async () => ({ header: header(), members: members() });
-  const memberAdd: Handler<M.MemberAddRequestMsg, M.MemberChangeResponseMsg> = async (req) => {
+  const memberAdd: Handler<M.MemberAddRequestMsg, M.MemberChangeResponseMsg> = async (req, _deadlineMs, call) => {
+    deps.authorizer.requireRoot(call, 'MemberAdd');
     await admin.add({ id: req.id ?? '', peerAddress: req.peerAddress ?? '', clientAddress: req.clientAddress ?? '', learner: req.isLearner === true });
     return { header: header(), members: members() };
   };
-  const memberPromote: Handler<M.MemberPromoteRequestMsg, M.MemberChangeResponseMsg> = async (req, deadlineMs) => {
+  const memberPromote: Handler<M.MemberPromoteRequestMsg, M.MemberChangeResponseMsg> = async (req, deadlineMs, call) => {
+    deps.authorizer.requireRoot(call, 'MemberPromote');
     await admin.promote(req.id ?? '', { force: req.force === true, deadlineMs });
     return { header: header(), members: members() };
   };
-  const memberRemove: Handler<M.MemberRemoveRequestMsg, M.MemberChangeResponseMsg> = async (req, deadlineMs) => {
+  const memberRemove: Handler<M.MemberRemoveRequestMsg, M.MemberChangeResponseMsg> = async (req, deadlineMs, call) => {
+    deps.authorizer.requireRoot(call, 'MemberRemove');
     await admin.remove(req.id ?? '', { force: req.force === true, deadlineMs });
     return { header: header(), members: members() };
   };
-  const leaderTransfer: Handler<M.LeaderTransferRequestMsg, M.LeaderTransferResponseMsg> = async (req, deadlineMs) => {
+  const leaderTransfer: Handler<M.LeaderTransferRequestMsg, M.LeaderTransferResponseMsg> = async (req, deadlineMs, call) => {
+    deps.authorizer.requireRoot(call, 'LeaderTransfer');
     const moved = await admin.transfer(req.to ?? null, deadlineMs);
     return { header: header(), leaderId: moved.to, previousLeaderId: moved.from };
   };
   const limitsResponse = (): M.ClusterLimitsResponseMsg => ({ header: header(), limits: { ...driver.kv.limits }, setIndex: driver.kv.clusterSettings.setIndex });
   const limitsGet: Handler<object, M.ClusterLimitsResponseMsg> = async () => limitsResponse();
-  const limitsSet: Handler<M.ClusterLimitsSetRequestMsg, M.ClusterLimitsResponseMsg> = async (req) => {
+  const limitsSet: Handler<M.ClusterLimitsSetRequestMsg, M.ClusterLimitsResponseMsg> = async (req, _deadlineMs, call) => {
+    deps.authorizer.requireRoot(call, 'ClusterLimitsSet');
     await driver.setClusterLimits(mergeClusterLimits(driver.kv.limits, req.limits ?? {}));
     return limitsResponse();
   };

@@ -14,9 +14,11 @@ import {
   NotLeaderError,
   OutcomeUnknownError,
   OverloadedError,
+  PermissionDeniedError,
   ProposalDroppedError,
   RaftkvError,
   SessionExpiredError,
+  UnauthenticatedError,
   UnavailableError,
 } from '../util/index.js';
 
@@ -32,6 +34,8 @@ function grpcStatusOf(e: RaftkvError): status {
   if (e instanceof CompactedError) return status.OUT_OF_RANGE;
   if (e instanceof FailedPreconditionError) return status.FAILED_PRECONDITION;
   if (e instanceof CorruptionError) return status.DATA_LOSS;
+  if (e instanceof UnauthenticatedError) return status.UNAUTHENTICATED;
+  if (e instanceof PermissionDeniedError) return status.PERMISSION_DENIED;
   return status.INTERNAL;
 }
 
@@ -53,6 +57,7 @@ export function toGrpcError(e: unknown, options: { write: boolean }): GrpcError 
   }
   if (e instanceof OverloadedError) metadata.set(ErrorTrailer.retryAfterMs, String(e.retryAfterMs));
   if (e instanceof InvalidArgumentError) metadata.set(ErrorTrailer.field, e.field);
+  if (e instanceof UnauthenticatedError && e.tokenRefused) metadata.set(ErrorTrailer.authRetry, 'token');
   if (options.write) metadata.set(ErrorTrailer.outcome, writeOutcome(e));
   return { code: grpcStatusOf(e), details: e.message, metadata, name: e.name, message: e.message };
 }

@@ -15,6 +15,8 @@ import { CompareResult, CompareTarget, Consistency, EventType, requireWellFormed
 import type { Compare, DeleteOp, DeleteResult, KeyValue, PutOp, PutResult, RangeOp, RangeResult, TxnOp, TxnResult } from '../kv/index.js';
 import { validateRangeOp } from '../kv/index.js';
 import { DeadlineExceededError, InvalidArgumentError, OutcomeUnknownError, ProposalDroppedError } from '../util/index.js';
+import { txnAccesses } from './auth/authorizer.js';
+import type { AuthorizedCall, Authorizer } from './auth/authorizer.js';
 import { toGrpcError } from './grpc-errors.js';
 import { awaitReadable } from './kv-requests.js';
 import type { ReadConsistency } from './kv-requests.js';
@@ -32,21 +34,22 @@ export interface KvServiceDeps {
   readonly metrics: NodeMetrics;
   /** The database's size on disk, for Status. */
   readonly dbSizeBytes: () => number;
+  /** Authentication and permission checks (auth/authorizer.ts): a no-op while auth is off. */
+  readonly authorizer: Authorizer;
 }
 
 const empty = new Uint8Array(0);
 
+/** The response header; a write passes its own revision (a retried write, its first answer's). */
+export function responseHeader(deps: Pick<KvServiceDeps, 'driver' | 'options'>, revision: number = deps.driver.kv.revision): M.ResponseHeaderMsg {
+  const { driver } = deps;
+  return { revision, raftTerm: driver.term, nodeId: deps.options.id, appliedIndex: driver.kv.appliedIndex, leaderId: driver.leader ?? '' };
+}
+
 /** Builds the `KV` service implementation. */
 export function kvServiceImplementation(deps: KvServiceDeps): UntypedServiceImplementation {
-  const { driver } = deps;
-  /** The response header; a write passes its own revision (a retried write, its first answer's). */
-  const header = (revision: number = driver.kv.revision): M.ResponseHeaderMsg => ({
-    revision,
-    raftTerm: driver.term,
-    nodeId: deps.options.id,
-    appliedIndex: driver.kv.appliedIndex,
-    leaderId: driver.leader ?? '',
-  });
+  const { driver, authorizer } = deps;
+  const header = (revision?: number): M.ResponseHeaderMsg => responseHeader(deps, revision);
   const read = async (consistency: number | undefined, maxStalenessMs: M.Uint64 | undefined, deadlineMs: number): Promise<number> => {
     const c = consistency ?? Consistency.LINEARIZABLE;
     if (c !== Consistency.LINEARIZABLE && c !== Consistency.STALE) throw new InvalidArgumentError('consistency', `unknown value ${c} (LINEARIZABLE = 0, STALE = 1)`);
@@ -54,28 +57,37 @@ export function kvServiceImplementation(deps: KvServiceDeps): UntypedServiceImpl
     return awaitReadable(driver, wanted, Math.max(1, deadlineMs - Date.now()));
   };
 
-  const put: Handler<M.PutRequestMsg, M.PutResponseMsg> = async (req) => {
-    const result = (await driver.write(putOp(req), sessionOf(req))) as PutResult;
+  // Every handler checks permissions first, on the node that runs it (a forwarded write: the leader).
+  const put: Handler<M.PutRequestMsg, M.PutResponseMsg> = async (req, _deadlineMs, call) => {
+    const op = putOp(req);
+    authorizer.requireKeys(call, [{ range: op, access: 'readwrite' }], 'Put');
+    const result = (await driver.write(op, sessionOf(req))) as PutResult;
     return { header: header(result.revision), prevKv: result.prevKv ? kvMsg(result.prevKv) : null };
   };
-  const get: Handler<M.GetRequestMsg, M.GetResponseMsg> = async (req, deadlineMs) => {
-    requireKey(req.key, 'key', deps.options);
+  const get: Handler<M.GetRequestMsg, M.GetResponseMsg> = async (req, deadlineMs, call) => {
+    authorizer.requireKeys(call, [{ range: { key: requireKey(req.key, 'key', deps.options) }, access: 'read' }], 'Get');
     const stalenessMs = await read(req.consistency, req.maxStalenessMs, deadlineMs);
     const kv = driver.kv.get(req.key);
     return { header: header(), found: kv !== null, value: kv?.value ?? empty, kv: kv ? kvMsg(kv) : null, stalenessMs };
   };
-  const del: Handler<M.DeleteRequestMsg, M.DeleteResponseMsg> = async (req) => {
-    const result = (await driver.write(deleteOp(req), sessionOf(req))) as DeleteResult;
+  const del: Handler<M.DeleteRequestMsg, M.DeleteResponseMsg> = async (req, _deadlineMs, call) => {
+    const op = deleteOp(req);
+    authorizer.requireKeys(call, [{ range: op, access: 'readwrite' }], 'Delete');
+    const result = (await driver.write(op, sessionOf(req))) as DeleteResult;
     return { header: header(result.revision), deleted: result.deleted, prevKvs: result.prevKvs.map(kvMsg) };
   };
-  const range: Handler<M.RangeRequestMsg, M.RangeResponseMsg> = async (req, deadlineMs) => {
+  const range: Handler<M.RangeRequestMsg, M.RangeResponseMsg> = async (req, deadlineMs, call) => {
     const op = rangeOp(req);
     validateRangeOp(op, deps.options.limits);
+    authorizer.requireKeys(call, [{ range: op, access: 'read' }], 'Range');
     const stalenessMs = await read(req.consistency, req.maxStalenessMs, deadlineMs);
     return { ...rangeMsg(driver.kv.range(op)), header: header(), stalenessMs };
   };
-  const txn: Handler<M.TxnRequestMsg, M.TxnResponseMsg> = async (req) => {
-    const result = (await driver.write(txnOp(req), sessionOf(req))) as TxnResult;
+  const txn: Handler<M.TxnRequestMsg, M.TxnResponseMsg> = async (req, _deadlineMs, call) => {
+    const op = txnOp(req);
+    // Every key the txn may touch, on either branch: a txn that reaches outside fails whole.
+    authorizer.requireKeys(call, txnAccesses(op), 'Txn');
+    const result = (await driver.write(op, sessionOf(req))) as TxnResult;
     return { header: header(result.revision), succeeded: result.succeeded, responses: result.results.map((r) => responseOp(r, header(result.revision))) };
   };
 
@@ -89,8 +101,11 @@ export function kvServiceImplementation(deps: KvServiceDeps): UntypedServiceImpl
   };
 }
 
-/** A request handler: the request and its absolute deadline (ms since the epoch) in, the response out. */
-export type Handler<Req, Res> = (req: Req, deadlineMs: number) => Promise<Res>;
+/**
+ * A request handler: the request, its absolute deadline (ms since the epoch) and the call (its
+ * metadata and TLS context, for authentication) in, the response out.
+ */
+export type Handler<Req, Res> = (req: Req, deadlineMs: number, call: AuthorizedCall) => Promise<Res>;
 
 /**
  * Wraps a handler with the things every unary call needs: a deadline (the client's, else the
@@ -104,7 +119,7 @@ export function unary<Req, Res>(method: string, write: boolean, handler: Handler
     const expired = new Promise<never>((_, reject) => {
       timer = setTimeout(() => reject(new DeadlineExceededError(`deadline of ${method} passed`)), Math.max(0, deadlineMs - Date.now()));
     });
-    Promise.race([wellFormedFirst(handler)(call.request, deadlineMs), expired]).then(
+    Promise.race([wellFormedFirst(handler)(call.request, deadlineMs, call), expired]).then(
       (res) => {
         clearTimeout(timer);
         end('OK');
@@ -233,6 +248,8 @@ function watchHandler(deps: KvServiceDeps, header: () => M.ResponseHeaderMsg): h
       requireWellFormed(req);
       // An empty key with `prefix` watches the whole key space; otherwise a key is required.
       if (req.prefix !== true || (req.key?.length ?? 0) > 0) requireKey(req.key, 'key', deps.options);
+      const rangeEnd = req.rangeEnd ?? empty;
+      deps.authorizer.requireKeys(call, [{ range: req.prefix === true ? { key: req.key ?? empty, prefix: true } : rangeEnd.length > 0 ? { key: req.key ?? empty, ...rangeEndOf(rangeEnd) } : { key: req.key ?? empty }, access: 'read' }], 'Watch');
       unsubscribe = deps.watches.watch(
         { key: req.key ?? empty, rangeEnd: req.rangeEnd ?? empty, prefix: req.prefix === true, startRevision: toNumber(req.startRevision) },
         {

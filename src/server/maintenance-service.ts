@@ -10,6 +10,7 @@ import { requireWellFormed } from '../api/index.js';
 import type { Logger } from '../util/index.js';
 import type { BackupHeader } from './backup-format.js';
 import { takeBackup } from './backup-source.js';
+import type { Authorizer } from './auth/authorizer.js';
 import { toGrpcError } from './grpc-errors.js';
 import type { NodeMetrics } from './metrics.js';
 import type { NodeOptions } from './options.js';
@@ -21,6 +22,7 @@ export interface MaintenanceServiceDeps {
   readonly driver: RaftDriver;
   readonly metrics: NodeMetrics;
   readonly logger: Logger;
+  readonly authorizer: Authorizer;
 }
 
 /** The header as the `BackupInfo` message. */
@@ -60,6 +62,8 @@ export function maintenanceServiceImplementation(deps: MaintenanceServiceDeps): 
 
 async function streamBackup(deps: MaintenanceServiceDeps, call: ServerWritableStream<M.BackupRequestMsg, M.BackupResponseMsg>): Promise<void> {
   requireWellFormed(call.request);
+  // A backup holds every key, value and user: root only once auth is on.
+  deps.authorizer.requireRoot(call, 'Maintenance/Backup');
   const deadline = call.getDeadline();
   const deadlineMs = deadline instanceof Date ? deadline.getTime() : Number(deadline);
   const timeoutMs = Number.isFinite(deadlineMs) && deadlineMs > 0 ? Math.max(1, deadlineMs - Date.now()) : deps.options.requestTimeoutMs;

@@ -11,12 +11,14 @@ import * as protoLoader from '@grpc/proto-loader';
 import { ReflectionService } from '@grpc/reflection';
 import { HealthImplementation } from 'grpc-health-check';
 import type { Server as HttpServer } from 'node:http';
-import { clusterService, kvService, maintenanceService, packageInfo, resolveProtoFile } from '../api/index.js';
+import { authService, clusterService, kvService, maintenanceService, packageInfo, resolveProtoFile } from '../api/index.js';
 import type { NodeId, Logger } from '../util/index.js';
 import { LevelStorage } from '../storage/index.js';
 import { addRaftPeerService, GrpcTransport, peerServerOptions, registerPeerSecurityMetrics } from '../transport/index.js';
 import type { TransportMetrics } from '../transport/index.js';
 import { FailedPreconditionError } from '../util/index.js';
+import { authServiceImplementation } from './auth/auth-service.js';
+import { Authorizer } from './auth/authorizer.js';
 import { BackupScheduler } from './backup-scheduler.js';
 import { ClusterAdmin } from './cluster-admin.js';
 import { clusterServiceImplementation } from './cluster-service.js';
@@ -118,7 +120,9 @@ export class RaftkvNode {
     const dbSizeBytes = (): number => directoryBytes(options.dataDir);
     const admin = new ClusterAdmin({ driver, options, logger });
     const backups = new BackupScheduler({ driver, options, metrics, logger });
-    const serviceDeps = { options, driver, watches, metrics, dbSizeBytes, admin, logger };
+    // Permissions are decided by this node's applied auth state (replicated) and its wall clock (token expiry).
+    const authorizer = new Authorizer({ auth: () => (driver as RaftDriver).kv.auth, nowMs: () => Date.now() });
+    const serviceDeps = { options, driver, watches, metrics, dbSizeBytes, admin, logger, authorizer };
     const kv = kvServiceImplementation(serviceDeps);
 
     // A peer's messages count only while it is a member. A node that has no membership yet
@@ -162,6 +166,7 @@ export class RaftkvNode {
     clientServer.addService(kvService, withWriteForwarding(kv, forwarder));
     clientServer.addService(clusterService, clusterServiceImplementation(serviceDeps));
     clientServer.addService(maintenanceService, maintenanceServiceImplementation(serviceDeps));
+    clientServer.addService(authService, authServiceImplementation(serviceDeps));
     const health = new HealthImplementation({ '': 'NOT_SERVING', 'raftkv.v1.KV': 'NOT_SERVING' });
     health.addToServer(clientServer);
     const packageDefinition = protoLoader.loadSync(resolveProtoFile('kv.proto'), { keepCase: true });

@@ -86,6 +86,8 @@ export interface NodeOptions {
   readonly sessionTtlMs: number;
   /** Default deadline for a request that carries none. */
   readonly requestTimeoutMs: number;
+  /** How long an auth token (Auth/Authenticate) is valid. */
+  readonly authTokenTtlMs: number;
   /** Where scheduled backups go; '' turns them off. */
   readonly backupDir: string;
   /** Time between scheduled backups. */
@@ -109,6 +111,7 @@ const numberOptions = [
   'snapshotCatchupEntries',
   'sessionTtlMs',
   'requestTimeoutMs',
+  'authTokenTtlMs',
   'backupIntervalMs',
   'backupKeep',
   'tlsReloadIntervalMs',
@@ -317,6 +320,7 @@ export function resolveNodeOptions(...sources: RawOptions[]): NodeOptions {
     snapshotCatchupEntries: num('snapshotCatchupEntries', 5_000),
     sessionTtlMs: num('sessionTtlMs', 10 * 60 * 1000),
     requestTimeoutMs: num('requestTimeoutMs', 5_000),
+    authTokenTtlMs: num('authTokenTtlMs', 5 * 60 * 1000),
     backupDir: str('backupDir', ''),
     backupIntervalMs: num('backupIntervalMs', 60 * 60 * 1000),
     backupKeep: num('backupKeep', 24),

@@ -10,7 +10,7 @@
  * promotions), and the snapshot pipeline (send, receive, install, take, compact).
  */
 import { defaultClusterLimits, encodeClusterCommand, encodeCommand, KvStateMachine, validateCommand } from '../kv/index.js';
-import type { ClusterLimits, KvCommand, KvStateImage, Mutation, WriteOp, WriteResult } from '../kv/index.js';
+import type { ClusterCommand, ClusterLimits, KvCommand, KvStateImage, Mutation, WriteOp, WriteResult } from '../kv/index.js';
 import { decodeConfChange, RawNode } from '../raft/index.js';
 import type { ConfChange, ConfState, Entry, Message, RaftTestFaults, ReadState, Ready, Role, Snapshot, SnapshotMessage, SoftState } from '../raft/index.js';
 import type { Transport } from '../transport/index.js';
@@ -286,14 +286,22 @@ export class RaftDriver {
    * `clusterLimits` result; INVALID_ARGUMENT if they are out of range).
    */
   async setClusterLimits(limits: ClusterLimits): Promise<WriteResult> {
+    return this.proposeClusterCommand({ type: 'setClusterLimits', limits, ifUnset: false }, 'cluster limits');
+  }
+
+  /**
+   * Proposes a cluster command (leader only: cluster limits, users, roles, the auth switch) and
+   * resolves with its result once applied here.
+   */
+  async proposeClusterCommand(command: ClusterCommand, what: string): Promise<WriteResult> {
     this.assertServing();
     if (this.soft.role !== 'leader') throw this.notLeader();
-    const data = encodeClusterCommand({ type: 'setClusterLimits', limits, ifUnset: false });
+    const data = encodeClusterCommand(command);
     let at: { index: LogIndex; term: number };
     try {
       at = this.raw.propose(data);
     } catch (e) {
-      if (isErrorCode(e, 'PROPOSAL_DROPPED')) throw new UnavailableError(`cluster limits not accepted: ${(e as Error).message}`);
+      if (isErrorCode(e, 'PROPOSAL_DROPPED')) throw new UnavailableError(`${what} not accepted: ${(e as Error).message}`);
       throw e;
     }
     const result = this.proposals.track(at.index, toTerm(at.term));

@@ -17,7 +17,9 @@ export type ErrorCode =
   | 'CORRUPTION'
   | 'ALREADY_EXISTS'
   | 'FAILED_PRECONDITION'
-  | 'SESSION_EXPIRED';
+  | 'SESSION_EXPIRED'
+  | 'UNAUTHENTICATED'
+  | 'PERMISSION_DENIED';
 
 /** Whether a failed write may have been applied. */
 export type WriteOutcome = 'not_applied' | 'unknown';
@@ -116,4 +118,22 @@ export class FailedPreconditionError extends RaftkvError {
 /** True if `e` is a raftkv error with the given code. */
 export function isErrorCode(e: unknown, code: ErrorCode): boolean {
   return e instanceof RaftkvError && e.code === code;
+}
+
+/** No credentials, or bad or expired ones (gRPC UNAUTHENTICATED). Never applied. */
+export class UnauthenticatedError extends RaftkvError {
+  readonly code = 'UNAUTHENTICATED';
+  constructor(
+    message: string,
+    /** True when a token was sent and refused (expired, re-enabled...): authenticating again may succeed. */
+    readonly tokenRefused = false,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+/** The authenticated user lacks the permission the call needs (gRPC PERMISSION_DENIED). Never applied. */
+export class PermissionDeniedError extends RaftkvError {
+  readonly code = 'PERMISSION_DENIED';
 }

@@ -11,6 +11,7 @@ import { freePorts } from '../../cluster/local-cluster.js';
 import { RaftkvNode, resolveNodeOptions } from '../../src/server/index.js';
 import type { RawOptions } from '../../src/server/options.js';
 import { noopLogger } from '../../src/util/index.js';
+import type { Logger } from '../../src/util/index.js';
 
 /** Where one node listens and keeps its data. */
 export interface NodePlan {
@@ -52,8 +53,8 @@ export class InProcessCluster {
     return p;
   }
 
-  /** Starts node `id` with extra flags (as `raftkv serve` would take them). */
-  async start(id: string, flags: RawOptions = {}): Promise<RaftkvNode> {
+  /** Starts node `id` with extra flags (as `raftkv serve` would take them), logging to `logger` (default: nowhere). */
+  async start(id: string, flags: RawOptions = {}, logger: Logger = noopLogger): Promise<RaftkvNode> {
     const p = this.plan(id);
     const options = resolveNodeOptions(
       {
@@ -67,7 +68,7 @@ export class InProcessCluster {
         ...flags,
       },
     );
-    const node = await RaftkvNode.start(options, noopLogger, (error) => this.fatal.push({ id, error }));
+    const node = await RaftkvNode.start(options, logger, (error) => this.fatal.push({ id, error }));
     this.nodes.set(id, node);
     return node;
   }

@@ -4,13 +4,15 @@
  * so what a follower forwards is the client's request byte for byte. The leader runs it through
  * the same handlers as a direct client call (deadline, error trailers, metrics) and never
  * forwards it again: a node that is no longer the leader answers NOT_LEADER, which the follower
- * hands back to the client, whose library follows the hint.
+ * hands back to the client, whose library follows the hint. The client's permission is checked
+ * by those handlers, on the leader (the follower did not check it).
  */
 import { status as grpcStatus } from '@grpc/grpc-js';
 import type { handleUnaryCall, ServiceDefinition, UntypedServiceImplementation } from '@grpc/grpc-js';
 import { kvService } from '../../api/index.js';
 import { admitCall, peerMetadataKeys } from '../../transport/index.js';
 import type { AdmissionContext } from '../../transport/index.js';
+import { forwardedCalls, forwardedUserHeader } from '../auth/authorizer.js';
 
 /** The client writes that can be forwarded. */
 export const forwardedMethods = ['Put', 'Delete', 'Txn'] as const;
@@ -50,6 +52,11 @@ export function forwardedKvImplementation(kv: UntypedServiceImplementation, admi
         callback({ code: grpcStatus.PERMISSION_DENIED, details });
         return;
       }
+      // The handler checks the client's permission here, where the write runs: with the token the
+      // follower passed on, or the certificate user an admitted member vouches for (never this
+      // peer stream's own certificate, which names the follower).
+      const vouched = call.metadata.get(forwardedUserHeader)[0];
+      forwardedCalls.set(call, typeof vouched === 'string' ? vouched : '');
       handler(call, callback);
     }) as handleUnaryCall<unknown, unknown>;
   }

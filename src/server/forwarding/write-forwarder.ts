@@ -21,6 +21,7 @@ import { ErrorTrailer, RequestHeader } from '../../api/index.js';
 import { DeadlineExceededError, OutcomeUnknownError, OverloadedError, UnavailableError } from '../../util/index.js';
 import type { Logger, NodeId } from '../../util/index.js';
 import { peerMetadataKeys } from '../../transport/index.js';
+import { certificateUser, forwardedUserHeader } from '../auth/authorizer.js';
 import { toGrpcError } from '../grpc-errors.js';
 import { forwardedKvService, forwardedMethods } from './forwarded-kv-service.js';
 import type { ForwardedMethod } from './forwarded-kv-service.js';
@@ -123,6 +124,9 @@ export class WriteForwarder {
       }
       const metadata = new grpc.Metadata();
       for (const key of carriedHeaders) for (const value of call.metadata.get(key)) metadata.add(key, value);
+      // A client that signed in with a certificate: the leader cannot see it, this node vouches for its name.
+      const certUser = certificateUser(call);
+      if (certUser !== null) metadata.set(forwardedUserHeader, certUser);
       metadata.set(RequestHeader.forwardedBy, deps.selfId);
       metadata.set(peerMetadataKeys.from, deps.selfId);
       const definition = forwardedKvService[method];
