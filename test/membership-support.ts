@@ -6,7 +6,7 @@
 import { execFile } from 'node:child_process';
 import type { LocalCluster, NodeStatus } from '../cluster/local-cluster.js';
 import { sleep } from '../cluster/local-cluster.js';
-import { bytes, RawClient } from './support/raw-client.js';
+import { bytes, RawClients } from './support/raw-client.js';
 
 /** What a CLI run printed and how it exited. */
 export interface CliResult {
@@ -75,21 +75,9 @@ export async function metric(cluster: LocalCluster, id: string, name: string): P
 }
 
 /** A pool of raw clients by address. */
-export class Clients {
-  private readonly byAddress = new Map<string, RawClient>();
-
-  get(address: string): RawClient {
-    let c = this.byAddress.get(address);
-    if (!c) {
-      c = new RawClient(address);
-      this.byAddress.set(address, c);
-    }
-    return c;
-  }
-
-  close(): void {
-    for (const c of this.byAddress.values()) c.close();
-    this.byAddress.clear();
+export class Clients extends RawClients {
+  constructor() {
+    super((address) => address);
   }
 }
 

@@ -8,24 +8,16 @@ import { repoRoot, sleep } from '../cluster/local-cluster.js';
 import type { LocalCluster } from '../cluster/local-cluster.js';
 import { repeatedKeys } from './support/log-keys.js';
 import { useTestCluster } from './support/test-cluster.js';
-import { bytes, num, RawClient, text } from './support/raw-client.js';
+import { bytes, num, RawClients, text } from './support/raw-client.js';
+import type { RawClient } from './support/raw-client.js';
 
 let cluster: LocalCluster;
-const clients = new Map<string, RawClient>();
-const client = (id: string): RawClient => {
-  let c = clients.get(id);
-  if (!c) {
-    c = new RawClient(cluster.spec(id).clientAddress);
-    clients.set(id, c);
-  }
-  return c;
-};
+const clients = new RawClients((id) => cluster.spec(id).clientAddress);
+const client = (id: string): RawClient => clients.get(id);
 
 useTestCluster('e2e', {
   started: (c) => (cluster = c),
-  beforeClose: () => {
-    for (const c of clients.values()) c.close();
-  },
+  beforeClose: () => clients.close(),
 });
 
 async function leaderId(): Promise<string> {

@@ -167,21 +167,10 @@ export class ClusterApi {
 
   /** The members, as of the answering node's applied configuration, with client addresses filled in from what this client learned. */
   async members(options: CallOptions = {}): Promise<Member[]> {
-    const timeoutMs = options.timeoutMs ?? this.options.timeoutMs;
-    const { response, endpoint } = await this.runner.run({
-      method: 'MemberList',
-      write: false,
-      target: 'any',
-      idempotent: true,
-      deadlineMs: Date.now() + timeoutMs,
-      timeoutMs,
-      signal: options.signal,
-      send: (e, deadlineMs, signal) => e.unary(clusterService.MemberList, {}, deadlineMs, signal),
-      header: (r) => r.header,
-    });
-    this.router.learnHeader(endpoint, response.header);
+    const response = await this.callAny('MemberList', clusterService.MemberList, {}, options);
     return this.membersOf(response.members);
   }
+
 
   /** The leader's id and endpoint, finding them if unknown; null if no leader can be found before the deadline. */
   async leader(options: CallOptions = {}): Promise<{ id: string; endpoint: string | null } | null> {
@@ -261,7 +250,7 @@ export class ClusterApi {
 
   /** Changes cluster limits through the log (limits not named keep their value); resolves with them once applied. */
   async setClusterLimits(limits: M.ClusterLimitsMsg, options: AdminCallOptions = {}): Promise<M.ClusterLimitsResponseMsg> {
-    return this.admin('ClusterLimitsSet', clusterService.ClusterLimitsSet, { limits }, options, this.options.timeoutMs);
+    return this.callLeader('ClusterLimitsSet', clusterService.ClusterLimitsSet, { limits }, options);
   }
 
   /**

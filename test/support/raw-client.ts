@@ -59,6 +59,27 @@ export class RawClient {
   }
 }
 
+/** One RawClient per key (a node id, an address), made on first use; `close` them in the file's teardown. */
+export class RawClients {
+  private readonly clients = new Map<string, RawClient>();
+
+  constructor(private readonly addressOf: (key: string) => string) {}
+
+  get(key: string): RawClient {
+    let c = this.clients.get(key);
+    if (!c) {
+      c = new RawClient(this.addressOf(key));
+      this.clients.set(key, c);
+    }
+    return c;
+  }
+
+  close(): void {
+    for (const c of this.clients.values()) c.close();
+    this.clients.clear();
+  }
+}
+
 function toCallError(e: grpc.ServiceError): CallError {
   const trailers: Record<string, string> = {};
   for (const [k, v] of Object.entries(e.metadata?.getMap() ?? {})) trailers[k] = String(v);

@@ -82,10 +82,6 @@ export class WriteForwarder {
 
   private readonly pendingGauge: Gauge;
 
-  private setPending(n: number): void {
-    this.pendingGauge.set(n);
-  }
-
   /** The leader and its peer address when a write arriving here should be forwarded, else null. */
   target(): { readonly leader: NodeId; readonly address: string } | null {
     const { view, selfId } = this.deps;
@@ -102,11 +98,9 @@ export class WriteForwarder {
       callback(toGrpcError(new OverloadedError(`too many writes forwarded to the leader and not yet answered (forwardsPendingMax ${deps.forwardsPendingMax})`, 100), { write: true }));
       return;
     }
-    this.pending++;
-    this.setPending(this.pending);
+    this.pendingGauge.set(++this.pending);
     const done = (outcome: ForwardOutcome, err: grpc.StatusObject | Partial<grpc.StatusObject> | null, res?: unknown): void => {
-      this.pending--;
-      this.setPending(this.pending);
+      this.pendingGauge.set(--this.pending);
       this.count(method, outcome);
       if (err === null) callback(null, res);
       else callback(err as grpc.ServerErrorResponse);
