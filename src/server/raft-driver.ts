@@ -18,6 +18,7 @@ import { assert, isErrorCode, NotLeaderError, OutcomeUnknownError, OverloadedErr
 import type { Logger, LogIndex, NodeId, Term } from '../util/index.js';
 import { applySkippingDuplicateCheck, noteAppliedOutcome, proposeBootstrapLimits } from './apply-notes.js';
 import { AddressBook } from './driver/address-book.js';
+import { LeaseKeeper } from './driver/lease-keeper.js';
 import { Freshness } from './driver/freshness.js';
 import { PeerRoundTrips } from './driver/peer-round-trips.js';
 import { ProposalTracker } from './driver/proposal-tracker.js';
@@ -83,6 +84,8 @@ export class RaftDriver {
   private readonly lastHeardMs = new Map<NodeId, number>();
   /** Heartbeat round trips to each peer, while this node leads (the peer round-trip metric). */
   private readonly roundTrips = new PeerRoundTrips();
+  /** Lease deadlines and expiry while this node leads (driver/lease-keeper.ts). */
+  readonly leases: LeaseKeeper;
   /** When a dropped-append warning was last logged (rate limit). */
   private joinWarnedMs = Number.NEGATIVE_INFINITY;
   private processing = false;
@@ -116,6 +119,12 @@ export class RaftDriver {
         isStopped: () => this.stopped,
       },
     );
+    this.leases = new LeaseKeeper({
+      nowMs: () => this.now(),
+      leases: () => this.kvMachine.leases(),
+      hasLease: (id) => this.kvMachine.leaseInfo(id) !== null,
+      proposeRevoke: (id) => this.write({ type: 'leaseRevoke', id }, { clientId: '', seq: 0, ackSeq: 0 }),
+    });
     this.raw = new RawNode({
       id: options.id,
       storage,
@@ -459,6 +468,7 @@ export class RaftDriver {
     if (this.stopped) return;
     this.raw.tick();
     this.reads.expire(this.now());
+    this.leases.tick();
     this.kick();
   }
 
@@ -540,12 +550,14 @@ export class RaftDriver {
     if (s.leader !== before.leader && s.leader !== null) this.deps.metrics.leaderChanges.inc();
     if (before.role !== 'leader' && s.role === 'leader') {
       this.freshness.onBecameLeader();
+      this.leases.onBecameLeader();
       // A new leader records its flags as the cluster limits if the log never set them.
       proposeBootstrapLimits(this.kvMachine, this.deps.options, this.deps.logger, (data) => this.raw.propose(data));
     }
     if (before.role === 'leader' && s.role !== 'leader') {
       this.freshness.onLostLeadership(this.deps.options.id, this.conf.voters, this.now());
       this.roundTrips.clear();
+      this.leases.onLostLeadership();
       this.proposals.failAll(new OutcomeUnknownError('leadership was lost while the write was in flight; it may or may not apply'));
     }
     if (s.leader !== before.leader) this.reads.failAll(new UnavailableError('the leader changed before the read was confirmed; retry'));
@@ -602,6 +614,7 @@ export class RaftDriver {
       } else {
         const outcome = skipDuplicateCheck ? applySkippingDuplicateCheck(this.kvMachine, entry) : this.kvMachine.applyEncoded(entry.index, entry.data);
         noteAppliedOutcome(entry, outcome, this.deps);
+        this.leases.onApplied(outcome.result);
         mutations.push(...outcome.mutations);
         if (outcome.mutations.length > 0) changes.push({ index: entry.index, revision: outcome.revision, mutations: outcome.mutations });
         settled.push({ entry, result: outcome.result });
