@@ -20,6 +20,7 @@ import type { Logger, LogIndex, NodeId } from '../util/index.js';
 import { proposeBootstrapLimits } from './apply-notes.js';
 import { AddressBook } from './driver/address-book.js';
 import { ApplyStep } from './driver/apply-step.js';
+import { LeaseKeeper } from './driver/lease-keeper.js';
 import { Freshness } from './driver/freshness.js';
 import { LinearizableReads } from './driver/linearizable-reads.js';
 import { PeerContact } from './driver/peer-contact.js';
@@ -84,6 +85,8 @@ export class RaftDriver {
   private readonly quiescentTasks = new QuiescentTasks();
   /** Last contact, heartbeat round trips and freshness evidence by peer. */
   private readonly contact: PeerContact;
+  /** Lease deadlines and expiry while this node leads (driver/lease-keeper.ts). */
+  readonly leases: LeaseKeeper;
   private processing = false;
   private again = false;
   private stopped = false;
@@ -100,7 +103,7 @@ export class RaftDriver {
     this.book = new AddressBook({ id: options.id, peerAddress: options.advertisePeer, clientAddress: options.advertiseClient }, storage.clusterId);
     const { book, proposals, reads, freshness } = this;
     this.applied = new ApplyStep(
-      { options, metrics, logger, transport, book, proposals, reads, freshness, applyConfChange: (c) => this.raw.applyConfChange(c), peers: () => this.peers(), ...(deps.onApplied ? { onApplied: deps.onApplied } : {}) },
+      { options, metrics, logger, transport, book, proposals, reads, freshness, applyConfChange: (c) => this.raw.applyConfChange(c), peers: () => this.peers(), onResult: (r) => this.leases.onApplied(r), ...(deps.onApplied ? { onApplied: deps.onApplied } : {}) },
       image,
       storage.initialState().confState,
     );
@@ -119,6 +122,12 @@ export class RaftDriver {
         isStopped: () => this.stopped,
       },
     );
+    this.leases = new LeaseKeeper({
+      nowMs: () => this.now(),
+      leases: () => this.kvMachine.leases(),
+      hasLease: (id) => this.kvMachine.leaseInfo(id) !== null,
+      proposeRevoke: (id) => this.write({ type: 'leaseRevoke', id }, { clientId: '', seq: 0, ackSeq: 0 }),
+    });
     this.raw = new RawNode({
       id: options.id,
       storage,
@@ -381,6 +390,7 @@ export class RaftDriver {
     if (this.stopped) return;
     this.raw.tick();
     this.reads.expire(this.now());
+    this.leases.tick();
     this.kick();
   }
 
@@ -454,12 +464,14 @@ export class RaftDriver {
     if (s.leader !== before.leader && s.leader !== null) this.deps.metrics.leaderChanges.inc();
     if (before.role !== 'leader' && s.role === 'leader') {
       this.freshness.onBecameLeader();
+      this.leases.onBecameLeader();
       // A new leader records its flags as the cluster limits if the log never set them.
       proposeBootstrapLimits(this.kvMachine, this.deps.options, this.deps.logger, (data) => this.raw.propose(data));
     }
     if (before.role === 'leader' && s.role !== 'leader') {
       this.freshness.onLostLeadership(this.deps.options.id, this.conf.voters, this.now());
       this.contact.lostLeadership();
+      this.leases.onLostLeadership();
       this.proposals.failAll(new OutcomeUnknownError('leadership was lost while the write was in flight; it may or may not apply'));
     }
     if (s.leader !== before.leader) this.reads.failAll(new UnavailableError('the leader changed before the read was confirmed; retry'));

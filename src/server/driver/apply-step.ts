@@ -41,6 +41,8 @@ export interface ApplyStepDeps {
   readonly applyConfChange: (change: ConfChange) => ConfState;
   /** The peers the transport should connect to under the current membership. */
   readonly peers: () => Map<NodeId, string>;
+  /** Every applied command's result, as it is applied (the lease keeper learns grants and revokes). */
+  readonly onResult?: (result: WriteResult) => void;
   /** Watchers: every applied entry's changes, once its batch is written. */
   readonly onApplied?: (changes: readonly AppliedChange[]) => void;
 }
@@ -113,6 +115,7 @@ export class ApplyStep {
       } else {
         const outcome = skipDuplicateCheck ? applySkippingDuplicateCheck(kv, entry) : kv.applyEncoded(entry.index, entry.data);
         noteAppliedOutcome(entry, outcome, this.deps);
+        this.deps.onResult?.(outcome.result);
         for (const m of outcome.mutations) mutations.push(m);
         if (outcome.mutations.length > 0) changes.push({ index: entry.index, revision: outcome.revision, mutations: outcome.mutations });
         settled.push({ entry, result: outcome.result });
