@@ -6,6 +6,7 @@ import type { UntypedServiceImplementation } from '@grpc/grpc-js';
 import type * as M from '../../api/index.js';
 import { toNumber } from '../../api/index.js';
 import type { EtcdMsg } from '../../api/etcd/index.js';
+import type { Logger } from '../../util/index.js';
 import type { ClusterServiceDeps } from '../cluster-service.js';
 import { clusterIdOf, memberIdOf } from './etcd-ids.js';
 
@@ -14,6 +15,7 @@ export type EtcdAlarm = 'NOSPACE' | 'CORRUPT';
 
 /** What the etcd services need. */
 export interface EtcdServiceDeps extends ClusterServiceDeps {
+  readonly logger: Logger;
   /** raftkv.v1.KV as registered on the client port (with write forwarding): etcd's KV runs through it. */
   readonly raftkvKv: UntypedServiceImplementation;
   /** raftkv.v1.Auth: etcd's Auth runs through it. */
