@@ -30,6 +30,8 @@ export interface RangeFinish {
   readonly maxCreate: number;
   /** True when raftkv must return the whole range (sorting or filtering follows). */
   readonly needsAll: boolean;
+  /** Strip values after sorting: etcd sorts by value before keys_only takes the values away. */
+  readonly stripValues: boolean;
 }
 
 /** The effective sort of a request: etcd sorts ascending when a target is given without an order. */
@@ -59,21 +61,24 @@ export function raftkvRange(req: EtcdMsg, serializableAllowed = true): { request
     minCreate: int(req.minCreateRevision, 'min_create_revision'),
     maxCreate: int(req.maxCreateRevision, 'max_create_revision'),
     needsAll: false,
+    stripValues: false,
   };
   const filtered = finish.minMod > 0 || finish.maxMod > 0 || finish.minCreate > 0 || finish.maxCreate > 0;
   const needsAll = order !== SortOrder.NONE || filtered;
   const countOnly = req.countOnly === true;
+  const keysOnly = req.keysOnly === true;
+  const sortsByValue = needsAll && !countOnly && keysOnly && order !== SortOrder.NONE && target === SortTarget.VALUE;
   return {
     request: {
       key,
       ...(rangeEnd.length > 0 ? { rangeEnd } : {}),
       // Sorting or filtering needs the whole range; count_only needs no keys at all.
       limit: needsAll && !countOnly ? 0 : limit,
-      keysOnly: req.keysOnly === true,
+      keysOnly: keysOnly && !sortsByValue,
       countOnly,
       consistency: serializableAllowed && req.serializable === true ? Consistency.STALE : Consistency.LINEARIZABLE,
     },
-    finish: { ...finish, needsAll: needsAll && !countOnly },
+    finish: { ...finish, needsAll: needsAll && !countOnly, stripValues: sortsByValue },
   };
 }
 
@@ -125,5 +130,5 @@ export function finishRange(res: Pick<M.RangeResponseMsg, 'kvs' | 'more' | 'coun
   }
   const more = finish.limit > 0 && kvs.length > finish.limit;
   if (more) kvs = kvs.slice(0, finish.limit);
-  return { kvs: kvs.map(etcdKv), more, count };
+  return { kvs: kvs.map((kv) => etcdKv(finish.stripValues ? { ...kv, value: empty } : kv)), more, count };
 }

@@ -30,7 +30,7 @@ export const EtcdCompareTarget = { VERSION: 0, CREATE: 1, MOD: 2, VALUE: 3, LEAS
 
 const empty = new Uint8Array(0);
 /** A range answered as raftkv gave it. */
-const noFinish: RangeFinish = { sortOrder: 0, sortTarget: 0, limit: 0, minMod: 0, maxMod: 0, minCreate: 0, maxCreate: 0, needsAll: false };
+const noFinish: RangeFinish = { sortOrder: 0, sortTarget: 0, limit: 0, minMod: 0, maxMod: 0, minCreate: 0, maxCreate: 0, needsAll: false, stripValues: false };
 const resultMap: Record<number, number> = {
   [EtcdCompareResult.EQUAL]: CompareResult.EQUAL,
   [EtcdCompareResult.GREATER]: CompareResult.GREATER,
