@@ -78,23 +78,26 @@ async function streamBackup(deps: MaintenanceServiceDeps, call: ServerWritableSt
       if (cancelled) break;
       const more = call.write({ data, info: first ? backupInfoMsg(backup.header) : null });
       first = false;
-      if (!more) {
-        await new Promise<void>((resolve) => {
-          const resume = (): void => {
-            call.off('drain', resume);
-            call.off('cancelled', resume);
-            call.off('close', resume);
-            resolve();
-          };
-          call.on('drain', resume);
-          call.on('cancelled', resume);
-          call.on('close', resume);
-        });
-      }
+      if (!more) await writableDrained(call);
     }
   } finally {
     await backup.bytes.return(undefined);
   }
   if (!cancelled) call.end();
   deps.logger.info({ index: backup.header.index, keys: backup.header.keyCount, cancelled }, 'backup: streamed');
+}
+
+/** Resolves once a server stream's write buffer drained, or the call was cancelled or closed. */
+export function writableDrained(call: ServerWritableStream<unknown, unknown>): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const resume = (): void => {
+      call.off('drain', resume);
+      call.off('cancelled', resume);
+      call.off('close', resume);
+      resolve();
+    };
+    call.on('drain', resume);
+    call.on('cancelled', resume);
+    call.on('close', resume);
+  });
 }

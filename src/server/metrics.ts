@@ -8,6 +8,7 @@
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { clusterService, kvService, maintenanceService, packageInfo } from '../api/index.js';
+import { etcdServices } from '../api/etcd/index.js';
 
 /** Latency buckets from 100 µs to 10 s, in seconds. */
 const latencyBuckets = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
@@ -185,10 +186,14 @@ interface GrpcLabels {
 
 /** The gRPC labels of a client method, from the service definitions (service, method, type). */
 const grpcLabelsByMethod: ReadonlyMap<string, GrpcLabels> = new Map(
-  [kvService, clusterService, maintenanceService].flatMap((service) =>
+  [
+    ...[kvService, clusterService, maintenanceService].map((service) => ['', service] as const),
+    // etcd's API (api/etcd/): its handlers record `etcd.<Method>` (method names are unique across etcd's services).
+    ...etcdServices.map((service) => ['etcd.', service] as const),
+  ].flatMap(([prefix, service]) =>
     Object.entries(service).map(([method, def]) => {
       const type = def.requestStream ? (def.responseStream ? 'bidi_stream' : 'client_stream') : def.responseStream ? 'server_stream' : 'unary';
-      return [method, { grpc_type: type, grpc_service: def.path.split('/')[1] ?? '', grpc_method: method }] as const;
+      return [`${prefix}${method}`, { grpc_type: type, grpc_service: def.path.split('/')[1] ?? '', grpc_method: method }] as const;
     }),
   ),
 );

@@ -22,6 +22,7 @@ import { Authorizer } from './auth/authorizer.js';
 import { BackupScheduler } from './backup-scheduler.js';
 import { ClusterAdmin } from './cluster-admin.js';
 import { clusterServiceImplementation } from './cluster-service.js';
+import { addEtcdServices } from './etcd/index.js';
 import { startHttpServer } from './http-server.js';
 import { kvServiceImplementation } from './kv-service.js';
 import { maintenanceServiceImplementation } from './maintenance-service.js';
@@ -163,10 +164,21 @@ export class RaftkvNode {
       watchers: () => watches.size,
       alarms: () => [...((driver?.kv.dataBytes ?? 0) >= options.limits.dataBytesMax ? (['nospace'] as const) : []), ...(member() ? [] : (['not_member'] as const))],
     });
-    clientServer.addService(kvService, withWriteForwarding(kv, forwarder));
+    const raftkvKv = withWriteForwarding(kv, forwarder);
+    const raftkvAuth = authServiceImplementation(serviceDeps);
+    clientServer.addService(kvService, raftkvKv);
     clientServer.addService(clusterService, clusterServiceImplementation(serviceDeps));
     clientServer.addService(maintenanceService, maintenanceServiceImplementation(serviceDeps));
-    clientServer.addService(authService, authServiceImplementation(serviceDeps));
+    clientServer.addService(authService, raftkvAuth);
+    // etcd's v3 API on the same port, through the raftkv.v1 services above (server/etcd/).
+    addEtcdServices(clientServer, {
+      ...serviceDeps,
+      raftkvKv,
+      raftkvAuth,
+      clientUrlScheme: tls.summary.client === 'plaintext' ? 'http' : 'https',
+      peerUrlScheme: tls.summary.peer === 'plaintext' ? 'http' : 'https',
+      activeAlarms: () => ((driver?.kv.dataBytes ?? 0) >= options.limits.dataBytesMax ? ['NOSPACE'] : []),
+    });
     const health = new HealthImplementation({ '': 'NOT_SERVING', 'raftkv.v1.KV': 'NOT_SERVING' });
     health.addToServer(clientServer);
     const packageDefinition = protoLoader.loadSync(resolveProtoFile('kv.proto'), { keepCase: true });

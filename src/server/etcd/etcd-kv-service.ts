@@ -1,0 +1,114 @@
+/**
+ * `etcdserverpb.KV` on raftkv: each call becomes a raftkv.v1.KV call (etcd-call.ts), so it takes
+ * raftkv's read path (linearizable, or STALE for `serializable`), write path (Raft, write
+ * forwarding from a follower), validation and permission checks. What etcd has and raftkv.v1
+ * does not is built here from raftkv's operations (etcd-range.ts, etcd-txn.ts).
+ *
+ * Revisions: raftkv keeps no MVCC history, so a Range at an older revision than the one it read
+ * is "compacted", a newer one "future" (etcd's errors), and Compact has nothing to do.
+ */
+import type { UntypedServiceImplementation } from '@grpc/grpc-js';
+import type * as M from '../../api/index.js';
+import { CompareResult, CompareTarget, toNumber } from '../../api/index.js';
+import type { EtcdMsg } from '../../api/etcd/index.js';
+import { etcdUnary, raftkvCall } from './etcd-call.js';
+import type { EtcdCallContext, EtcdHandler } from './etcd-call.js';
+import { etcdHeader, etcdHeaderOf } from './etcd-deps.js';
+import type { EtcdServiceDeps } from './etcd-deps.js';
+import { etcdErrors } from './etcd-errors.js';
+import { int } from './etcd-ids.js';
+import { ignoreValueAttemptsMax } from './etcd-kv-limits.js';
+import { etcdKv, finishRange, raftkvRange } from './etcd-range.js';
+import { checkPut, etcdResponseOp, raftkvTxn } from './etcd-txn.js';
+
+const empty = new Uint8Array(0);
+
+/** Refuses a revision raftkv cannot read at: older than `current` is compacted, newer is future. */
+export function requireCurrentRevision(requested: number, current: number): void {
+  if (requested <= 0 || requested === current) return;
+  throw requested < current ? etcdErrors.compacted() : etcdErrors.futureRev();
+}
+
+/** Builds the `etcdserverpb.KV` implementation. */
+export function etcdKvImplementation(deps: EtcdServiceDeps): UntypedServiceImplementation {
+  const kv = deps.raftkvKv;
+  const call = <Res>(method: string, request: unknown, c: EtcdCallContext, deadlineMs: number): Promise<Res> => raftkvCall<Res>(kv, method, request, c, deadlineMs);
+
+  const range: EtcdHandler = async (req, deadlineMs, c) => {
+    const { request, finish } = raftkvRange(req);
+    if (request.key.length === 0 && request.rangeEnd === undefined) throw etcdErrors.emptyKey();
+    const res = await call<M.RangeResponseMsg>('Range', request, c, deadlineMs);
+    requireCurrentRevision(int(req.revision, 'revision'), toNumber(res.header.revision));
+    return { header: etcdHeaderOf(deps, res.header), ...finishRange(res, finish) };
+  };
+
+  const put: EtcdHandler = async (req, deadlineMs, c) => {
+    checkPut(req);
+    const key = req.key as Uint8Array;
+    const prevKv = req.prevKv === true;
+    if (req.ignoreValue === true) return putKeepingValue(key, prevKv, deadlineMs, c);
+    const putReq: M.PutRequestMsg = { key, value: (req.value as Uint8Array | undefined) ?? empty, prevKv };
+    if (req.ignoreLease === true) {
+      // The lease is kept (always none yet), but etcd requires the key to exist: one atomic txn.
+      const res = await call<M.TxnResponseMsg>('Txn', { compare: [exists(key)], success: [{ requestPut: putReq }], failure: [] }, c, deadlineMs);
+      if (!res.succeeded) throw etcdErrors.keyNotFound();
+      return putAnswer(res.header, res.responses[0]?.responsePut ?? null);
+    }
+    const res = await call<M.PutResponseMsg>('Put', putReq, c, deadlineMs);
+    return putAnswer(res.header, res);
+  };
+
+  /** Put{ignore_value}: the key's current value written back, if the key did not change meanwhile. */
+  const putKeepingValue = async (key: Uint8Array, prevKv: boolean, deadlineMs: number, c: EtcdCallContext): Promise<EtcdMsg> => {
+    for (let attempt = 0; attempt < ignoreValueAttemptsMax; attempt++) {
+      const now = await call<M.RangeResponseMsg>('Range', { key }, c, deadlineMs);
+      const current = now.kvs[0];
+      if (current === undefined) throw etcdErrors.keyNotFound();
+      const unchanged: M.CompareMsg = { key, target: CompareTarget.MOD, result: CompareResult.EQUAL, modRevision: toNumber(current.modRevision) };
+      const res = await call<M.TxnResponseMsg>('Txn', { compare: [unchanged], success: [{ requestPut: { key, value: current.value, prevKv } }], failure: [] }, c, deadlineMs);
+      if (res.succeeded) return putAnswer(res.header, res.responses[0]?.responsePut ?? null);
+    }
+    throw etcdErrors.tooManyRequests();
+  };
+
+  const putAnswer = (header: M.ResponseHeaderMsg, res: Pick<M.PutResponseMsg, 'prevKv'> | null): EtcdMsg => ({
+    header: etcdHeaderOf(deps, header),
+    ...(res?.prevKv ? { prevKv: etcdKv(res.prevKv) } : {}),
+  });
+
+  const deleteRange: EtcdHandler = async (req, deadlineMs, c) => {
+    const key = (req.key as Uint8Array | undefined) ?? empty;
+    const rangeEnd = (req.rangeEnd as Uint8Array | undefined) ?? empty;
+    if (key.length === 0 && rangeEnd.length === 0) throw etcdErrors.emptyKey();
+    const res = await call<M.DeleteResponseMsg>('Delete', { key, ...(rangeEnd.length > 0 ? { rangeEnd } : {}), prevKv: req.prevKv === true }, c, deadlineMs);
+    return { header: etcdHeaderOf(deps, res.header), deleted: toNumber(res.deleted), prevKvs: res.prevKvs.map(etcdKv) };
+  };
+
+  const txn: EtcdHandler = async (req, deadlineMs, c) => {
+    const { request, finishes } = raftkvTxn(req, deps.driver.kv.limits.txnOpsMax);
+    const res = await call<M.TxnResponseMsg>('Txn', request, c, deadlineMs);
+    const header = etcdHeaderOf(deps, res.header);
+    const branch = res.succeeded ? finishes.success : finishes.failure;
+    return { header, succeeded: res.succeeded, responses: res.responses.map((r, i) => etcdResponseOp(r, branch[i] ?? null, header)) };
+  };
+
+  // Nothing to compact (no MVCC history); a revision that does not exist yet is refused as etcd does.
+  const compact: EtcdHandler = async (req) => {
+    const revision = int(req.revision, 'revision');
+    if (revision > deps.driver.kv.revision) throw etcdErrors.futureRev();
+    return { header: etcdHeader(deps) };
+  };
+
+  return {
+    Range: etcdUnary('Range', false, range, deps),
+    Put: etcdUnary('Put', true, put, deps),
+    DeleteRange: etcdUnary('DeleteRange', true, deleteRange, deps),
+    Txn: etcdUnary('Txn', true, txn, deps),
+    Compact: etcdUnary('Compact', false, compact, deps),
+  };
+}
+
+/** A compare that holds when `key` exists. */
+function exists(key: Uint8Array): M.CompareMsg {
+  return { key, target: CompareTarget.VERSION, result: CompareResult.GREATER, version: 0 };
+}
