@@ -29,6 +29,8 @@ export type LinkFilter = (m: Message) => 'deliver' | 'drop' | 'hold';
 export class HostedNode {
   driver: RaftDriver | null = null;
   storage: LevelStorage | null = null;
+  /** The running driver's metrics (replaced at every start). */
+  metrics = new NodeMetrics();
   readonly disk: SimDisk;
   readonly staging = new MemoryStaging();
   /** The skew of this node's wall clock (ms added to the world's time; jumps change it). */
@@ -72,8 +74,9 @@ export class HostedNode {
     this.generation++;
     const transport = this.cluster.transportFor(this, this.generation);
     const world = this.cluster.world.worldFor(this.cluster.prng.int(0, 0x7fffffff), { nowMs: () => this.cluster.world.nowMs + this.skewMs, monotonicMs: () => this.cluster.world.nowMs });
+    this.metrics = new NodeMetrics();
     const driver = new RaftDriver(
-      { options, storage, staging: this.staging, transport, world, metrics: new NodeMetrics(), logger: noopLogger, onFatal: (e) => (this.fatal ??= e), ...(this.faults ? { driverFaults: this.faults } : {}) },
+      { options, storage, staging: this.staging, transport, world, metrics: this.metrics, logger: noopLogger, onFatal: (e) => (this.fatal ??= e), ...(this.faults ? { driverFaults: this.faults } : {}) },
       image,
     );
     this.disk.fsyncWait = fsyncWait;

@@ -7,8 +7,8 @@
  * runs in both. Nothing in `driver/` or `raft-driver.ts` reads `Date.now`, sets a timer or draws
  * a random number itself.
  */
-import type { DurableRaftStorage } from '../../raft/index.js';
-import type { KvStateSource, KvStateStore } from '../../storage/index.js';
+import type { DurableRaftStorage, PersistBatch } from '../../raft/index.js';
+import type { KvApplyBatch, KvStateSource, KvStateStore } from '../../storage/index.js';
 import type { LogIndex } from '../../util/index.js';
 import type { StagedSnapshot } from '../snapshot-staging.js';
 
@@ -57,6 +57,11 @@ export interface DriverWorld {
 export interface DriverStorage extends DurableRaftStorage, KvStateStore {
   /** The cluster id recorded in the data dir ('' if none). */
   readonly clusterId: string;
+  /**
+   * `persist(batch)` and `applyBatch(apply)` as ONE synced batch (one fsync): the apply batch may
+   * claim up to the commit index `batch` carries. `batch` must not carry a snapshot.
+   */
+  persistWithApply(batch: PersistBatch, apply: KvApplyBatch): Promise<void>;
 }
 
 /** Incoming snapshots, staged durably before the core may install them (snapshot-staging.ts). */
