@@ -135,7 +135,7 @@ export class RaftDriver {
       ...(deps.driverFaults?.raft ? { testFaults: deps.driverFaults.raft } : {}),
     });
     this.linearizable = new LinearizableReads({ options, metrics, world: deps.world, raw: this.raw, reads, kick: () => this.kick() });
-    this.proposer = new Proposer({ options, metrics, clock: deps.world.clock, raw: this.raw, proposals, kv: () => this.kvMachine, requireLeader: () => this.requireLeader(), kick: () => this.kick() });
+    this.proposer = new Proposer({ options, metrics, clock: deps.world.clock, load: deps.world.load, raw: this.raw, proposals, kv: () => this.kvMachine, requireLeader: () => this.requireLeader(), kick: () => this.kick() });
   }
 
   /** The state machine (replaced when a snapshot is installed). */
@@ -353,6 +353,7 @@ export class RaftDriver {
     if (this.stopped) return;
     this.stopped = true;
     this.tickTimer?.cancel();
+    this.deps.world.load?.close();
     this.failWaiting('the node is shutting down');
     if (this.processing) await this.idle;
     this.quiescentTasks.run();

@@ -39,6 +39,16 @@ export interface Scheduler {
   after(delayMs: number, fn: () => void): Cancellable;
 }
 
+/**
+ * How loaded the process is, for admission control: the event-loop delay in ms, counting the turn
+ * running now (how long since the loop last got round to a timer) as well as the last measured one.
+ */
+export interface LoadProbe {
+  eventLoopDelayMs(): number;
+  /** Stops measuring (the node is stopping). */
+  close(): void;
+}
+
 /** Everything the driver takes from the world but its storage and network. */
 export interface DriverWorld {
   readonly clock: Clock;
@@ -51,6 +61,8 @@ export interface DriverWorld {
    * incarnation cannot confirm a new one.
    */
   readonly incarnation: string;
+  /** The process's load (production: system-world.ts); without one, no write is shed for delay. */
+  readonly load?: LoadProbe;
 }
 
 /** The node's durable storage as the driver uses it: the Raft log and hard state, and the KV state. */
