@@ -58,6 +58,8 @@ const limitDescriptions: Record<keyof Limits, string> = {
   requestBytesMax: 'largest client request, bytes',
   txnOpsMax: 'most operations in one transaction',
   proposalsPendingMax: 'most writes waiting to commit before new ones are refused',
+  proposalBytesPendingMax: 'most bytes of writes waiting to commit before new ones are refused',
+  eventLoopDelayMsMax: 'most event-loop delay (ms) at which the leader still admits a write',
   readsPendingMax: 'most linearizable reads waiting before new ones are refused',
   forwardsPendingMax: 'most writes a follower has forwarded to the leader and not yet answered',
   inflightAppendsMax: 'most append messages in flight to one follower',

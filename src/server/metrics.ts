@@ -25,7 +25,7 @@ export class NodeMetrics {
   readonly readsPending = new Gauge({ name: 'raftkv_reads_pending', help: 'Linearizable reads waiting for their read index', registers: [this.registry] });
   readonly fsyncDuration = new Histogram({
     name: 'raftkv_fsync_duration_seconds',
-    help: 'Time to persist one Ready (hard state and entries, one synced batch)',
+    help: 'Time to write one Ready (hard state, entries and the apply batch of its committed entries: one LevelDB batch, synced unless it only moves the commit index)',
     buckets: latencyBuckets,
     registers: [this.registry],
   });
@@ -38,7 +38,7 @@ export class NodeMetrics {
   });
   readonly applyDuration = new Histogram({
     name: 'raftkv_apply_duration_seconds',
-    help: 'Time to apply one Ready of committed entries and write its batch',
+    help: "Time to apply one Ready's committed entries in memory (their batch is written with the Ready, see raftkv_fsync_duration_seconds)",
     buckets: latencyBuckets,
     registers: [this.registry],
   });

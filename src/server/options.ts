@@ -123,6 +123,8 @@ const limitNames = [
   'requestBytesMax',
   'txnOpsMax',
   'proposalsPendingMax',
+  'proposalBytesPendingMax',
+  'eventLoopDelayMsMax',
   'readsPendingMax',
   'inflightAppendsMax',
   'appendBytesMax',

@@ -21,6 +21,7 @@ import { proposeBootstrapLimits } from './apply-notes.js';
 import { AddressBook } from './driver/address-book.js';
 import { ApplyStep } from './driver/apply-step.js';
 import { LeaseKeeper } from './driver/lease-keeper.js';
+import type { AppliedInMemory } from './driver/apply-step.js';
 import { Freshness } from './driver/freshness.js';
 import { LinearizableReads } from './driver/linearizable-reads.js';
 import { PeerContact } from './driver/peer-contact.js';
@@ -143,7 +144,7 @@ export class RaftDriver {
       ...(deps.driverFaults?.raft ? { testFaults: deps.driverFaults.raft } : {}),
     });
     this.linearizable = new LinearizableReads({ options, metrics, world: deps.world, raw: this.raw, reads, kick: () => this.kick() });
-    this.proposer = new Proposer({ options, metrics, clock: deps.world.clock, raw: this.raw, proposals, kv: () => this.kvMachine, requireLeader: () => this.requireLeader(), kick: () => this.kick() });
+    this.proposer = new Proposer({ options, metrics, clock: deps.world.clock, load: deps.world.load, raw: this.raw, proposals, kv: () => this.kvMachine, requireLeader: () => this.requireLeader(), kick: () => this.kick() });
   }
 
   /** The state machine (replaced when a snapshot is installed). */
@@ -361,6 +362,7 @@ export class RaftDriver {
     if (this.stopped) return;
     this.stopped = true;
     this.tickTimer?.cancel();
+    this.deps.world.load?.close();
     this.failWaiting('the node is shutting down');
     if (this.processing) await this.idle;
     this.quiescentTasks.run();
@@ -427,35 +429,61 @@ export class RaftDriver {
     }
   }
 
+  /**
+   * One Ready, with ONE LevelDB batch (one fsync at most): the committed entries are applied in
+   * memory first (their clients answered: those entries are already durable in the log), and
+   * their apply batch rides in the same synced batch as the Ready's entries and hard state. A
+   * crash loses both or neither, and no later write can outlive it (design-notes.md, "The
+   * storage fault model"). A Ready with a snapshot persists it, installs it, then applies.
+   */
   private async handleReady(rd: Ready): Promise<void> {
-    const { storage, metrics } = this.deps;
     if (rd.softState) this.onSoftState(rd.softState);
     // A leader whose term and vote did not change sends while its own batch is written (Raft
     // thesis §10.2.1): its fsync and the followers' overlap. Every other Ready sends only after
     // its batch is durable: votes and append acknowledgements depend on it.
     const sendFirst = rd.sendBeforePersist || this.deps.driverFaults?.sendBeforePersist === true;
     if (sendFirst) this.send(rd.messages);
-    let persisted: Promise<void> | null = null;
-    if (rd.snapshot || rd.hardState || rd.entries.length > 0) {
-      const end = metrics.fsyncDuration.startTimer();
-      // PERSIST hard state, entries and snapshot in one batch; fsynced unless it only moves the
-      // commit index (not mustSync), in which case nothing below waits for it: the commit index is
-      // written before the apply batch all the same, LevelStorage keeping writes in call order.
-      persisted = storage.persist({ hardState: rd.hardState, entries: rd.entries, snapshot: rd.snapshot, sync: rd.mustSync }).then(() => {
-        end();
-        metrics.entriesPersisted.inc(rd.entries.length);
-      });
-      persisted.catch(() => {}); // awaited below; a failure stops the loop there
-      if (rd.mustSync) await persisted;
+    let applied: AppliedInMemory | null = null;
+    let written: Promise<void>;
+    if (rd.snapshot) {
+      await this.persist(rd);
+      await this.installSnapshot(rd.snapshot);
+      written = Promise.resolve();
+    } else {
+      applied = rd.committedEntries.length > 0 ? this.applied.applyInMemory(rd.committedEntries) : null;
+      if (applied !== null && this.deps.driverFaults?.unsyncedApplyBatches === true) {
+        // Negative control, defect c's shape: the apply batch written on its own, unsynced.
+        const batch = applied.batch;
+        written = this.persist(rd).then(() => this.deps.storage.applyBatch(batch, { sync: false }));
+      } else written = this.persist(rd, applied);
+      written.catch(() => {}); // awaited below; a failure stops the loop there
+      // Only a batch that moves nothing but the commit index may be in flight while we send.
+      if (rd.mustSync || applied !== null) await written;
     }
-    if (rd.snapshot) await this.installSnapshot(rd.snapshot);
     if (!sendFirst) this.send(rd.messages);
-    if (rd.committedEntries.length > 0) await this.apply(rd.committedEntries);
+    if (rd.snapshot && rd.committedEntries.length > 0) applied = await this.applyAlone(rd.committedEntries);
     for (const rs of rd.readStates) this.onReadState(rs);
-    if (persisted !== null) await persisted;
+    await written;
+    if (applied !== null) this.applied.written(applied);
     this.raw.advance();
     this.updateGauges();
     await this.snapshots.maybeTake(this.kvMachine.appliedIndex, this.conf);
+  }
+
+  /**
+   * Writes the Ready's hard state, entries and snapshot, with `applied`'s batch if given, as one
+   * batch. Synced if the Ready must sync (entries, snapshot, term or vote) or carries an apply
+   * batch; a batch that only moves the commit index is written unsynced (Raft learns the commit
+   * index again from the leader; load-state.ts raises it to the applied index if needed).
+   */
+  private async persist(rd: Ready, applied: AppliedInMemory | null = null): Promise<void> {
+    const { storage, metrics } = this.deps;
+    const batch = { hardState: rd.hardState, entries: rd.entries, snapshot: rd.snapshot, sync: rd.mustSync };
+    if (applied === null && !rd.snapshot && !rd.hardState && rd.entries.length === 0) return;
+    const end = metrics.fsyncDuration.startTimer();
+    await (applied === null ? storage.persist(batch) : storage.persistWithApply(batch, applied.batch));
+    end();
+    metrics.entriesPersisted.inc(rd.entries.length);
   }
 
   private onSoftState(s: SoftState): void {
@@ -505,17 +533,11 @@ export class RaftDriver {
     this.deps.onApplied?.([{ index, revision: staged.revision, mutations: [], reset: true }]);
   }
 
-  /** Applies `entries` (apply-step.ts) and writes their batch, synced (defect c). */
-  private async apply(entries: readonly Entry[]): Promise<void> {
+  /** Applies `entries` after a snapshot install and writes their batch on its own, synced (defect c). */
+  private async applyAlone(entries: readonly Entry[]): Promise<AppliedInMemory | null> {
     const applied = this.applied.applyInMemory(entries);
-    if (applied === null) return;
-    // The state machine's changes and its applied index: ONE batch, SYNCED. Unsynced, a power
-    // loss after a write-ahead log rotation could keep this batch's applied index (made durable
-    // by a later synced write in the new file) and lose an earlier batch in the old file: the
-    // replica would silently miss that batch's writes forever (design-notes.md, "The storage
-    // fault model").
-    await this.deps.storage.applyBatch(applied.batch, { sync: this.deps.driverFaults?.unsyncedApplyBatches !== true });
-    this.applied.written(applied);
+    if (applied !== null) await this.deps.storage.applyBatch(applied.batch);
+    return applied;
   }
 
   private onReadState(rs: ReadState): void {

@@ -253,6 +253,31 @@ describe('LevelStorage: writes', () => {
     await again.close();
   });
 
+  it('writes a Ready and its apply batch in ONE synced LevelDB batch (persistWithApply)', async () => {
+    // Proves lever 1 of issue 12: entries, hard state and the state machine's changes with their
+    // applied index share one fsync, and the apply batch may claim the commit index it carries.
+    const s = await open();
+    await s.persist({ hardState: hs(1, 0), entries: [1, 2].map((i) => entry(i, 1)), snapshot: null });
+    const db = (s as unknown as { db: BytesLevel }).db;
+    const batch = vi.spyOn(db, 'batch');
+    const kv = { key: new TextEncoder().encode('a'), value: new TextEncoder().encode('1'), createRevision: revision(1), modRevision: revision(1), version: 1 };
+    await s.persistWithApply({ hardState: hs(1, 2), entries: [entry(3, 1)], snapshot: null }, { appliedIndex: logIndex(2), revision: revision(1), clockMs: 5, mutations: [{ type: 'putKey', kv }] });
+    expect(batch).toHaveBeenCalledTimes(1);
+    expect((batch.mock.calls[0] as unknown as [unknown, { sync: boolean }])[1].sync).toBe(true);
+    expect(s.kvAppliedIndex()).toBe(2);
+    expect(s.lastIndex()).toBe(3);
+    // An apply batch beyond the commit index it travels with is refused before anything is written.
+    await expect(s.persistWithApply({ hardState: null, entries: [], snapshot: null }, { appliedIndex: logIndex(3), revision: revision(1), clockMs: 5, mutations: [] })).rejects.toThrow(AssertionError);
+    expect(batch).toHaveBeenCalledTimes(1);
+    await s.close();
+    const again = await open();
+    expect(again.kvAppliedIndex()).toBe(2);
+    expect(again.initialState().hardState.commit).toBe(2);
+    const image = await again.loadKvImage();
+    expect([...image.kvs].map((k) => new TextDecoder().decode(k.key))).toEqual(['a']);
+    await again.close();
+  });
+
   it('asserts before writing, and writes nothing, when a persist would break an invariant', async () => {
     // Proves the pre-write assertions: a committed entry is never overwritten, the term never goes down.
     await seedLog();

@@ -20,6 +20,8 @@
  * - `applyBatch`: one batch, `sync: true` by default (see `ApplyBatchOptions.sync`): the applied
  *   index rides in the same batch as the mutations, and the batch is durable before any later
  *   write can be, so the stored applied index never claims a batch a power loss took away.
+ * - `persistWithApply`: a Ready's persist batch and its apply batch as ONE synced batch (one
+ *   fsync for both); the driver's write path for every Ready that applies entries.
  * - `replaceKvState`: the restore marker is synced; the bulk is not; then a durability barrier;
  *   then the final switch, synced.
  *
@@ -39,6 +41,8 @@ import { assert, CompactedError, FailedPreconditionError, InvalidArgumentError, 
 import type { LogIndex, Logger, NodeId, Revision, Term } from '../util/index.js';
 import type { ConfState, DurableRaftStorage, EntriesQuery, Entry, HardState, InitialState, PersistBatch, Snapshot } from '../raft/index.js';
 import type { KeyValue, KvStateImage, SessionRecord } from '../kv/index.js';
+import { planApplyOps } from './apply-ops.js';
+import type { BatchOp } from './apply-ops.js';
 import { confProblem, hardStateTransitionProblem, logSegmentProblem, raftStateProblem } from './invariants.js';
 import { kvKey, logKey, MetaKey, Prefix, prefixRange, sessionKey } from './keys.js';
 import {
@@ -84,8 +88,6 @@ export interface LevelStorageOptions {
 
 /** Default of `LevelStorageOptions.restoreBatchBytesMax`. */
 export const RESTORE_BATCH_BYTES_MAX_DEFAULT = 4 * 1024 * 1024;
-
-type BatchOp = { type: 'put'; key: Uint8Array; value: Uint8Array } | { type: 'del'; key: Uint8Array };
 
 /** The log as it will be after a persist's snapshot step (or as it is, without a snapshot). */
 interface PersistBase {
@@ -419,50 +421,43 @@ export class LevelStorage implements DurableRaftStorage, KvStateStore {
    */
   applyBatch(batch: KvApplyBatch, options: ApplyBatchOptions = {}): Promise<void> {
     return this.exclusive('applyBatch', async () => {
-      const recovery = this.kvRecovery();
-      assert(recovery.status === 'ok', () => `applyBatch on a KV state that needs recovery: ${describeRecovery(recovery)}`);
-      assert(batch.appliedIndex > this.applied, () => `applyBatch: applied index ${batch.appliedIndex} does not advance past ${this.applied} (an entry would be applied twice)`);
-      assert(batch.appliedIndex <= this.hard.commit, () => `applyBatch: applied index ${batch.appliedIndex} beyond the persisted commit index ${this.hard.commit}`);
-      assert(batch.revision >= this.rev, () => `applyBatch: revision would go down from ${this.rev} to ${batch.revision}`);
-      assert(Number.isSafeInteger(batch.clockMs) && batch.clockMs >= this.clock, () => `applyBatch: clock would go from ${this.clock} to ${batch.clockMs}`);
       const ops: BatchOp[] = [];
-      for (const mutation of batch.mutations) {
-        switch (mutation.type) {
-          case 'putKey': {
-            const problem = keyValueProblem(mutation.kv, batch.revision);
-            assert(problem === null, () => `applyBatch: ${problem}`);
-            ops.push({ type: 'put', key: kvKey(mutation.kv.key), value: encodeKeyValueRecord(mutation.kv) });
-            break;
-          }
-          case 'deleteKey':
-            ops.push({ type: 'del', key: kvKey(mutation.key) });
-            break;
-          case 'putSession':
-            ops.push({ type: 'put', key: sessionKey(mutation.session.clientId), value: encodeSessionRecord(mutation.session) });
-            break;
-          case 'deleteSession':
-            ops.push({ type: 'del', key: sessionKey(mutation.clientId) });
-            break;
-          default:
-            unreachable(mutation, 'mutation');
-        }
-      }
-      ops.push({ type: 'put', key: MetaKey.appliedIndex, value: encodeCounter(MetaKey.appliedIndex, batch.appliedIndex) });
-      ops.push({ type: 'put', key: MetaKey.revision, value: encodeCounter(MetaKey.revision, batch.revision) });
-      ops.push({ type: 'put', key: MetaKey.clockMs, value: encodeCounter(MetaKey.clockMs, batch.clockMs) });
-      let conf = this.conf;
-      if (batch.confState !== undefined) {
-        const problem = confProblem(batch.confState, 'membership');
-        assert(problem === null, () => `applyBatch: ${problem}`);
-        conf = copyConf(batch.confState);
-        ops.push({ type: 'put', key: MetaKey.conf, value: encodeConfState(conf) });
-      }
+      const commit = this.planApply(batch, this.hard.commit, ops);
       await this.write(ops, options.sync ?? true);
+      commit();
+    });
+  }
+
+  /**
+   * Persists one Ready (as `persist`) AND the apply batch of its committed entries (as
+   * `applyBatch`) in ONE synced LevelDB batch: one fsync where the two would take two. The apply
+   * batch may claim up to the commit index this same batch persists. Refuses a snapshot (its
+   * install replaces the KV state in between, see `replaceKvState`).
+   */
+  persistWithApply(batch: PersistBatch, apply: KvApplyBatch): Promise<void> {
+    return this.exclusive('persistWithApply', async () => {
+      assert(batch.snapshot === null, 'persistWithApply: a Ready with a snapshot persists it alone, then installs it');
+      const empty = batch.hardState === null && batch.entries.length === 0;
+      const plan = empty ? null : this.planPersist(batch);
+      const ops = plan?.ops ?? [];
+      const commit = this.planApply(apply, batch.hardState?.commit ?? this.hard.commit, ops);
+      await this.write(ops, true);
+      plan?.apply();
+      commit();
+    });
+  }
+
+  /** Appends the apply batch's operations to `ops`; returns the mirror update to run once written. */
+  private planApply(batch: KvApplyBatch, commitIndex: LogIndex, ops: BatchOp[]): () => void {
+    const recovery = this.kvRecovery();
+    assert(recovery.status === 'ok', () => `applyBatch on a KV state that needs recovery: ${describeRecovery(recovery)}`);
+    const conf = planApplyOps(batch, { applied: this.applied, revision: this.rev, clockMs: this.clock }, commitIndex, ops);
+    return () => {
       this.applied = batch.appliedIndex;
       this.rev = batch.revision;
       this.clock = batch.clockMs;
-      this.conf = conf;
-    });
+      if (conf !== null) this.conf = conf;
+    };
   }
 
   /**

@@ -15,8 +15,20 @@ export interface Limits {
   readonly requestBytesMax: number;
   /** Most operations in one transaction (compares + success ops + failure ops, each counted). */
   readonly txnOpsMax: number;
-  /** Most proposals waiting for commit and apply on the leader before new writes are shed. */
+  /**
+   * Most proposals waiting for commit and apply on the leader before new writes are shed. It also
+   * bounds the work of one Ready (its entries and the entries it applies), and so how long the
+   * leader's event loop is busy between two heartbeats.
+   */
   readonly proposalsPendingMax: number;
+  /** Most bytes of encoded client writes proposed on the leader and not yet applied; beyond it new writes are shed. */
+  readonly proposalBytesPendingMax: number;
+  /**
+   * Most event-loop delay, in ms, at which the leader still admits a new write: past it (a long
+   * turn running now, or the last one late) writes are shed, so client work cannot starve Raft's
+   * ticks and heartbeats. Keep it well under the election timeout.
+   */
+  readonly eventLoopDelayMsMax: number;
   /** Most linearizable reads waiting for a ReadIndex round before new reads are shed. */
   readonly readsPendingMax: number;
   /** Most client writes a follower has forwarded to the leader and not yet answered; beyond it writes are shed. */
@@ -49,7 +61,9 @@ export const defaultLimits: Limits = Object.freeze({
   valueBytesMax: 1024 * 1024,
   requestBytesMax: 1536 * 1024,
   txnOpsMax: 128,
-  proposalsPendingMax: 10_000,
+  proposalsPendingMax: 2_048,
+  proposalBytesPendingMax: 16 * 1024 * 1024,
+  eventLoopDelayMsMax: 200,
   readsPendingMax: 10_000,
   forwardsPendingMax: 10_000,
   inflightAppendsMax: 256,
@@ -85,6 +99,7 @@ export function checkLimits(limits: Limits): Limits {
   mustBeAtLeast('appendBytesMax', 'requestBytesMax');
   mustBeAtLeast('uncommittedBytesMax', 'appendBytesMax');
   mustBeAtLeast('applyBytesMax', 'requestBytesMax');
+  mustBeAtLeast('proposalBytesPendingMax', 'requestBytesMax');
   return limits;
 }
 

@@ -29,6 +29,10 @@ export type LinkFilter = (m: Message) => 'deliver' | 'drop' | 'hold';
 export class HostedNode {
   driver: RaftDriver | null = null;
   storage: LevelStorage | null = null;
+  /** The running driver's metrics (replaced at every start). */
+  metrics = new NodeMetrics();
+  /** The event-loop delay this node's load probe reports (admission control), in ms. */
+  eventLoopDelayMs = 0;
   readonly disk: SimDisk;
   readonly staging = new MemoryStaging();
   /** The skew of this node's wall clock (ms added to the world's time; jumps change it). */
@@ -71,9 +75,11 @@ export class HostedNode {
     const image = await storage.loadKvImage();
     this.generation++;
     const transport = this.cluster.transportFor(this, this.generation);
-    const world = this.cluster.world.worldFor(this.cluster.prng.int(0, 0x7fffffff), { nowMs: () => this.cluster.world.nowMs + this.skewMs, monotonicMs: () => this.cluster.world.nowMs });
+    const virtualWorld = this.cluster.world.worldFor(this.cluster.prng.int(0, 0x7fffffff), { nowMs: () => this.cluster.world.nowMs + this.skewMs, monotonicMs: () => this.cluster.world.nowMs });
+    const world = { ...virtualWorld, load: { eventLoopDelayMs: () => this.eventLoopDelayMs, close: () => {} } };
+    this.metrics = new NodeMetrics();
     const driver = new RaftDriver(
-      { options, storage, staging: this.staging, transport, world, metrics: new NodeMetrics(), logger: noopLogger, onFatal: (e) => (this.fatal ??= e), onApplied: (changes) => this.cluster.onApplied(this.id, changes), ...(this.faults ? { driverFaults: this.faults } : {}) },
+      { options, storage, staging: this.staging, transport, world, metrics: this.metrics, logger: noopLogger, onFatal: (e) => (this.fatal ??= e), onApplied: (changes) => this.cluster.onApplied(this.id, changes), ...(this.faults ? { driverFaults: this.faults } : {}) },
       image,
     );
     this.disk.fsyncWait = fsyncWait;

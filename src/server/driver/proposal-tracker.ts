@@ -15,6 +15,8 @@ import { errorOfResult } from './results.js';
 interface PendingWrite {
   /** The term the entry was proposed in: a different entry at the same index means "not applied". */
   readonly term: Term;
+  /** The encoded size of its entry (what `proposalBytesPendingMax` bounds). */
+  readonly bytes: number;
   readonly resolve: (r: WriteResult) => void;
   readonly reject: (e: Error) => void;
 }
@@ -22,10 +24,16 @@ interface PendingWrite {
 /** Pending writes by log index. */
 export class ProposalTracker {
   private readonly pending = new Map<LogIndex, PendingWrite>();
+  private pendingBytes = 0;
 
   /** How many writes are waiting. */
   get size(): number {
     return this.pending.size;
+  }
+
+  /** The encoded bytes of the writes waiting. */
+  get bytes(): number {
+    return this.pendingBytes;
   }
 
   /**
@@ -33,9 +41,11 @@ export class ProposalTracker {
    * term and a newer term drops every pending write first (`failAll` at leadership loss), so a
    * second write at one index is a bug: it would leave the first one's client hanging.
    */
-  track(index: LogIndex, term: Term): Promise<WriteResult> {
+  track(index: LogIndex, term: Term, bytes = 0): Promise<WriteResult> {
     assert(!this.pending.has(index), () => `proposal tracker: a pending write at index ${index} would be overwritten (term ${this.pending.get(index)?.term} by term ${term})`);
-    return new Promise<WriteResult>((resolve, reject) => this.pending.set(index, { term, resolve, reject }));
+    assert(Number.isSafeInteger(bytes) && bytes >= 0, () => `proposal tracker: bad size ${bytes}`);
+    this.pendingBytes += bytes;
+    return new Promise<WriteResult>((resolve, reject) => this.pending.set(index, { term, bytes, resolve, reject }));
   }
 
   /**
@@ -45,7 +55,7 @@ export class ProposalTracker {
   settle(entry: Entry, result: WriteResult | null): void {
     const pending = this.pending.get(entry.index);
     if (pending === undefined) return;
-    this.pending.delete(entry.index);
+    this.remove(entry.index, pending);
     if (pending.term !== entry.term || result === null) {
       pending.reject(new UnavailableError('the write was not applied: another entry was committed at its log position'));
       return;
@@ -61,15 +71,22 @@ export class ProposalTracker {
   failAll(e: OutcomeUnknownError): void {
     for (const w of this.pending.values()) w.reject(e);
     this.pending.clear();
+    this.pendingBytes = 0;
   }
 
   /** Fails the writes at or below `index`: a snapshot up to there replaced their entries. */
   failUpTo(index: LogIndex, e: OutcomeUnknownError): void {
     for (const [i, w] of this.pending) {
       if (i <= index) {
-        this.pending.delete(i);
+        this.remove(i, w);
         w.reject(e);
       }
     }
+  }
+
+  private remove(index: LogIndex, w: PendingWrite): void {
+    this.pending.delete(index);
+    this.pendingBytes -= w.bytes;
+    assert(this.pendingBytes >= 0, () => `proposal tracker: pending bytes went negative (${this.pendingBytes})`);
   }
 }

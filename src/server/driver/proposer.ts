@@ -14,13 +14,20 @@ import type { NodeOptions } from '../options.js';
 import type { ProposalTracker } from './proposal-tracker.js';
 import { fabricatedSuccess } from './results.js';
 import type { WriteSession } from './types.js';
-import type { Clock } from './world.js';
+import type { Clock, LoadProbe } from './world.js';
+
+/** The retry hint of a write shed for load, in ms (`raftkv-retry-after-ms`). */
+const overloadRetryAfterMs = 50;
+/** The largest retry hint for a write shed for event-loop delay. */
+const retryAfterMsMax = 1_000;
 
 /** What the proposer needs from the driver around it. */
 export interface ProposerDeps {
   readonly options: NodeOptions;
   readonly metrics: NodeMetrics;
   readonly clock: Clock;
+  /** The process's load, if measured (event-loop delay admission). */
+  readonly load: LoadProbe | undefined;
   readonly raw: RawNode;
   readonly proposals: ProposalTracker;
   /** The current state machine (admission checks against the replicated cluster limits). */
@@ -40,16 +47,18 @@ export class Proposer {
     const { options, metrics, proposals, raw } = this.deps;
     this.deps.requireLeader();
     const { limits, testFaults } = options;
-    if (proposals.size >= limits.proposalsPendingMax) {
-      metrics.shed.inc({ queue: 'proposals' });
-      throw new OverloadedError(`too many writes pending (proposalsPendingMax ${limits.proposalsPendingMax})`, 50);
-    }
+    this.admitLoad();
     const command: KvCommand = { ...session, timeMs: this.deps.clock.nowMs(), op };
     validateCommand(command, limits); // this node's flags: admission only
     const kv = this.deps.kv();
     kv.admit(command); // the cluster limits apply will use
-    const at = this.propose(() => raw.propose(encodeCommand(command)), 'write');
-    const result = proposals.track(at.index, toTerm(at.term));
+    const data = encodeCommand(command);
+    if (proposals.bytes + data.length > limits.proposalBytesPendingMax) {
+      metrics.shed.inc({ queue: 'proposalBytes' });
+      throw new OverloadedError(`too many bytes of writes pending (proposalBytesPendingMax ${limits.proposalBytesPendingMax})`, overloadRetryAfterMs);
+    }
+    const at = this.propose(() => raw.propose(data), 'write');
+    const result = proposals.track(at.index, toTerm(at.term), data.length);
     metrics.proposalsPending.set(proposals.size);
     this.deps.kick();
     if (testFaults.ackBeforeCommit) {
@@ -82,6 +91,25 @@ export class Proposer {
     }
     this.deps.kick();
     await this.deps.proposals.track(at.index, toTerm(at.term));
+  }
+
+  /**
+   * Refuses a client write at once, not applied, when the leader is loaded (limits.ts): too many
+   * writes pending, or the event loop late (a long turn of client work running now, or the last
+   * one late). Shedding here keeps the Ready loop's turns short, so ticks and heartbeats go out on
+   * time and the leader is not deposed by its own clients.
+   */
+  private admitLoad(): void {
+    const { limits } = this.deps.options;
+    if (this.deps.proposals.size >= limits.proposalsPendingMax) {
+      this.deps.metrics.shed.inc({ queue: 'proposals' });
+      throw new OverloadedError(`too many writes pending (proposalsPendingMax ${limits.proposalsPendingMax})`, overloadRetryAfterMs);
+    }
+    const delayMs = this.deps.load?.eventLoopDelayMs() ?? 0;
+    if (delayMs > limits.eventLoopDelayMsMax) {
+      this.deps.metrics.shed.inc({ queue: 'eventLoop' });
+      throw new OverloadedError(`the leader is overloaded: event-loop delay ${Math.round(delayMs)} ms (eventLoopDelayMsMax ${limits.eventLoopDelayMsMax})`, Math.min(retryAfterMsMax, Math.max(overloadRetryAfterMs, Math.round(delayMs))));
+    }
   }
 
   /** Runs a proposal; the core dropping it is UNAVAILABLE, nothing applied. */

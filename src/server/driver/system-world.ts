@@ -8,7 +8,7 @@ import type { LogIndex } from '../../util/index.js';
 import { openStagedSnapshot, removeStagedSnapshots, stageSnapshot } from '../snapshot-staging.js';
 import type { StagedSnapshot } from '../snapshot-staging.js';
 import type { KvStateSource } from '../../storage/index.js';
-import type { Cancellable, Clock, DriverWorld, Scheduler, SnapshotStaging } from './world.js';
+import type { Cancellable, Clock, DriverWorld, LoadProbe, Scheduler, SnapshotStaging } from './world.js';
 
 /** `Date.now`, and `performance.now` for durations. */
 export const systemClock: Clock = { nowMs: () => Date.now(), monotonicMs: () => performance.now() };
@@ -28,9 +28,36 @@ export const systemScheduler: Scheduler = {
   },
 };
 
-/** The production world: system clock and timers, a fresh random seed and incarnation id. */
+/** How often the event-loop probe's timer runs. */
+const loadProbeIntervalMs = 20;
+
+/**
+ * The event-loop delay, from a timer that should run every `loadProbeIntervalMs`: how late it ran
+ * last time, or, if it is overdue now, how overdue (a long turn is running: the caller is in it).
+ * The timer does not keep the process alive.
+ */
+export class EventLoopProbe implements LoadProbe {
+  private lastRunMs = performance.now();
+  private lastDelayMs = 0;
+  private readonly timer = setInterval(() => {
+    const now = performance.now();
+    this.lastDelayMs = Math.max(0, now - this.lastRunMs - loadProbeIntervalMs);
+    this.lastRunMs = now;
+  }, loadProbeIntervalMs).unref();
+
+  eventLoopDelayMs(): number {
+    const overdueMs = performance.now() - this.lastRunMs - loadProbeIntervalMs;
+    return Math.max(this.lastDelayMs, overdueMs);
+  }
+
+  close(): void {
+    clearInterval(this.timer);
+  }
+}
+
+/** The production world: system clock and timers, a fresh random seed and incarnation id, an event-loop probe. */
 export function systemWorld(): DriverWorld {
-  return { clock: systemClock, scheduler: systemScheduler, seed: randomInt(0x7fffffff), incarnation: randomBytes(8).toString('hex') };
+  return { clock: systemClock, scheduler: systemScheduler, seed: randomInt(0x7fffffff), incarnation: randomBytes(8).toString('hex'), load: new EventLoopProbe() };
 }
 
 /** Snapshot staging in `<dataDir>/incoming-snapshots` (snapshot-staging.ts). */

@@ -7,8 +7,8 @@
  * runs in both. Nothing in `driver/` or `raft-driver.ts` reads `Date.now`, sets a timer or draws
  * a random number itself.
  */
-import type { DurableRaftStorage } from '../../raft/index.js';
-import type { KvStateSource, KvStateStore } from '../../storage/index.js';
+import type { DurableRaftStorage, PersistBatch } from '../../raft/index.js';
+import type { KvApplyBatch, KvStateSource, KvStateStore } from '../../storage/index.js';
 import type { LogIndex } from '../../util/index.js';
 import type { StagedSnapshot } from '../snapshot-staging.js';
 
@@ -39,6 +39,16 @@ export interface Scheduler {
   after(delayMs: number, fn: () => void): Cancellable;
 }
 
+/**
+ * How loaded the process is, for admission control: the event-loop delay in ms, counting the turn
+ * running now (how long since the loop last got round to a timer) as well as the last measured one.
+ */
+export interface LoadProbe {
+  eventLoopDelayMs(): number;
+  /** Stops measuring (the node is stopping). */
+  close(): void;
+}
+
 /** Everything the driver takes from the world but its storage and network. */
 export interface DriverWorld {
   readonly clock: Clock;
@@ -51,12 +61,19 @@ export interface DriverWorld {
    * incarnation cannot confirm a new one.
    */
   readonly incarnation: string;
+  /** The process's load (production: system-world.ts); without one, no write is shed for delay. */
+  readonly load?: LoadProbe;
 }
 
 /** The node's durable storage as the driver uses it: the Raft log and hard state, and the KV state. */
 export interface DriverStorage extends DurableRaftStorage, KvStateStore {
   /** The cluster id recorded in the data dir ('' if none). */
   readonly clusterId: string;
+  /**
+   * `persist(batch)` and `applyBatch(apply)` as ONE synced batch (one fsync): the apply batch may
+   * claim up to the commit index `batch` carries. `batch` must not carry a snapshot.
+   */
+  persistWithApply(batch: PersistBatch, apply: KvApplyBatch): Promise<void>;
 }
 
 /** Incoming snapshots, staged durably before the core may install them (snapshot-staging.ts). */
