@@ -1,246 +1,271 @@
 /**
  * The simulator's command line (`npm run sim -- ...`).
  *
- *   npm run sim -- --seeds 10000            run seeds 0..9999
+ *   npm run sim -- --seeds 10000            run seeds 0..9999 (both front ends, 2 worker threads)
  *   npm run sim -- --seeds 500 --start 7000 run seeds 7000..7499
  *   npm run sim -- --seed 42 --verbose      replay one seed with its event trace
  *   npm run sim -- --seeds 300 --nodes 5    force the cluster size
  *   npm run sim -- --seeds 300 --fault voteWithoutPersist   a negative control: must find violations
  *   npm run sim -- --seeds 300 --fault voteWithoutPersist --skip-checks doubleVote
  *                                           which end-to-end property catches it without the direct check
- *   npm run sim -- --seeds 100 --driver-fault sendBeforePersist   the driver breaks the Ready contract
+ *   npm run sim -- --seeds 100 --driver-fault unsyncedApplyBatches   the production driver's controls
  *   npm run sim -- --seeds 100 --layer node --node-fault unsyncedApplyBatches
- *                                           the production driver's negative control (driver-sim.ts)
  *
- * Every seed runs twice: once through the core simulator (simulation.ts: RawNode, the KV state
- * machine, the simulator's Ready loop, a large network and nemesis fault space) and once through
- * the node-layer simulator (driver-sim.ts: the production RaftDriver on LevelStorage on simulated
- * LevelDB disks, with power losses, WAL rotations, fsync errors, full disks, clock jumps, restarts
- * mid-install and joins). `--layer core` or `--layer node` runs one of them.
+ * Both front ends run the PRODUCTION driver through one host (driver-host.ts). Every seed runs
+ * through the core front end (simulation.ts: Raft's safety properties after every event, a large
+ * network and nemesis fault space with power losses, disk faults and clock jumps, membership
+ * changes, linearizability) and through the node-layer front end (driver-sim.ts: joins with
+ * --join, bounded STALE reads, lost acknowledged writes); `--layer core|node` runs one of them.
+ * `--jobs N` runs seeds on N worker threads (each seed is deterministic on its own).
  *
- * Prints seeds run, simulated time, messages, client operations checked, violations found and wall
- * time. Exit status: without --fault/--driver-fault, 1 if any violation was found; with one, 1 if
- * none was (the negative control was not caught).
+ * Prints what ran and what faults happened, violations, simulated and wall time, and seeds per
+ * second. Exit status: without a fault flag, 1 if any violation was found; with one, 1 if none
+ * was (the negative control was not caught).
  */
+import { availableParallelism } from 'node:os';
 import { performance } from 'node:perf_hooks';
-import { driverFaultNames, faultNames, isFaultName } from './params.js';
-import type { DriverFaultName, FaultName } from './params.js';
-import { addDriverSimStats, emptyDriverSimStats, nodeFaultNames, runDriverSim } from './driver-sim.js';
-import type { DriverSimOptions } from './driver-sim.js';
-import { runSimulation } from './simulation.js';
-import type { SimResult } from './simulation.js';
-import { SimViolation, violationKinds } from './violation.js';
+import { Worker } from 'node:worker_threads';
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { addDriverSimStats, emptyDriverSimStats, nodeFaultNames } from './driver-sim.js';
+import type { NodeFaultName } from './driver-sim.js';
+import { driverFaultNames, faultNames } from './params.js';
+import type { DriverFaultName, FaultName, SimOptions } from './params.js';
+import { runSeedJob } from './run-seed.js';
+import type { SeedJob, SeedOutcome, ViolationData } from './run-seed.js';
+import { violationKinds } from './violation.js';
 import type { ViolationKind } from './violation.js';
 
 interface CliArgs {
-  seeds: number;
-  start: number;
-  nodes: 3 | 5 | undefined;
-  fault: FaultName | undefined;
-  driverFault: DriverFaultName | undefined;
-  verbose: boolean;
-  chaosMs: number | undefined;
-  skipChecks: ViolationKind[] | undefined;
-  layer: 'both' | 'core' | 'node';
-  nodeFault: NonNullable<DriverSimOptions['fault']> | undefined;
+  readonly seeds: number;
+  readonly start: number;
+  readonly nodes: 3 | 5 | undefined;
+  readonly fault: FaultName | undefined;
+  readonly driverFault: DriverFaultName | undefined;
+  readonly verbose: boolean;
+  readonly chaosMs: number | undefined;
+  readonly skipChecks: ViolationKind[] | undefined;
+  readonly layer: 'both' | 'core' | 'node';
+  readonly nodeFault: NodeFaultName | undefined;
+  readonly jobs: number;
 }
 
-
-const usage = `usage: npm run sim -- [--seed N | --seeds COUNT [--start S]] [--nodes 3|5] [--fault ${faultNames.join('|')}] [--driver-fault ${driverFaultNames.join('|')}] [--chaos-ms MS] [--skip-checks KIND,...] [--layer both|core|node] [--node-fault ${nodeFaultNames.join('|')}] [--verbose]`;
-
-function fail(message: string): never {
-  process.stderr.write(`${message}\n${usage}\n`);
-  process.exit(2);
-}
-
-function parseIntArg(flag: string, value: string | undefined): number {
-  if (value === undefined || !/^-?\d+$/.test(value)) fail(`${flag} needs an integer`);
-  return Number(value);
+function integer(min: number): (value: string) => number {
+  return (value) => {
+    if (!/^-?\d+$/.test(value) || Number(value) < min) throw new InvalidArgumentError(`needs an integer of at least ${min}`);
+    return Number(value);
+  };
 }
 
 function parseArgs(argv: readonly string[]): CliArgs {
-  const args: CliArgs = { seeds: 100, start: 0, nodes: undefined, fault: undefined, driverFault: undefined, verbose: false, chaosMs: undefined, skipChecks: undefined, layer: 'both', nodeFault: undefined };
-  for (let i = 0; i < argv.length; i++) {
-    const flag = argv[i] as string;
-    switch (flag) {
-      case '--seed':
-        args.start = parseIntArg(flag, argv[++i]);
-        args.seeds = 1;
-        break;
-      case '--seeds':
-        args.seeds = parseIntArg(flag, argv[++i]);
-        break;
-      case '--start':
-        args.start = parseIntArg(flag, argv[++i]);
-        break;
-      case '--nodes': {
-        const n = parseIntArg(flag, argv[++i]);
-        if (n !== 3 && n !== 5) fail('--nodes must be 3 or 5');
-        args.nodes = n;
-        break;
-      }
-      case '--fault': {
-        const f = argv[++i] ?? '';
-        if (!isFaultName(f)) fail(`unknown fault ${JSON.stringify(f)}`);
-        args.fault = f;
-        break;
-      }
-      case '--driver-fault': {
-        const f = argv[++i] ?? '';
-        if (!(driverFaultNames as readonly string[]).includes(f)) fail(`unknown driver fault ${JSON.stringify(f)}`);
-        args.driverFault = f as DriverFaultName;
-        break;
-      }
-      case '--chaos-ms':
-        args.chaosMs = parseIntArg(flag, argv[++i]);
-        break;
-      case '--skip-checks': {
-        const kinds = (argv[++i] ?? '').split(',');
-        for (const k of kinds) if (!(violationKinds as readonly string[]).includes(k)) fail(`unknown check ${JSON.stringify(k)}; one of ${violationKinds.join(', ')}`);
-        args.skipChecks = kinds as ViolationKind[];
-        break;
-      }
-      case '--layer': {
-        const l = argv[++i] ?? '';
-        if (l !== 'both' && l !== 'core' && l !== 'node') fail('--layer must be both, core or node');
-        args.layer = l;
-        break;
-      }
-      case '--node-fault': {
-        const f = argv[++i] ?? '';
-        if (!(nodeFaultNames as readonly string[]).includes(f)) fail(`unknown node fault ${JSON.stringify(f)}`);
-        args.nodeFault = f as (typeof nodeFaultNames)[number];
-        break;
-      }
-      case '--verbose':
-        args.verbose = true;
-        break;
-      case '--help':
-      case '-h':
-        process.stdout.write(`${usage}\n`);
-        process.exit(0);
-        break;
-      default:
-        fail(`unknown argument ${JSON.stringify(flag)}`);
-    }
-  }
-  if (args.seeds < 1) fail('--seeds must be at least 1');
-  return args;
+  const program = new Command('npm run sim --')
+    .description('Deterministic cluster simulation of the production driver, one seed per run.')
+    .addOption(new Option('--seed <n>', 'run (and replay) one seed').argParser(integer(0)))
+    .addOption(new Option('--seeds <count>', 'how many seeds to run').argParser(integer(1)).default(100))
+    .addOption(new Option('--start <s>', 'the first seed').argParser(integer(0)).default(0))
+    .addOption(new Option('--nodes <n>', 'force the cluster size (core front end)').choices(['3', '5']))
+    .addOption(new Option('--fault <name>', 'a negative control in the Raft core (RaftConfig.testFaults)').choices(faultNames))
+    .addOption(new Option('--driver-fault <name>', 'a negative control in the production driver (core front end)').choices(driverFaultNames))
+    .addOption(new Option('--node-fault <name>', 'a negative control run by the node-layer front end').choices(nodeFaultNames))
+    .addOption(new Option('--chaos-ms <ms>', 'length of the fault phase').argParser(integer(1)))
+    .addOption(new Option('--skip-checks <kinds>', `checks to leave out (experiments): ${violationKinds.join(',')}`))
+    .addOption(new Option('--layer <layer>', 'which front end runs each seed').choices(['both', 'core', 'node']).default('both'))
+    .addOption(new Option('--jobs <n>', 'worker threads (1: in this thread)').argParser(integer(1)).default(Math.min(2, availableParallelism())))
+    .option('--verbose', 'print the event trace (runs in this thread)', false)
+    .parse([...argv], { from: 'user' });
+  const o = program.opts<{ seed?: number; seeds: number; start: number; nodes?: string; fault?: FaultName; driverFault?: DriverFaultName; nodeFault?: NodeFaultName; chaosMs?: number; skipChecks?: string; layer: CliArgs['layer']; jobs: number; verbose: boolean }>();
+  const skipChecks = o.skipChecks?.split(',');
+  for (const k of skipChecks ?? []) if (!(violationKinds as readonly string[]).includes(k)) program.error(`unknown check ${JSON.stringify(k)}; one of ${violationKinds.join(', ')}`);
+  const one = o.seed !== undefined;
+  return {
+    seeds: one ? 1 : o.seeds,
+    start: o.seed ?? o.start,
+    nodes: o.nodes === undefined ? undefined : o.nodes === '3' ? 3 : 5,
+    fault: o.fault,
+    driverFault: o.driverFault,
+    nodeFault: o.nodeFault,
+    chaosMs: o.chaosMs,
+    skipChecks: skipChecks as ViolationKind[] | undefined,
+    layer: o.layer,
+    verbose: o.verbose,
+    jobs: one || o.verbose ? 1 : o.jobs,
+  };
 }
 
-/** Runs the core simulator over the seeds; true if it passed (or its negative control was caught). */
-function runCore(args: CliArgs): boolean {
-  const started = performance.now();
-  const totals = { runs: 0, simulatedMs: 0, events: 0, sent: 0, delivered: 0, ops: 0, ok: 0, fail: 0, indeterminate: 0, checked: 0, unknownVerdicts: 0, snapshots: 0, crashes: 0, cycles: 0 };
-  const violations: SimViolation[] = [];
-  const byKind = new Map<string, number[]>();
-  let lastProgress = started;
+/** The jobs of a run: each seed through the front ends the flags select. */
+function jobsOf(args: CliArgs): SeedJob[] {
+  const core = args.layer !== 'node' && args.nodeFault === undefined;
+  const node = args.layer !== 'core' && args.fault === undefined && args.driverFault === undefined;
+  const jobs: SeedJob[] = [];
   for (let seed = args.start; seed < args.start + args.seeds; seed++) {
-    let result: SimResult | null = null;
-    try {
-      result = runSimulation({
-        seed,
-        nodes: args.nodes,
-        fault: args.fault,
-        driverFault: args.driverFault,
-        chaosMs: args.chaosMs,
-        skipChecks: args.skipChecks,
-        trace: args.verbose ? (line) => process.stdout.write(`${line}\n`) : undefined,
+    if (core) {
+      const options: Omit<SimOptions, 'trace'> = { seed, nodes: args.nodes, fault: args.fault, driverFault: args.driverFault, chaosMs: args.chaosMs, skipChecks: args.skipChecks };
+      jobs.push({ layer: 'core', options, verbose: args.verbose });
+    }
+    if (node) jobs.push({ layer: 'node', seed, options: { ...(args.nodeFault === undefined ? {} : { fault: args.nodeFault }), ...(args.chaosMs === undefined ? {} : { chaosMs: args.chaosMs }) }, verbose: args.verbose });
+  }
+  return jobs;
+}
+
+/**
+ * A worker thread's first code: it registers tsx's TypeScript loader (loader flags given to
+ * this process do not reach worker threads on Node 20), then loads sim-worker.ts.
+ */
+const workerBootstrap = `import(${JSON.stringify(import.meta.resolve('tsx/esm/api'))}).then((tsx) => { tsx.register(); return import(${JSON.stringify(new URL('./sim-worker.ts', import.meta.url).href)}); })`;
+
+/** Runs every job, on `jobs` worker threads or in this one; calls `done` with each outcome. */
+async function runJobs(jobs: readonly SeedJob[], threads: number, done: (o: SeedOutcome) => void): Promise<void> {
+  if (threads <= 1) {
+    for (const job of jobs) done(await runSeedJob(job, (line) => process.stdout.write(`${line}\n`)));
+    return;
+  }
+  let next = 0;
+  const runWorker = (): Promise<void> =>
+    new Promise<void>((resolve, reject) => {
+      const worker = new Worker(workerBootstrap, { eval: true });
+      const feed = (): void => {
+        const job = jobs[next++];
+        if (job === undefined) {
+          void worker.terminate().then(() => resolve());
+          return;
+        }
+        worker.postMessage(job);
+      };
+      worker.on('message', (m: { ok: true; outcome: SeedOutcome } | { ok: false; error: string }) => {
+        if (!m.ok) {
+          void worker.terminate();
+          reject(new Error(m.error));
+          return;
+        }
+        done(m.outcome);
+        feed();
       });
-    } catch (e) {
-      if (!(e instanceof SimViolation)) throw e;
-      violations.push(e);
-      totals.simulatedMs += e.atMs;
-      const seeds = byKind.get(e.kind) ?? [];
-      seeds.push(seed);
-      byKind.set(e.kind, seeds);
-      if (violations.length <= 5 || args.seeds === 1) process.stdout.write(`VIOLATION ${e.message}\n`);
-    }
-    totals.runs++;
-    if (result !== null) {
-      totals.simulatedMs += result.simulatedMs;
-      totals.events += result.events;
-      totals.sent += result.messagesSent;
-      totals.delivered += result.messagesDelivered;
-      totals.ops += result.ops.total;
-      totals.ok += result.ops.ok;
-      totals.fail += result.ops.fail;
-      totals.indeterminate += result.ops.indeterminate;
-      totals.checked += result.opsChecked;
-      totals.snapshots += result.snapshotsTaken + result.snapshotsInstalled;
-      totals.crashes += result.crashes;
-      totals.cycles += result.membershipCycles;
-      if (result.checkerVerdict === 'unknown') totals.unknownVerdicts++;
-      if (args.seeds === 1) process.stdout.write(`seed ${seed}: ${JSON.stringify(result)}\n`);
-    }
-    const now = performance.now();
-    if (args.seeds > 1 && now - lastProgress > 10_000) {
-      lastProgress = now;
-      process.stderr.write(`  ... ${totals.runs}/${args.seeds} seeds, ${violations.length} violations, ${((now - started) / 1000).toFixed(0)} s\n`);
-    }
-  }
-  const wallS = (performance.now() - started) / 1000;
-  const lines = [
-    `seeds run:          ${totals.runs} (${args.start}..${args.start + args.seeds - 1})${args.nodes === undefined ? '' : `, ${args.nodes} nodes`}${args.fault === undefined ? '' : `, fault ${args.fault}`}${args.driverFault === undefined ? '' : `, driver fault ${args.driverFault}`}`,
-    `simulated time:     ${(totals.simulatedMs / 1000).toFixed(1)} s (${totals.events} events)`,
-    `messages:           ${totals.sent} sent, ${totals.delivered} delivered`,
-    `client operations:  ${totals.ops} (${totals.ok} ok, ${totals.fail} fail, ${totals.indeterminate} indeterminate), ${totals.checked} checked for linearizability${totals.unknownVerdicts > 0 ? `, ${totals.unknownVerdicts} runs with an unknown verdict` : ''}`,
-    `faults:             ${totals.crashes} crashes, ${totals.snapshots} snapshots taken or installed, ${totals.cycles} membership remove/re-add cycles`,
-    `violations found:   ${violations.length}${[...byKind].map(([kind, seeds]) => `\n  ${kind}: ${seeds.length} (seeds ${seeds.slice(0, 10).join(', ')}${seeds.length > 10 ? ', ...' : ''})`).join('')}`,
-    `wall time:          ${wallS.toFixed(1)} s`,
-  ];
-  process.stdout.write(`${lines.join('\n')}\n`);
-  const first = violations[0];
-  if (first !== undefined) process.stdout.write(`replay the first one: ${first.replay}${args.seeds === 1 ? '' : ' --verbose'}\n`);
-  const control = args.fault ?? args.driverFault;
-  const ok = control === undefined ? violations.length === 0 : violations.length > 0;
-  if (control !== undefined) process.stdout.write(ok ? `negative control ${control}: CAUGHT\n` : `negative control ${control}: NOT caught\n`);
-  return ok;
+      worker.on('error', reject);
+      feed();
+    });
+  await Promise.all(Array.from({ length: Math.min(threads, jobs.length) }, runWorker));
 }
 
-/** Runs the node-layer simulator (production driver) over the seeds; true if it passed. */
-async function runNode(args: CliArgs): Promise<boolean> {
-  const started = performance.now();
-  const totals = emptyDriverSimStats();
-  const failed: { seed: number; violation: string }[] = [];
-  for (let seed = args.start; seed < args.start + args.seeds; seed++) {
-    const result = await runDriverSim(seed, {
-      ...(args.nodeFault === undefined ? {} : { fault: args.nodeFault }),
-      ...(args.chaosMs === undefined ? {} : { chaosMs: args.chaosMs }),
-      ...(args.verbose ? { trace: (line: string) => process.stdout.write(`${line}\n`) } : {}),
-    });
-    addDriverSimStats(totals, result.stats);
-    for (const v of result.violations) {
-      failed.push({ seed, violation: v });
-      if (failed.length <= 5 || args.seeds === 1) process.stdout.write(`VIOLATION (node layer, seed ${seed}) ${v}\n`);
-    }
-    if (args.seeds === 1) process.stdout.write(`seed ${seed} (node layer): digest ${result.digest} ${JSON.stringify(result.stats)}\n`);
-  }
-  const t = totals;
-  const wallS = (performance.now() - started) / 1000;
-  const lines = [
-    `node layer (production driver on simulated LevelDB), seeds ${args.start}..${args.start + args.seeds - 1}${args.nodeFault === undefined ? '' : `, node fault ${args.nodeFault}`}:`,
-    `simulated time:     ${(t.simulatedMs / 1000).toFixed(1)} s`,
-    `client operations:  ${t.writesAcked} writes acknowledged, ${t.linearizableReads} linearizable reads, ${t.staleReadsServed} bounded STALE reads served, ${t.staleReadsRefused} refused`,
-    `power losses:       ${t.powerLosses} (${t.nodesPowerLost} node power cuts, ${t.crashAfterAck} right after a vote or acknowledgement), ${t.unsyncedWritesLost} unsynced writes lost, ${t.rotations} WAL rotations`,
-    `other faults:       ${t.crashes} crashes, ${t.fsyncErrors} fsync errors, ${t.diskFullErrors} full disks, ${t.fatalRestarts} restarts after a fatal alarm, ${t.partitions} partitions, ${t.clockJumps} clock jumps`,
-    `snapshots:          ${t.snapshotsStaged} staged, ${t.restartsMidInstall} restarts mid-install; ${t.joins} joins (--join)`,
-    `violations found:   ${failed.length}${failed.length === 0 ? '' : ` (seeds ${[...new Set(failed.map((f) => f.seed))].slice(0, 10).join(', ')})`}`,
-    `wall time:          ${wallS.toFixed(1)} s (${(wallS / args.seeds).toFixed(3)} s per seed)`,
-  ];
-  process.stdout.write(`${lines.join('\n')}\n`);
-  const first = failed[0];
-  if (first !== undefined) process.stdout.write(`replay the first one: npm run sim -- --seed ${first.seed} --layer node${args.nodeFault === undefined ? '' : ` --node-fault ${args.nodeFault}`} --verbose\n`);
-  const ok = args.nodeFault === undefined ? failed.length === 0 : failed.length > 0;
-  if (args.nodeFault !== undefined) process.stdout.write(ok ? `negative control ${args.nodeFault}: CAUGHT\n` : `negative control ${args.nodeFault}: NOT caught\n`);
-  return ok;
+/** Sums of the core front end's results. */
+function emptyCoreTotals() {
+  return {
+    runs: 0,
+    simulatedMs: 0,
+    events: 0,
+    sent: 0,
+    delivered: 0,
+    ops: 0,
+    ok: 0,
+    fail: 0,
+    indeterminate: 0,
+    checked: 0,
+    unknownVerdicts: 0,
+    elections: 0,
+    snapshots: 0,
+    crashes: 0,
+    cycles: 0,
+    powerLosses: 0,
+    crashAfterAck: 0,
+    unsyncedWritesLost: 0,
+    rotations: 0,
+    fsyncErrors: 0,
+    diskFullErrors: 0,
+    fatalRestarts: 0,
+    clockJumps: 0,
+    crashesMidInstall: 0,
+    restartsMidInstall: 0,
+    snapshotsStaged: 0,
+  };
 }
 
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
-  const coreOk = args.layer === 'node' || args.nodeFault !== undefined ? true : runCore(args);
-  const nodeOk = args.layer === 'core' || args.fault !== undefined || args.driverFault !== undefined ? true : await runNode(args);
-  process.exitCode = coreOk && nodeOk ? 0 : 1;
+  const jobs = jobsOf(args);
+  const started = performance.now();
+  const core = emptyCoreTotals();
+  const node = emptyDriverSimStats();
+  let nodeRuns = 0;
+  const violations: { layer: 'core' | 'node'; seed: number; v: ViolationData }[] = [];
+  let finished = 0;
+  let lastProgress = started;
+  await runJobs(jobs, args.jobs, (o) => {
+    finished++;
+    if (o.layer === 'core') {
+      core.runs++;
+      if (o.violation !== null) {
+        violations.push({ layer: 'core', seed: o.seed, v: o.violation });
+        core.simulatedMs += o.violation.atMs;
+        if (violations.length <= 5 || args.seeds === 1) process.stdout.write(`VIOLATION ${o.violation.message}\n`);
+      }
+      const r = o.result;
+      if (r !== null) {
+        core.simulatedMs += r.simulatedMs;
+        core.events += r.events;
+        core.sent += r.messagesSent;
+        core.delivered += r.messagesDelivered;
+        core.ops += r.ops.total;
+        core.ok += r.ops.ok;
+        core.fail += r.ops.fail;
+        core.indeterminate += r.ops.indeterminate;
+        core.checked += r.opsChecked;
+        core.elections += r.leaderTerms;
+        core.snapshots += r.snapshotsTaken + r.snapshotsInstalled;
+        core.crashes += r.crashes;
+        core.cycles += r.membershipCycles;
+        for (const k of Object.keys(r.storage) as (keyof typeof r.storage)[]) core[k] += r.storage[k];
+        if (r.checkerVerdict === 'unknown') core.unknownVerdicts++;
+        if (args.seeds === 1) process.stdout.write(`seed ${o.seed} (core): ${JSON.stringify(r)}\n`);
+      }
+    } else {
+      nodeRuns++;
+      addDriverSimStats(node, o.result.stats);
+      for (const message of o.result.violations) {
+        violations.push({ layer: 'node', seed: o.seed, v: { kind: message.split(':')[0] ?? 'violation', message, replay: `npm run sim -- --seed ${o.seed} --layer node${args.nodeFault === undefined ? '' : ` --node-fault ${args.nodeFault}`}`, atMs: 0 } });
+        if (violations.length <= 5 || args.seeds === 1) process.stdout.write(`VIOLATION (node layer, seed ${o.seed}) ${message}\n`);
+      }
+      if (args.seeds === 1) process.stdout.write(`seed ${o.seed} (node layer): digest ${o.result.digest} ${JSON.stringify(o.result.stats)}\n`);
+    }
+    const now = performance.now();
+    if (jobs.length > 1 && now - lastProgress > 10_000) {
+      lastProgress = now;
+      process.stderr.write(`  ... ${finished}/${jobs.length} runs, ${violations.length} violations, ${((now - started) / 1000).toFixed(0)} s\n`);
+    }
+  });
+  const wallS = (performance.now() - started) / 1000;
+  const seedsPerS = args.seeds / wallS;
+  const n = node;
+  const lines = [
+    `seeds run:          ${args.seeds} (${args.start}..${args.start + args.seeds - 1}): ${core.runs} core runs, ${nodeRuns} node-layer runs, ${args.jobs} thread(s)${args.nodes === undefined ? '' : `, ${args.nodes} nodes`}${args.fault === undefined ? '' : `, fault ${args.fault}`}${args.driverFault === undefined ? '' : `, driver fault ${args.driverFault}`}${args.nodeFault === undefined ? '' : `, node fault ${args.nodeFault}`}`,
+    `simulated time:     ${((core.simulatedMs + n.simulatedMs) / 1000).toFixed(1)} s (core ${(core.simulatedMs / 1000).toFixed(1)} s, ${core.events} events; node layer ${(n.simulatedMs / 1000).toFixed(1)} s)`,
+    `messages (core):    ${core.sent} sent, ${core.delivered} delivered`,
+    `client operations:  core ${core.ops} (${core.ok} ok, ${core.fail} fail, ${core.indeterminate} indeterminate), ${core.checked} checked for linearizability${core.unknownVerdicts > 0 ? `, ${core.unknownVerdicts} runs with an unknown verdict` : ''}; node layer ${n.writesAcked} writes acknowledged, ${n.linearizableReads} linearizable reads, ${n.staleReadsServed} bounded STALE reads served (${n.staleReadsRefused} refused)`,
+    `elections:          ${core.elections} terms with a leader (core)`,
+    `crashes:            ${core.crashes + n.crashes} (core ${core.crashes}, node layer ${n.crashes}), ${core.fatalRestarts + n.fatalRestarts} restarts after a fatal alarm`,
+    `power losses:       ${core.powerLosses + n.nodesPowerLost} node power cuts (core ${core.powerLosses}, node layer ${n.nodesPowerLost}), ${core.crashAfterAck + n.crashAfterAck} right after a vote or acknowledgement`,
+    `unsynced writes lost: ${core.unsyncedWritesLost + n.unsyncedWritesLost} (core ${core.unsyncedWritesLost}, node layer ${n.unsyncedWritesLost})`,
+    `log rotations:      ${core.rotations + n.rotations} WAL rotations (core ${core.rotations}, node layer ${n.rotations})`,
+    `disk faults:        ${core.fsyncErrors + n.fsyncErrors} fsync errors, ${core.diskFullErrors + n.diskFullErrors} full disks`,
+    `clock jumps:        ${core.clockJumps + n.clockJumps} (core ${core.clockJumps}, node layer ${n.clockJumps})`,
+    `snapshots:          ${core.snapshots} taken or installed (core), ${core.snapshotsStaged + n.snapshotsStaged} streamed and staged; ${core.crashesMidInstall} crashes mid-install, ${core.restartsMidInstall + n.restartsMidInstall} restarts mid-install`,
+    `membership:         ${core.cycles} remove/re-add cycles (core), ${n.joins} joins with --join (node layer)`,
+    `violations found:   ${violations.length}${summarizeViolations(violations)}`,
+    `wall time:          ${wallS.toFixed(1)} s, ${seedsPerS.toFixed(2)} seeds/s (--seeds 10000 would take about ${(10_000 / seedsPerS / 60).toFixed(0)} min at this rate)`,
+  ];
+  process.stdout.write(`${lines.join('\n')}\n`);
+  const first = violations.sort((a, b) => a.seed - b.seed)[0];
+  if (first !== undefined) process.stdout.write(`replay the first one: ${first.v.replay}${args.seeds === 1 ? '' : ' --verbose'}\n`);
+  const control = args.fault ?? args.driverFault ?? args.nodeFault;
+  const ok = control === undefined ? violations.length === 0 : violations.length > 0;
+  if (control !== undefined) process.stdout.write(ok ? `negative control ${control}: CAUGHT\n` : `negative control ${control}: NOT caught\n`);
+  process.exitCode = ok ? 0 : 1;
+}
+
+function summarizeViolations(violations: readonly { layer: string; seed: number; v: ViolationData }[]): string {
+  const byKind = new Map<string, number[]>();
+  for (const { layer, seed, v } of violations) {
+    const key = `${layer} ${v.kind}`;
+    byKind.set(key, [...(byKind.get(key) ?? []), seed]);
+  }
+  return [...byKind].map(([kind, seeds]) => `\n  ${kind}: ${seeds.length} (seeds ${seeds.slice(0, 10).join(', ')}${seeds.length > 10 ? ', ...' : ''})`).join('');
 }
 
 await main();

@@ -18,12 +18,32 @@ import { LevelStorage } from '../../src/storage/index.js';
 import type { Transport } from '../../src/transport/index.js';
 import { logIndex, noopLogger, nodeId, SeededPrng } from '../../src/util/index.js';
 import type { NodeId, Prng } from '../../src/util/index.js';
+import type { DriverWorld } from '../../src/server/driver/world.js';
 import { ManualWorld } from './manual-world.js';
+import type { SettlingWorld } from './manual-world.js';
 import { MemoryStaging } from './memory-staging.js';
 import { SimDisk } from './sim-level.js';
 
 /** Decides a message's fate on the way: deliver it, drop it, or hold it for the test. */
 export type LinkFilter = (m: Message) => 'deliver' | 'drop' | 'hold';
+
+/**
+ * What a hosted node needs from the simulator front end around it: the world's settle, a PRNG,
+ * a transport per process incarnation and a driver world per start. `DriverCluster` (the
+ * node-layer front end, driver-sim.ts and the driver tests) and `Simulation` (the core front end,
+ * simulation.ts, on its event queue) both provide one.
+ */
+export interface NodeEnvironment {
+  readonly world: SettlingWorld;
+  readonly prng: Prng;
+  transportFor(node: HostedNode, generation: number): Transport;
+  /** The world a new driver of `node` runs in (`seed` drawn for its core's PRNG). */
+  driverWorld(node: HostedNode, seed: number): DriverWorld;
+  /** Sees each new driver before it starts (the core front end observes its core and storage). */
+  onDriverCreated?(node: HostedNode, driver: RaftDriver, storage: LevelStorage): void;
+  /** Sees every batch of changes a node applies (the driver's `onApplied`). */
+  onApplied?(node: NodeId, changes: readonly AppliedChange[]): void;
+}
 
 /** One simulated node: its disk and staging survive crashes; its driver does not. */
 export class HostedNode {
@@ -49,7 +69,7 @@ export class HostedNode {
   constructor(
     readonly id: NodeId,
     readonly options: NodeOptions,
-    private readonly cluster: DriverCluster,
+    private readonly env: NodeEnvironment,
     prng: Prng,
   ) {
     this.disk = new SimDisk(prng.fork());
@@ -74,20 +94,27 @@ export class HostedNode {
     await this.staging.removeUpTo(logIndex(Number.MAX_SAFE_INTEGER));
     const image = await storage.loadKvImage();
     this.generation++;
-    const transport = this.cluster.transportFor(this, this.generation);
-    const virtualWorld = this.cluster.world.worldFor(this.cluster.prng.int(0, 0x7fffffff), { nowMs: () => this.cluster.world.nowMs + this.skewMs, monotonicMs: () => this.cluster.world.nowMs });
+    const generation = this.generation;
+    const transport = this.env.transportFor(this, generation);
+    const virtualWorld = this.env.driverWorld(this, this.env.prng.int(0, 0x7fffffff));
     const world = { ...virtualWorld, load: { eventLoopDelayMs: () => this.eventLoopDelayMs, close: () => {} } };
     this.metrics = new NodeMetrics();
+    // Only this incarnation's alarm counts: a dead process's loop failing on its closed disk does not.
+    const onFatal = (e: unknown): void => {
+      if (this.generation === generation) this.fatal ??= e;
+    };
+    const onApplied = (changes: readonly AppliedChange[]): void => this.env.onApplied?.(this.id, changes);
     const driver = new RaftDriver(
-      { options, storage, staging: this.staging, transport, world, metrics: this.metrics, logger: noopLogger, onFatal: (e) => (this.fatal ??= e), onApplied: (changes) => this.cluster.onApplied(this.id, changes), ...(this.faults ? { driverFaults: this.faults } : {}) },
+      { options, storage, staging: this.staging, transport, world, metrics: this.metrics, logger: noopLogger, onFatal, onApplied, ...(this.faults ? { driverFaults: this.faults } : {}) },
       image,
     );
     this.disk.fsyncWait = fsyncWait;
     this.storage = storage;
     this.driver = driver;
     this.starts++;
+    this.env.onDriverCreated?.(this, driver, storage);
     driver.start();
-    await this.cluster.world.settle();
+    await this.env.world.settle();
   }
 
   /** The process dies: memory is gone, everything written to the disk stays. */
@@ -102,7 +129,7 @@ export class HostedNode {
     // transport drops everything). stop() fails its waiting requests at once; its loop may still
     // wait for a simulated fsync, whose completion fails on the closed handle, so it is not awaited.
     void driver.stop().catch(() => {});
-    await this.cluster.world.settle();
+    await this.env.world.settle();
   }
 
   /** The machine loses power: like a crash, and the disk loses what is not durable. */
@@ -123,7 +150,7 @@ export class HostedNode {
 }
 
 /** A cluster of production drivers on one virtual world and one in-memory network. */
-export class DriverCluster {
+export class DriverCluster implements NodeEnvironment {
   readonly world = new ManualWorld();
   readonly prng: Prng;
   readonly nodes = new Map<NodeId, HostedNode>();
@@ -199,6 +226,10 @@ export class DriverCluster {
   /** Delivers one message now (a held one, say). */
   deliver(m: Message): void {
     this.nodes.get(m.to)?.driver?.step(m);
+  }
+
+  driverWorld(node: HostedNode, seed: number): DriverWorld {
+    return this.world.worldFor(seed, { nowMs: () => this.world.nowMs + node.skewMs, monotonicMs: () => this.world.nowMs });
   }
 
   /** The in-memory transport of `node`: messages go through the link filter, one event each. */

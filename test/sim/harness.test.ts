@@ -363,6 +363,13 @@ function nemesisRig(seed: number) {
       down.add(id);
       log.push(`crash ${id}`);
     },
+    powerLoss: (id) => {
+      down.add(id);
+      log.push(`power loss ${id}`);
+    },
+    diskFault: (id, fault) => log.push(`${fault} ${id}`),
+    clockJump: (id, jumpMs) => log.push(`clock ${id} ${jumpMs}`),
+    crashDuringInstall: (id) => log.push(`crash during install ${id}`),
     restart: (id) => {
       down.delete(id);
       log.push(`restart ${id}`);

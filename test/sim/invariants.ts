@@ -42,6 +42,8 @@ interface NodeTrack {
   commit: number;
   /** The hard state last written to this node's disk (survives crashes). */
   persisted: HardStateLike;
+  /** The commit index of the last SYNCED hard state (survives power loss). */
+  syncedCommit: number;
 }
 
 function describeEntry(e: EntryLike): string {
@@ -105,7 +107,7 @@ export class SafetyChecker {
   private track(node: string): NodeTrack {
     let t = this.nodes.get(node);
     if (t === undefined) {
-      t = { commit: 0, persisted: { term: 0, vote: null, commit: 0 } };
+      t = { commit: 0, persisted: { term: 0, vote: null, commit: 0 }, syncedCommit: 0 };
       this.nodes.set(node, t);
     }
     return t;
@@ -192,8 +194,20 @@ export class SafetyChecker {
     t.commit = commit;
   }
 
-  /** `node` persisted a hard state: term and commit never decrease, a vote never changes within its term. */
-  observePersistedHardState(node: string, hs: HardStateLike): void {
+  /**
+   * `node` lost power. A commit-only hard state is written unsynced (Ready.mustSync) and may be
+   * lost; the commit index of the last synced one may not. Term and vote are always synced.
+   */
+  observePowerLoss(node: string): void {
+    const t = this.track(node);
+    t.persisted = { ...t.persisted, commit: t.syncedCommit };
+  }
+
+  /**
+   * `node` persisted a hard state (`synced`: with fsync): term and commit never decrease, a vote
+   * never changes within its term.
+   */
+  observePersistedHardState(node: string, hs: HardStateLike, synced = true): void {
     const t = this.track(node);
     const old = t.persisted;
     if (hs.term < old.term) this.fail('durableStateRegressed', `${node} persisted term ${hs.term} after term ${old.term}`);
@@ -202,6 +216,7 @@ export class SafetyChecker {
       this.fail('durableStateRegressed', `${node} persisted vote ${String(hs.vote)} in term ${hs.term} after voting ${old.vote}`);
     }
     t.persisted = { term: hs.term, vote: hs.vote, commit: hs.commit };
+    if (synced) t.syncedCommit = hs.commit;
   }
 
   /** `node`'s state machine has applied up to `applied`; its commit index is `commit`. */

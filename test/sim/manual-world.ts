@@ -22,44 +22,30 @@ const settleRoundsMax = 100_000;
 /** Lets every queued promise job run (a real macrotask: the host's, never the driver's). */
 const drainJobs = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
-/** Virtual time and scheduling for one or more drivers. */
-export class ManualWorld {
-  private now: number;
-  private seq = 0;
-  private timers: Timer[] = [];
+/**
+ * Immediates and `settle()`, shared by the worlds of both simulator front ends (this one, with
+ * its own timers in ms, and queue-world.ts, on the core simulator's event queue in µs).
+ */
+export abstract class SettlingWorld {
   private immediates: (() => void)[] = [];
   /** How many incarnations were handed out (each driver start draws a new one). */
   private incarnations = 0;
 
-  constructor(startMs = 1_700_000_000_000) {
-    this.now = startMs;
+  /** Queues `fn` to run at the next `settle` round, first in, first out. */
+  protected queueImmediate(fn: () => void): void {
+    this.immediates.push(fn);
   }
 
-  readonly clock: Clock = { nowMs: () => this.now, monotonicMs: () => this.now };
-
-  readonly scheduler: Scheduler = {
-    every: (intervalMs, fn) => this.addTimer(intervalMs, intervalMs, fn),
-    immediate: (fn) => {
-      this.immediates.push(fn);
-    },
-    after: (delayMs, fn) => this.addTimer(delayMs, null, fn),
-  };
-
-  /** A driver's view of this world, with its own seed and a fresh incarnation id. */
-  worldFor(seed: number, clock: Clock = this.clock): DriverWorld {
+  /** A fresh incarnation id: never repeated within this world. */
+  protected nextIncarnation(): string {
     this.incarnations += 1;
-    return { clock, scheduler: this.scheduler, seed, incarnation: `sim${this.incarnations}` };
-  }
-
-  /** The virtual time in ms. */
-  get nowMs(): number {
-    return this.now;
+    return `sim${this.incarnations}`;
   }
 
   /** Runs queued immediates and promise jobs until none are left. */
   async settle(): Promise<void> {
     for (let round = 0; ; round++) {
-      if (round >= settleRoundsMax) throw new Error(`ManualWorld.settle: still busy after ${settleRoundsMax} rounds (livelock?)`);
+      if (round >= settleRoundsMax) throw new Error(`settle: still busy after ${settleRoundsMax} rounds (livelock?)`);
       await drainJobs();
       if (this.immediates.length === 0) {
         await drainJobs();
@@ -69,6 +55,36 @@ export class ManualWorld {
       this.immediates = [];
       for (const fn of batch) fn();
     }
+  }
+}
+
+/** Virtual time and scheduling for one or more drivers. */
+export class ManualWorld extends SettlingWorld {
+  private now: number;
+  private seq = 0;
+  private timers: Timer[] = [];
+
+  constructor(startMs = 1_700_000_000_000) {
+    super();
+    this.now = startMs;
+  }
+
+  readonly clock: Clock = { nowMs: () => this.now, monotonicMs: () => this.now };
+
+  readonly scheduler: Scheduler = {
+    every: (intervalMs, fn) => this.addTimer(intervalMs, intervalMs, fn),
+    immediate: (fn) => this.queueImmediate(fn),
+    after: (delayMs, fn) => this.addTimer(delayMs, null, fn),
+  };
+
+  /** A driver's view of this world, with its own seed and a fresh incarnation id. */
+  worldFor(seed: number, clock: Clock = this.clock): DriverWorld {
+    return { clock, scheduler: this.scheduler, seed, incarnation: this.nextIncarnation() };
+  }
+
+  /** The virtual time in ms. */
+  get nowMs(): number {
+    return this.now;
   }
 
   /** Moves virtual time forward by `ms`, firing every timer due on the way, settling after each. */

@@ -30,7 +30,15 @@ export interface NemesisHost {
   /** True if the node is down because the nemesis crashed it (not removed from the cluster). */
   isCrashed(id: string): boolean;
   crash(id: string): void;
+  /** The node's machine loses power: its disk keeps only what LevelDB's model makes durable. */
+  powerLoss(id: string): void;
   restart(id: string): void;
+  /** The node's next disk write fails: an fsync error or a full disk. */
+  diskFault(id: string, fault: 'fsyncError' | 'diskFull'): void;
+  /** The node's wall clock steps by `jumpMs` (either way). */
+  clockJump(id: string, jumpMs: number): void;
+  /** The node crashes a few writes into its next snapshot install. */
+  crashDuringInstall(id: string): void;
   pause(id: string, durationUs: number): void;
   unpauseAll(): void;
   setPartition(p: Partition): void;
@@ -69,6 +77,10 @@ const actionWeights = {
   lossy: 2,
   crashAfterVote: 2,
   figure8: 2,
+  powerLoss: 3,
+  diskFault: 1.5,
+  clockJump: 1.5,
+  crashDuringInstall: 1.5,
 } as const;
 
 /** Actions that change the partition (they wait while a scenario owns the network). */
@@ -237,6 +249,40 @@ export class Nemesis {
       case 'figure8':
         this.figure8();
         return;
+      case 'powerLoss': {
+        // One node, a minority, a majority or all of them.
+        const up = all.filter((id) => host.isUp(id));
+        const scope = prng.int(0, 3);
+        const count = Math.min(up.length, [1, Math.floor(all.length / 2), Math.floor(all.length / 2) + 1, all.length][scope] as number);
+        for (let i = up.length - 1; i > 0; i--) {
+          const j = prng.int(0, i);
+          [up[i], up[j]] = [up[j] as string, up[i] as string];
+        }
+        const down = this.duration(10, 500);
+        host.note(`nemesis cuts the power of ${['one node', 'a minority', 'a majority', 'every node'][scope] as string}: ${up.slice(0, count).join(', ')}`);
+        for (const id of up.slice(0, count)) this.crashFor(id, down, true);
+        return;
+      }
+      case 'diskFault': {
+        const id = this.randomNode(all.filter((n) => host.isUp(n)));
+        const fault = prng.chance(0.5) ? 'fsyncError' : 'diskFull';
+        host.note(`nemesis: ${id}'s next write hits ${fault}`);
+        host.diskFault(id, fault);
+        return;
+      }
+      case 'clockJump': {
+        const id = this.randomNode(all);
+        const jump = (prng.chance(0.5) ? 1 : -1) * prng.int(100, 5_000);
+        host.note(`nemesis: ${id}'s wall clock jumps ${jump} ms`);
+        host.clockJump(id, jump);
+        return;
+      }
+      case 'crashDuringInstall': {
+        const id = this.randomNode(all.filter((n) => host.isUp(n)));
+        host.note(`nemesis: ${id} will crash during its next snapshot install`);
+        host.crashDuringInstall(id);
+        return;
+      }
     }
   }
 
@@ -333,12 +379,13 @@ export class Nemesis {
     round(rounds);
   }
 
-  private crashFor(id: string, downUs?: number): void {
+  private crashFor(id: string, downUs?: number, powerLoss = false): void {
     if (!this.host.isUp(id)) return;
     const r = this.prng.float();
     const down = downUs ?? (r < 0.3 ? this.duration(1, 50) : r < 0.8 ? this.duration(50, 1_000) : this.duration(1_000, 3_000));
-    this.host.crash(id);
-    this.host.note(`nemesis crashes ${id} for ${(down / usPerMs).toFixed(1)} ms`);
+    if (powerLoss) this.host.powerLoss(id);
+    else this.host.crash(id);
+    this.host.note(`nemesis ${powerLoss ? 'cuts the power of' : 'crashes'} ${id} for ${(down / usPerMs).toFixed(1)} ms`);
     this.host.queue.schedule(down, `nemesis restart ${id}`, () => {
       if (this.active && this.host.isCrashed(id)) this.host.restart(id);
     });

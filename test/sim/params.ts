@@ -12,10 +12,12 @@ export const faultNames = ['commitPreviousTermByCounting', 'voteWithoutPersist',
 export type FaultName = (typeof faultNames)[number];
 
 /**
- * Negative controls of the driver rather than the core: `sendBeforePersist` breaks the Ready
- * contract by sending a Ready's messages when it is taken, before its batch is durable.
+ * Negative controls of the production driver (`DriverFaults` in src/server/raft-driver.ts):
+ * `sendBeforePersist` breaks the Ready contract by sending a Ready's messages when it is taken,
+ * before its batch is durable; `unsyncedApplyBatches` writes apply batches with their applied
+ * index unsynced (defect c's shape: a WAL rotation can lose one while a later one survives).
  */
-export const driverFaultNames = ['sendBeforePersist'] as const;
+export const driverFaultNames = ['sendBeforePersist', 'unsyncedApplyBatches'] as const;
 /** One driver fault. */
 export type DriverFaultName = (typeof driverFaultNames)[number];
 

@@ -176,8 +176,9 @@ export class SimClient {
   private onWritten(op: Running, result: Extract<ClientResponse, { type: 'written' }>['result']): void {
     const req = op.request;
     if (result.type === 'error') {
-      // A refusal changed nothing, except FAILED_PRECONDITION on a replay (see ErrorResult): unknown.
-      this.finish(result.code === 'FAILED_PRECONDITION' ? { status: 'indeterminate' } : { status: 'fail' });
+      // A refusal changed nothing, except FAILED_PRECONDITION on a replay and SESSION_EXPIRED
+      // (the session of an earlier attempt is gone: that attempt may have applied; see ErrorResult): unknown.
+      this.finish(result.code === 'FAILED_PRECONDITION' || result.code === 'SESSION_EXPIRED' ? { status: 'indeterminate' } : { status: 'fail' });
       return;
     }
     if (req.kind === 'put') {

@@ -14,9 +14,17 @@
  */
 import { checkLinearizable } from '../../jepsen-lite/checker/index.js';
 import type { CheckResult, HistoryOp } from '../../jepsen-lite/checker/index.js';
-import type { ConfChange, ConfState, Message } from '../../src/raft/index.js';
+import type { ConfChange, ConfState, Message, SnapshotMessage } from '../../src/raft/index.js';
+import type { DriverWorld } from '../../src/server/driver/world.js';
+import { resolveNodeOptions } from '../../src/server/options.js';
+import type { NodeOptions } from '../../src/server/options.js';
+import type { DriverFaults, RaftDriver } from '../../src/server/raft-driver.js';
+import type { LevelStorage } from '../../src/storage/index.js';
+import type { Transport } from '../../src/transport/index.js';
 import { nodeId } from '../../src/util/index.js';
 import type { NodeId, Prng } from '../../src/util/index.js';
+import { HostedNode } from './driver-host.js';
+import type { NodeEnvironment } from './driver-host.js';
 import { TraceDigest } from './digest.js';
 import { SimPrng } from './prng.js';
 import { EventQueue, usPerMs } from './event-queue.js';
@@ -28,6 +36,7 @@ import { Nemesis, drawBaseQuality, drawProfile } from './nemesis.js';
 import type { NemesisAction } from './nemesis.js';
 import { Network } from './network.js';
 import { describeParams, drawParams } from './params.js';
+import { QueueWorld } from './queue-world.js';
 import type { SimOptions, SimParams } from './params.js';
 import type { ClientRequest, ClientResponse } from './protocol.js';
 import { SimClient } from './sim-client.js';
@@ -55,11 +64,32 @@ export interface SimResult {
   readonly snapshotsTaken: number;
   readonly snapshotsInstalled: number;
   readonly crashes: number;
+  /** Storage and clock faults (the node layer's fault model, sim-level.ts). */
+  readonly storage: StorageFaultStats;
   readonly membershipCycles: number;
   /** Highest committed index. */
   readonly committed: number;
   /** Hash of the event trace: equal for two runs of one seed. */
   readonly digest: string;
+}
+
+/** Storage, power and clock faults of one run. */
+export interface StorageFaultStats {
+  /** Power cuts (each node counted), and those right after a vote or acknowledgement. */
+  powerLosses: number;
+  crashAfterAck: number;
+  /** Unsynced writes a power loss lost, and WAL rotations (sim-level.ts). */
+  unsyncedWritesLost: number;
+  rotations: number;
+  fsyncErrors: number;
+  diskFullErrors: number;
+  /** Restarts after the driver raised its fatal alarm (a supervisor restarts it). */
+  fatalRestarts: number;
+  clockJumps: number;
+  /** Crashes in the middle of a snapshot install, and restarts that finished one from its staged copy. */
+  crashesMidInstall: number;
+  restartsMidInstall: number;
+  snapshotsStaged: number;
 }
 
 /** How often the full log-matching comparison runs. */
@@ -75,18 +105,20 @@ const stormWindowMinUs = 1_000 * usPerMs;
 const convergenceCheckEveryUs = 20 * usPerMs;
 
 /** Runs one seed. Throws `SimViolation` if any property breaks. */
-export function runSimulation(options: SimOptions): SimResult {
+export function runSimulation(options: SimOptions): Promise<SimResult> {
   return new Simulation(options).run();
 }
 
 /** One simulated run. Use `runSimulation`. */
-export class Simulation {
+export class Simulation implements NodeEnvironment {
   readonly queue = new EventQueue();
+  /** The production driver's world on the queue (queue-world.ts). */
+  readonly world = new QueueWorld(this.queue);
   readonly checker: SafetyChecker;
   readonly history = new HistoryRecorder();
   readonly params: SimParams;
   readonly bootstrapConf: ConfState;
-  private readonly prng: Prng;
+  readonly prng: Prng;
   private readonly network: Network;
   private readonly nodes = new Map<string, SimNode>();
   private readonly ids: NodeId[];
@@ -100,7 +132,13 @@ export class Simulation {
   private chaosOver = false;
   private probeAnswer: OpAnswer | null = null;
   private stats = { events: 0, messagesSent: 0, messagesDelivered: 0, crashes: 0 };
+  private readonly faults: StorageFaultStats = { powerLosses: 0, crashAfterAck: 0, unsyncedWritesLost: 0, rotations: 0, fsyncErrors: 0, diskFullErrors: 0, fatalRestarts: 0, clockJumps: 0, crashesMidInstall: 0, restartsMidInstall: 0, snapshotsStaged: 0 };
   private checkResult: CheckResult | null = null;
+  /** Host work in flight (starts, crashes), awaited after every event, and the first failure. */
+  private readonly pending = new Set<Promise<void>>();
+  private hostError: unknown = null;
+  /** Nodes that crash during their next snapshot install. */
+  private readonly crashOnInstall = new Set<string>();
 
   constructor(private readonly options: SimOptions) {
     this.prng = new SimPrng(options.seed);
@@ -111,7 +149,17 @@ export class Simulation {
     this.bootstrapConf = { voters: this.ids, learners: [] };
     this.network = new Network(this.prng.fork(), drawBaseQuality(this.prng));
     const nodeHost = this.nodeHost();
-    for (const id of this.ids) this.nodes.set(id, new SimNode(id, nodeHost));
+    // One node runs with different local flags (snapshot cadence, tick interval): allowed to differ.
+    const odd = this.ids[this.prng.int(0, this.ids.length - 1)] as string;
+    const oddFlags = { snapshotEntries: this.prng.int(10, 60), tickIntervalMs: this.prng.int(8, 12) };
+    for (const id of this.ids) {
+      const hosted = new HostedNode(id as NodeId, this.nodeOptions(id, id === odd ? oddFlags : {}), this, this.prng);
+      hosted.disk.rotationChance = this.prng.float() * 0.2;
+      hosted.faults = driverFaultsFor(this.params);
+      const node = new SimNode(hosted, nodeHost, this.bootstrapConf);
+      this.nodes.set(id, node);
+      this.watchInstalls(node);
+    }
     this.nemesis = new Nemesis(this.nemesisHost(), this.prng.fork(), drawProfile(this.prng, emphasisFor(this.params)), this.network.quality);
     this.membership = new MembershipController(this.membershipHost(), this.prng.fork(), this.prng.chance(0.6));
     const keys = Array.from({ length: this.params.keyCount }, (_, i) => `k${i}`);
@@ -123,16 +171,179 @@ export class Simulation {
   }
 
   /** Runs to the end; throws `SimViolation` on the first broken property. */
-  run(): SimResult {
+  async run(): Promise<SimResult> {
     this.trace(`params: ${describeParams(this.params)}`);
     try {
       this.schedulePhases();
-      this.loop();
+      await this.loop();
       this.finalChecks();
     } catch (e) {
       throw this.asViolation(e);
+    } finally {
+      await this.shutdown();
     }
     return this.result();
+  }
+
+  // ---- the node environment (driver-host.ts) -------------------------------------------------
+
+  /** The production options of node `id`: the run's Raft settings as its flags. */
+  private nodeOptions(id: string, local: Readonly<Record<string, number>>): NodeOptions {
+    const p = this.params;
+    const options = resolveNodeOptions(local, {
+      id,
+      initialCluster: this.ids.map((n, i) => `${n}=127.0.0.1:${7101 + i}`).join(','),
+      listenPeer: `127.0.0.1:${7101 + this.ids.indexOf(id as NodeId)}`,
+      listenClient: `127.0.0.1:${7001 + this.ids.indexOf(id as NodeId)}`,
+      dataDir: `sim/${id}`,
+      tickIntervalMs: p.tickUs / usPerMs,
+      electionTicks: p.electionTicks,
+      heartbeatTicks: p.heartbeatTicks,
+      snapshotEntries: p.snapshotEveryEntries,
+      snapshotCatchupEntries: Math.max(1, p.snapshotTailEntries),
+    });
+    // The core's flow control as drawn (one-entry appends, a window of one, one-entry apply
+    // batches): below what the flags accept, to push the core's corner cases.
+    return { ...options, limits: { ...options.limits, appendBytesMax: p.appendBytesMax, inflightAppendsMax: p.inflightAppendsMax, applyBytesMax: p.applyBytesMax } };
+  }
+
+  driverWorld(node: HostedNode, seed: number): DriverWorld {
+    const sim = this.nodes.get(node.id) as SimNode;
+    const world = this.world;
+    return world.worldFor(node.id, seed, { nowMs: () => Math.floor(world.nowMs) + node.skewMs, monotonicMs: () => world.nowMs }, sim);
+  }
+
+  onDriverCreated(node: HostedNode, driver: RaftDriver, storage: LevelStorage): void {
+    (this.nodes.get(node.id) as SimNode).instrument(driver, storage);
+  }
+
+  transportFor(node: HostedNode, generation: number): Transport {
+    const live = (): boolean => node.generation === generation;
+    const drain = async (data: AsyncIterable<Uint8Array>): Promise<false> => {
+      for await (const _ of data) void _; // the sender's reader is drained and closed either way
+      return false;
+    };
+    return {
+      start: async () => {},
+      stop: async () => {},
+      setPeers: () => {},
+      send: (messages: readonly Message[]) => {
+        if (!live()) return;
+        try {
+          for (const m of messages) this.sendRaft(m);
+        } catch (e) {
+          // A broken property (a double vote) is the simulation's to report, not the driver's.
+          this.hostError ??= e;
+        }
+      },
+      sendSnapshot: async (to: NodeId, message: SnapshotMessage, data: AsyncIterable<Uint8Array>): Promise<boolean> => {
+        if (!live()) return drain(data);
+        this.stats.messagesSent++;
+        const delay = this.network.plan(message.from, to)[0];
+        if (delay === undefined) return drain(data);
+        await new Promise<void>((resolve) => this.queue.schedule(delay, `snapshot ${message.from}>${to} ${message.snapshot.metadata.index}`, resolve));
+        const target = this.nodes.get(to);
+        const driver = target?.driver ?? null;
+        if (!live() || !this.network.connected(message.from, to) || target === undefined || driver === null || target.paused) return drain(data);
+        this.stats.messagesDelivered++;
+        this.trace(`${to} <- streamed snapshot ${message.snapshot.metadata.index} from ${message.from}`);
+        try {
+          await driver.receiveSnapshot(message, data);
+          return true;
+        } catch {
+          return false;
+        }
+      },
+    };
+  }
+
+  /** A node the nemesis marked crashes a few writes into its next snapshot install. */
+  private watchInstalls(node: SimNode): void {
+    const hosted = node.hosted;
+    hosted.staging.onOpen = () => {
+      if (!this.crashOnInstall.delete(node.id) || this.chaosOver) return;
+      this.trace(`${node.id} will crash during its snapshot install`);
+      hosted.disk.injectFault('crash');
+      hosted.disk.onCrash = () => {
+        this.faults.crashesMidInstall++;
+        this.crashNode(node.id, 'crash');
+        this.queue.schedule(this.prng.int(10, 200) * usPerMs, `restart ${node.id} after an install crash`, () => {
+          if (node.down === 'crash') this.startNode(node.id);
+        });
+      };
+    };
+  }
+
+  /** Starts a node, counting a start that finished an interrupted snapshot install. */
+  private startNode(id: string): void {
+    const node = this.nodes.get(id) as SimNode;
+    const before = node.hosted.installsFinished;
+    node.start();
+    this.afterSettle.push(() => {
+      if (node.hosted.installsFinished > before) {
+        this.faults.restartsMidInstall++;
+        this.trace(`${id} finished an interrupted snapshot install from its staged copy`);
+      }
+    });
+  }
+
+  /** Runs host work in the background; the loop awaits it after the event and reports a failure. */
+  private background(label: string, work: Promise<unknown>): void {
+    const p: Promise<void> = work.then(
+      () => {},
+      (e: unknown) => {
+        this.hostError ??= e instanceof Error ? new Error(`${label}: ${e.message}\n${(e.stack ?? '').split('\n').slice(1, 6).join('\n')}`) : new Error(`${label}: ${String(e)}`);
+      },
+    );
+    this.pending.add(p);
+    void p.finally(() => this.pending.delete(p));
+  }
+
+  /** Lets every driver finish what the last event started: immediates, promise jobs, host work. */
+  private async settle(): Promise<void> {
+    await this.world.settle();
+    while (this.pending.size > 0) {
+      await Promise.all([...this.pending]);
+      await this.world.settle();
+    }
+    const after = this.afterSettle;
+    this.afterSettle = [];
+    for (const fn of after) fn();
+    if (this.hostError !== null) throw this.hostError;
+  }
+
+  private afterSettle: (() => void)[] = [];
+
+  /** Stops every driver at the end of a run (their timers die with the queue). */
+  private async shutdown(): Promise<void> {
+    for (const n of this.nodes.values()) {
+      const d = n.hosted.disk;
+      this.faults.unsyncedWritesLost += d.stats.unsyncedWritesLost;
+      this.faults.rotations += d.stats.rotations;
+      this.faults.fsyncErrors += d.stats.fsyncErrors;
+      this.faults.diskFullErrors += d.stats.diskFullErrors;
+      this.faults.snapshotsStaged += n.hosted.staging.staged;
+      if (n.hosted.driver !== null) await n.hosted.crash();
+    }
+  }
+
+  /** A driver that raised its fatal alarm (a disk fault) is restarted by its supervisor. */
+  private supervise(): void {
+    for (const n of this.nodes.values()) {
+      if (n.hosted.fatal === null || !n.up) continue;
+      // Only an injected disk fault may stop a driver; any other alarm (an assertion) is a bug.
+      if (!isSimulatedDiskFault(n.hosted.fatal)) {
+        this.hostError ??= n.hosted.fatal;
+        return;
+      }
+      this.faults.fatalRestarts++;
+      this.trace(`${n.id} raised its fatal alarm (${String(n.hosted.fatal)}); its supervisor restarts it`);
+      n.hosted.fatal = null;
+      this.crashNode(n.id, 'crash');
+      this.queue.schedule(this.prng.int(10, 200) * usPerMs, `supervisor restarts ${n.id}`, () => {
+        if (n.down === 'crash') this.startNode(n.id);
+      });
+    }
   }
 
   /** The replay command for this run. */
@@ -158,7 +369,7 @@ export class Simulation {
   private schedulePhases(): void {
     const p = this.params;
     for (const id of this.ids) {
-      this.queue.schedule(this.prng.int(0, p.tickUs - 1), `start ${id}`, () => (this.nodes.get(id) as SimNode).start());
+      this.queue.schedule(this.prng.int(0, p.tickUs - 1), `start ${id}`, () => this.startNode(id));
     }
     for (const client of this.clients.values()) client.start(this.prng.int(50, 300) * usPerMs);
     this.nemesis.start(this.prng.int(300, 1_000) * usPerMs);
@@ -169,6 +380,7 @@ export class Simulation {
 
   private endChaos(): void {
     this.chaosOver = true;
+    this.crashOnInstall.clear();
     this.nemesis.stop();
     this.membership.stop();
     this.crashAfterVote = 0;
@@ -188,9 +400,19 @@ export class Simulation {
     this.scheduleConvergenceCheck();
   }
 
+  /** Log Matching over the stored logs of every running node. */
+  private checkLogMatching(): void {
+    const logs = [];
+    for (const n of this.nodes.values()) {
+      const log = n.logView();
+      if (log !== null) logs.push({ node: n.id, log });
+    }
+    this.checker.checkLogMatching(logs);
+  }
+
   private scheduleLogMatching(): void {
     this.queue.schedule(logMatchingEveryUs, 'log matching', () => {
-      this.checker.checkLogMatching([...this.nodes.values()].map((n) => ({ node: n.id, log: n.logView() })));
+      this.checkLogMatching();
       if (!this.finished) this.scheduleLogMatching();
     });
   }
@@ -217,13 +439,14 @@ export class Simulation {
     if (leader === null) return false;
     const lead = this.nodes.get(leader) as SimNode;
     if (lead.commit !== lead.lastIndex) return false;
+    for (const n of this.nodes.values()) if (n.hosted.fatal !== null) return false;
     for (const n of this.nodes.values()) {
       if (!n.up || n.applied !== lead.commit || n.commit !== lead.commit || n.lastIndex !== lead.lastIndex) return false;
     }
     return true;
   }
 
-  private loop(): void {
+  private async loop(): Promise<void> {
     const hardEndUs = this.params.chaosUs + this.params.convergenceBoundUs + 1_000 * usPerMs;
     let windowStartUs = 0;
     const windowLabels = new Map<string, number>();
@@ -245,13 +468,16 @@ export class Simulation {
       }
       this.digestHash.add(`${ev.timeUs} ${ev.label}`);
       ev.run();
+      await this.settle();
+      for (const n of this.nodes.values()) n.afterEvent();
+      this.supervise();
     }
   }
 
   private finalChecks(): void {
     let reference: { id: string; hash: string } | null = null;
     for (const n of this.nodes.values()) {
-      const hash = (n.kv as NonNullable<SimNode['kv']>).stateHash();
+      const hash = (n.driver as RaftDriver).kv.stateHash();
       this.digestHash.add(`final ${n.id} ${n.applied} ${hash}`);
       if (reference === null) reference = { id: n.id, hash };
       else if (reference.hash !== hash) {
@@ -259,7 +485,7 @@ export class Simulation {
       }
       this.checker.observeStateHash(n.id, n.applied, hash);
     }
-    this.checker.checkLogMatching([...this.nodes.values()].map((n) => ({ node: n.id, log: n.logView() })));
+    this.checkLogMatching();
     const history = this.history.history();
     const result = checkLinearizable(history);
     this.checkResult = result;
@@ -288,6 +514,7 @@ export class Simulation {
       snapshotsTaken: nodes.reduce((s, n) => s + n.snapshotsTaken, 0),
       snapshotsInstalled: nodes.reduce((s, n) => s + n.snapshotsInstalled, 0),
       crashes: this.stats.crashes,
+      storage: { ...this.faults },
       membershipCycles: this.membership.cyclesDone,
       committed: this.checker.maxCommitted,
       digest: this.digestHash.hex(),
@@ -323,6 +550,13 @@ export class Simulation {
     node.crash(reason);
   }
 
+  private powerLossNode(id: string): void {
+    const node = this.nodes.get(id) as SimNode;
+    if (!node.up) return;
+    this.faults.powerLosses++;
+    node.powerLoss((lost) => this.digestHash.add(`power loss ${id} ${lost}`));
+  }
+
   /**
    * During a crash-after-ack window: a node that just sent a granted vote (with the window's
    * probability) or a successful append acknowledgement (a tenth of it) is crashed before anything
@@ -336,12 +570,14 @@ export class Simulation {
     if (!this.prng.chance(vote ? this.crashAfterVote : this.crashAfterVote / 10)) return;
     const node = this.nodes.get(m.from) as SimNode;
     const inc = node.incarnation;
-    this.queue.schedule(0, `ack crash ${node.id}`, () => {
+    // The power goes before anything later reaches the disk: what it promised must be durable.
+    this.queue.schedule(0, `ack power loss ${node.id}`, () => {
       if (node.incarnation !== inc || !node.up) return;
-      this.trace(`nemesis crashes ${node.id} right after it sent ${m.type} to ${m.to}`);
-      this.crashNode(node.id, 'crash');
+      this.trace(`nemesis cuts the power of ${node.id} right after it sent ${m.type} to ${m.to}`);
+      this.faults.crashAfterAck++;
+      this.powerLossNode(node.id);
       this.queue.schedule(this.prng.int(100, 3_000), `ack restart ${node.id}`, () => {
-        if (node.down === 'crash') node.start();
+        if (node.down === 'crash') this.startNode(node.id);
       });
     });
   }
@@ -354,10 +590,15 @@ export class Simulation {
       queue: this.queue,
       checker: this.checker,
       params: this.params,
-      bootstrapConf: this.bootstrapConf,
-      forkPrng: () => this.prng.fork(),
       fsyncDelayUs: () => this.prng.int(this.params.fsyncUsMin, this.params.fsyncUsMax),
-      sendRaft: (m: Message) => this.sendRaft(m),
+      background: (label: string, work: Promise<unknown>) => this.background(label, work),
+      check: (fn: () => void) => {
+        try {
+          fn();
+        } catch (e) {
+          this.hostError ??= e;
+        }
+      },
       reply: (client: string, response: ClientResponse) => {
         this.queue.schedule(this.prng.int(200, 2_000), `cresp ${client} ${response.reqId} ${response.type}`, () => this.clients.get(client)?.receive(response));
       },
@@ -369,6 +610,7 @@ export class Simulation {
 
   private sendRaft(m: Message): void {
     this.stats.messagesSent++;
+    if (m.type === 'voteResponse' && !m.reject) this.checker.observeVoteGranted(m.from, m.term, m.to);
     this.maybeCrashAfterSend(m);
     const delays = this.network.plan(m.from, m.to);
     for (const delay of delays) {
@@ -407,7 +649,14 @@ export class Simulation {
       isUp: (id) => (this.nodes.get(id) as SimNode).up,
       isCrashed: (id) => (this.nodes.get(id) as SimNode).down === 'crash',
       crash: (id) => this.crashNode(id, 'crash'),
-      restart: (id) => (this.nodes.get(id) as SimNode).start(),
+      powerLoss: (id) => this.powerLossNode(id),
+      restart: (id) => this.startNode(id),
+      diskFault: (id, fault) => (this.nodes.get(id) as SimNode).hosted.disk.injectFault(fault),
+      clockJump: (id, jumpMs) => {
+        this.faults.clockJumps++;
+        (this.nodes.get(id) as SimNode).hosted.skewMs += jumpMs;
+      },
+      crashDuringInstall: (id) => this.crashOnInstall.add(id),
       pause: (id, us) => (this.nodes.get(id) as SimNode).pause(us),
       unpauseAll: () => {
         for (const n of this.nodes.values()) n.unpause();
@@ -423,9 +672,9 @@ export class Simulation {
   }
 
   private transferLeader(from: string, to: string): void {
-    (this.nodes.get(from) as SimNode).admin(`transfer leadership to ${to}`, (raw) => {
+    (this.nodes.get(from) as SimNode).admin(`transfer leadership to ${to}`, (driver) => {
       try {
-        raw.transferLeader(nodeId(to));
+        driver.transferLeader(nodeId(to));
       } catch (e) {
         if (!isRefusal(e)) throw e;
       }
@@ -441,16 +690,7 @@ export class Simulation {
         return n.memberView();
       },
       leader: () => this.leader(),
-      propose: (via: string, change: ConfChange, done: (index: number | null) => void) => {
-        (this.nodes.get(via) as SimNode).admin(`propose ${change.type} ${change.nodeId}`, (raw) => {
-          try {
-            done(raw.proposeConfChange(change).index);
-          } catch (e) {
-            if (!isRefusal(e)) throw e;
-            done(null);
-          }
-        });
-      },
+      propose: (via: string, change: ConfChange, done: (index: number | null) => void) => (this.nodes.get(via) as SimNode).proposeMembership(change, done),
       transferLeader: (from, to) => this.transferLeader(from, to),
       stopRemoved: (id) => {
         this.trace(`membership: stopping removed ${id}`);
@@ -458,11 +698,25 @@ export class Simulation {
       },
       startRemoved: (id) => {
         this.trace(`membership: restarting ${id} from its disk`);
-        (this.nodes.get(id) as SimNode).start();
+        this.startNode(id);
       },
       note: (text) => this.trace(text),
     };
   }
+}
+
+/** True if `e` (or an error it wraps) is one of sim-level.ts's injected disk faults. */
+function isSimulatedDiskFault(e: unknown): boolean {
+  for (let cause = e, depth = 0; cause instanceof Error && depth < 5; cause = cause.cause, depth++) {
+    if (cause.message.includes('(simulated)')) return true;
+  }
+  return false;
+}
+
+/** The negative control every node's driver runs with, if any. */
+function driverFaultsFor(p: SimParams): DriverFaults | undefined {
+  if (p.fault === null && p.driverFault === null) return undefined;
+  return { ...(p.driverFault === null ? {} : { [p.driverFault]: true }), ...(p.fault === null ? {} : { raft: { [p.fault]: true } }) };
 }
 
 /**
@@ -488,6 +742,14 @@ function emphasisFor(p: SimParams): NemesisAction[] {
       return ['isolateLeader', 'pauseLeader'];
     case 'commitPreviousTermByCounting':
       return ['figure8'];
+    case null:
+      break;
+  }
+  switch (p.driverFault) {
+    case 'sendBeforePersist':
+      return ['crashAfterVote', 'powerLoss'];
+    case 'unsyncedApplyBatches':
+      return ['powerLoss'];
     case null:
       return [];
   }
