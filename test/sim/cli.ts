@@ -163,6 +163,7 @@ function emptyCoreTotals() {
     snapshots: 0,
     crashes: 0,
     cycles: 0,
+    joins: 0,
     powerLosses: 0,
     crashAfterAck: 0,
     unsyncedWritesLost: 0,
@@ -198,20 +199,24 @@ async function main(): Promise<void> {
       }
       const r = o.result;
       if (r !== null) {
-        core.simulatedMs += r.simulatedMs;
-        core.events += r.events;
-        core.sent += r.messagesSent;
-        core.delivered += r.messagesDelivered;
-        core.ops += r.ops.total;
-        core.ok += r.ops.ok;
-        core.fail += r.ops.fail;
-        core.indeterminate += r.ops.indeterminate;
-        core.checked += r.opsChecked;
-        core.elections += r.leaderTerms;
-        core.snapshots += r.snapshotsTaken + r.snapshotsInstalled;
-        core.crashes += r.crashes;
-        core.cycles += r.membershipCycles;
-        for (const k of Object.keys(r.storage) as (keyof typeof r.storage)[]) core[k] += r.storage[k];
+        const counts = {
+          simulatedMs: r.simulatedMs,
+          events: r.events,
+          sent: r.messagesSent,
+          delivered: r.messagesDelivered,
+          ops: r.ops.total,
+          ok: r.ops.ok,
+          fail: r.ops.fail,
+          indeterminate: r.ops.indeterminate,
+          checked: r.opsChecked,
+          elections: r.leaderTerms,
+          snapshots: r.snapshotsTaken + r.snapshotsInstalled,
+          crashes: r.crashes,
+          cycles: r.membershipCycles,
+          joins: r.joins,
+          ...r.storage,
+        };
+        for (const k of Object.keys(counts) as (keyof typeof counts)[]) core[k] += counts[k];
         if (r.checkerVerdict === 'unknown') core.unknownVerdicts++;
         if (args.seeds === 1) process.stdout.write(`seed ${o.seed} (core): ${JSON.stringify(r)}\n`);
       }
@@ -246,7 +251,7 @@ async function main(): Promise<void> {
     `disk faults:        ${core.fsyncErrors + n.fsyncErrors} fsync errors, ${core.diskFullErrors + n.diskFullErrors} full disks`,
     `clock jumps:        ${core.clockJumps + n.clockJumps} (core ${core.clockJumps}, node layer ${n.clockJumps})`,
     `snapshots:          ${core.snapshots} taken or installed (core), ${core.snapshotsStaged + n.snapshotsStaged} streamed and staged; ${core.crashesMidInstall} crashes mid-install, ${core.restartsMidInstall + n.restartsMidInstall} restarts mid-install`,
-    `membership:         ${core.cycles} remove/re-add cycles (core), ${n.joins} joins with --join (node layer)`,
+    `membership:         ${core.cycles} remove/re-add cycles (core), ${core.joins + n.joins} joins with --join (core ${core.joins}, node layer ${n.joins})`,
     `violations found:   ${violations.length}${summarizeViolations(violations)}`,
     `wall time:          ${wallS.toFixed(1)} s, ${seedsPerS.toFixed(2)} seeds/s (--seeds 10000 would take about ${(10_000 / seedsPerS / 60).toFixed(0)} min at this rate)`,
   ];

@@ -59,6 +59,8 @@ export class HostedNode {
   fatal: unknown = null;
   /** The negative control this node's driver runs with, if any. */
   faults: DriverFaults | undefined;
+  /** One metrics registry for every incarnation (a real process makes a new one; nothing reads these). */
+  private readonly metrics = new NodeMetrics();
 
   constructor(
     readonly id: NodeId,
@@ -96,7 +98,7 @@ export class HostedNode {
       if (this.generation === generation) this.fatal ??= e;
     };
     const driver = new RaftDriver(
-      { options, storage, staging: this.staging, transport, world, metrics: new NodeMetrics(), logger: noopLogger, onFatal, ...(this.faults ? { driverFaults: this.faults } : {}) },
+      { options, storage, staging: this.staging, transport, world, metrics: this.metrics, logger: noopLogger, onFatal, ...(this.faults ? { driverFaults: this.faults } : {}) },
       image,
     );
     this.disk.fsyncWait = fsyncWait;
