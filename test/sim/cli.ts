@@ -47,6 +47,8 @@ interface CliArgs {
   readonly layer: 'both' | 'core' | 'node';
   readonly nodeFault: NodeFaultName | undefined;
   readonly jobs: number;
+  /** Start no new seed after this many seconds of wall time (the summary covers what ran). */
+  readonly budgetS: number | undefined;
 }
 
 function integer(min: number): (value: string) => number {
@@ -70,9 +72,10 @@ function parseArgs(argv: readonly string[]): CliArgs {
     .addOption(new Option('--skip-checks <kinds>', `checks to leave out (experiments): ${violationKinds.join(',')}`))
     .addOption(new Option('--layer <layer>', 'which front end runs each seed').choices(['both', 'core', 'node']).default('both'))
     .addOption(new Option('--jobs <n>', 'worker threads (1: in this thread)').argParser(integer(1)).default(Math.min(2, availableParallelism())))
+    .addOption(new Option('--budget-s <s>', 'start no new seed after this many seconds (the summary covers the seeds that ran)').argParser(integer(1)))
     .option('--verbose', 'print the event trace (runs in this thread)', false)
     .parse([...argv], { from: 'user' });
-  const o = program.opts<{ seed?: number; seeds: number; start: number; nodes?: string; fault?: FaultName; driverFault?: DriverFaultName; nodeFault?: NodeFaultName; chaosMs?: number; skipChecks?: string; layer: CliArgs['layer']; jobs: number; verbose: boolean }>();
+  const o = program.opts<{ seed?: number; seeds: number; start: number; nodes?: string; fault?: FaultName; driverFault?: DriverFaultName; nodeFault?: NodeFaultName; chaosMs?: number; skipChecks?: string; layer: CliArgs['layer']; jobs: number; budgetS?: number; verbose: boolean }>();
   const skipChecks = o.skipChecks?.split(',');
   for (const k of skipChecks ?? []) if (!(violationKinds as readonly string[]).includes(k)) program.error(`unknown check ${JSON.stringify(k)}; one of ${violationKinds.join(', ')}`);
   const one = o.seed !== undefined;
@@ -88,6 +91,7 @@ function parseArgs(argv: readonly string[]): CliArgs {
     layer: o.layer,
     verbose: o.verbose,
     jobs: one || o.verbose ? 1 : o.jobs,
+    budgetS: o.budgetS,
   };
 }
 
@@ -112,10 +116,16 @@ function jobsOf(args: CliArgs): SeedJob[] {
  */
 const workerBootstrap = `import(${JSON.stringify(import.meta.resolve('tsx/esm/api'))}).then((tsx) => { tsx.register(); return import(${JSON.stringify(new URL('./sim-worker.ts', import.meta.url).href)}); })`;
 
-/** Runs every job, on `jobs` worker threads or in this one; calls `done` with each outcome. */
-async function runJobs(jobs: readonly SeedJob[], threads: number, done: (o: SeedOutcome) => void): Promise<void> {
+/**
+ * Runs the jobs, on `threads` worker threads or in this one, calling `done` with each outcome;
+ * `more()` false stops it from starting further jobs.
+ */
+async function runJobs(jobs: readonly SeedJob[], threads: number, more: () => boolean, done: (o: SeedOutcome) => void): Promise<void> {
   if (threads <= 1) {
-    for (const job of jobs) done(await runSeedJob(job, (line) => process.stdout.write(`${line}\n`)));
+    for (const job of jobs) {
+      if (!more()) return;
+      done(await runSeedJob(job, (line) => process.stdout.write(`${line}\n`)));
+    }
     return;
   }
   let next = 0;
@@ -123,7 +133,7 @@ async function runJobs(jobs: readonly SeedJob[], threads: number, done: (o: Seed
     new Promise<void>((resolve, reject) => {
       const worker = new Worker(workerBootstrap, { eval: true });
       const feed = (): void => {
-        const job = jobs[next++];
+        const job = more() ? jobs[next++] : undefined;
         if (job === undefined) {
           void worker.terminate().then(() => resolve());
           return;
@@ -163,6 +173,7 @@ function emptyCoreTotals() {
     snapshots: 0,
     crashes: 0,
     cycles: 0,
+    joins: 0,
     powerLosses: 0,
     crashAfterAck: 0,
     unsyncedWritesLost: 0,
@@ -187,7 +198,10 @@ async function main(): Promise<void> {
   const violations: { layer: 'core' | 'node'; seed: number; v: ViolationData }[] = [];
   let finished = 0;
   let lastProgress = started;
-  await runJobs(jobs, args.jobs, (o) => {
+  const budgetEndMs = args.budgetS === undefined ? Number.POSITIVE_INFINITY : started + args.budgetS * 1000;
+  const seedsDone = new Set<number>();
+  await runJobs(jobs, args.jobs, () => performance.now() < budgetEndMs, (o) => {
+    seedsDone.add(o.seed);
     finished++;
     if (o.layer === 'core') {
       core.runs++;
@@ -198,20 +212,24 @@ async function main(): Promise<void> {
       }
       const r = o.result;
       if (r !== null) {
-        core.simulatedMs += r.simulatedMs;
-        core.events += r.events;
-        core.sent += r.messagesSent;
-        core.delivered += r.messagesDelivered;
-        core.ops += r.ops.total;
-        core.ok += r.ops.ok;
-        core.fail += r.ops.fail;
-        core.indeterminate += r.ops.indeterminate;
-        core.checked += r.opsChecked;
-        core.elections += r.leaderTerms;
-        core.snapshots += r.snapshotsTaken + r.snapshotsInstalled;
-        core.crashes += r.crashes;
-        core.cycles += r.membershipCycles;
-        for (const k of Object.keys(r.storage) as (keyof typeof r.storage)[]) core[k] += r.storage[k];
+        const counts = {
+          simulatedMs: r.simulatedMs,
+          events: r.events,
+          sent: r.messagesSent,
+          delivered: r.messagesDelivered,
+          ops: r.ops.total,
+          ok: r.ops.ok,
+          fail: r.ops.fail,
+          indeterminate: r.ops.indeterminate,
+          checked: r.opsChecked,
+          elections: r.leaderTerms,
+          snapshots: r.snapshotsTaken + r.snapshotsInstalled,
+          crashes: r.crashes,
+          cycles: r.membershipCycles,
+          joins: r.joins,
+          ...r.storage,
+        };
+        for (const k of Object.keys(counts) as (keyof typeof counts)[]) core[k] += counts[k];
         if (r.checkerVerdict === 'unknown') core.unknownVerdicts++;
         if (args.seeds === 1) process.stdout.write(`seed ${o.seed} (core): ${JSON.stringify(r)}\n`);
       }
@@ -231,10 +249,11 @@ async function main(): Promise<void> {
     }
   });
   const wallS = (performance.now() - started) / 1000;
-  const seedsPerS = args.seeds / wallS;
+  const seedsRun = seedsDone.size;
+  const seedsPerS = seedsRun / wallS;
   const n = node;
   const lines = [
-    `seeds run:          ${args.seeds} (${args.start}..${args.start + args.seeds - 1}): ${core.runs} core runs, ${nodeRuns} node-layer runs, ${args.jobs} thread(s)${args.nodes === undefined ? '' : `, ${args.nodes} nodes`}${args.fault === undefined ? '' : `, fault ${args.fault}`}${args.driverFault === undefined ? '' : `, driver fault ${args.driverFault}`}${args.nodeFault === undefined ? '' : `, node fault ${args.nodeFault}`}`,
+    `seeds run:          ${seedsRun}${seedsRun < args.seeds ? ` of ${args.seeds} (the --budget-s ran out)` : ''} (from ${args.start}): ${core.runs} core runs, ${nodeRuns} node-layer runs, ${args.jobs} thread(s)${args.nodes === undefined ? '' : `, ${args.nodes} nodes`}${args.fault === undefined ? '' : `, fault ${args.fault}`}${args.driverFault === undefined ? '' : `, driver fault ${args.driverFault}`}${args.nodeFault === undefined ? '' : `, node fault ${args.nodeFault}`}`,
     `simulated time:     ${((core.simulatedMs + n.simulatedMs) / 1000).toFixed(1)} s (core ${(core.simulatedMs / 1000).toFixed(1)} s, ${core.events} events; node layer ${(n.simulatedMs / 1000).toFixed(1)} s)`,
     `messages (core):    ${core.sent} sent, ${core.delivered} delivered`,
     `client operations:  core ${core.ops} (${core.ok} ok, ${core.fail} fail, ${core.indeterminate} indeterminate), ${core.checked} checked for linearizability${core.unknownVerdicts > 0 ? `, ${core.unknownVerdicts} runs with an unknown verdict` : ''}; node layer ${n.writesAcked} writes acknowledged, ${n.linearizableReads} linearizable reads, ${n.staleReadsServed} bounded STALE reads served (${n.staleReadsRefused} refused)`,
@@ -246,7 +265,7 @@ async function main(): Promise<void> {
     `disk faults:        ${core.fsyncErrors + n.fsyncErrors} fsync errors, ${core.diskFullErrors + n.diskFullErrors} full disks`,
     `clock jumps:        ${core.clockJumps + n.clockJumps} (core ${core.clockJumps}, node layer ${n.clockJumps})`,
     `snapshots:          ${core.snapshots} taken or installed (core), ${core.snapshotsStaged + n.snapshotsStaged} streamed and staged; ${core.crashesMidInstall} crashes mid-install, ${core.restartsMidInstall + n.restartsMidInstall} restarts mid-install`,
-    `membership:         ${core.cycles} remove/re-add cycles (core), ${n.joins} joins with --join (node layer)`,
+    `membership:         ${core.cycles} remove/re-add cycles (core), ${core.joins + n.joins} joins with --join (core ${core.joins}, node layer ${n.joins})`,
     `violations found:   ${violations.length}${summarizeViolations(violations)}`,
     `wall time:          ${wallS.toFixed(1)} s, ${seedsPerS.toFixed(2)} seeds/s (--seeds 10000 would take about ${(10_000 / seedsPerS / 60).toFixed(0)} min at this rate)`,
   ];

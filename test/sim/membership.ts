@@ -74,15 +74,24 @@ export class MembershipController {
     private readonly prng: Prng,
     /** Whether this run changes membership at all. */
     private readonly enabled: boolean,
+    /** A node outside the initial membership that joins later (started with `--join`), if any. */
+    private readonly joiner: string | null = null,
   ) {
-    for (const id of host.nodeIds()) this.targets.set(id, 'voter');
+    for (const id of host.nodeIds()) this.targets.set(id, id === joiner ? 'absent' : 'voter');
   }
 
-  /** Starts the reconcile loop, and the first cycle after `firstCycleUs`. */
-  start(firstCycleUs: number): void {
+  /** Starts the reconcile loop, the first cycle after `firstCycleUs`, and the join after `joinUs`. */
+  start(firstCycleUs: number, joinUs = 0): void {
     this.active = true;
     this.loop();
     if (this.enabled) this.host.queue.schedule(firstCycleUs, 'membership cycle', () => this.beginCycle());
+    const joiner = this.joiner;
+    if (joiner !== null) {
+      this.host.queue.schedule(joinUs, 'membership join', () => {
+        this.host.note(`membership: ${joiner} joins (added as a learner, promoted once caught up)`);
+        this.targets.set(joiner, 'voter');
+      });
+    }
   }
 
   /** Ends the cycles: every node's target is voter again. The reconcile loop keeps going. */

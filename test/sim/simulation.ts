@@ -67,6 +67,8 @@ export interface SimResult {
   /** Storage and clock faults (the node layer's fault model, sim-level.ts). */
   readonly storage: StorageFaultStats;
   readonly membershipCycles: number;
+  /** Nodes started with --join and added to the cluster. */
+  readonly joins: number;
   /** Highest committed index. */
   readonly committed: number;
   /** Hash of the event trace: equal for two runs of one seed. */
@@ -122,6 +124,8 @@ export class Simulation implements NodeEnvironment {
   private readonly network: Network;
   private readonly nodes = new Map<string, SimNode>();
   private readonly ids: NodeId[];
+  private readonly joiner: NodeId | null;
+  private joins = 0;
   private readonly clients = new Map<string, SimClient>();
   private readonly nemesis: Nemesis;
   private readonly membership: MembershipController;
@@ -146,7 +150,10 @@ export class Simulation implements NodeEnvironment {
     this.params = drawParams(options, this.prng);
     this.traceSink = options.trace ?? null;
     this.ids = Array.from({ length: this.params.nodeCount }, (_, i) => nodeId(`n${i + 1}`));
-    this.bootstrapConf = { voters: this.ids, learners: [] };
+    this.bootstrapConf = { voters: [...this.ids], learners: [] };
+    // A node outside the initial membership, started with --join when the membership controller adds it.
+    this.joiner = this.params.joiner ? nodeId(`n${this.params.nodeCount + 1}`) : null;
+    if (this.joiner !== null) this.ids.push(this.joiner);
     this.network = new Network(this.prng.fork(), drawBaseQuality(this.prng));
     const nodeHost = this.nodeHost();
     // One node runs with different local flags (snapshot cadence, tick interval): allowed to differ.
@@ -156,12 +163,14 @@ export class Simulation implements NodeEnvironment {
       const hosted = new HostedNode(id as NodeId, this.nodeOptions(id, id === odd ? oddFlags : {}), this, this.prng);
       hosted.disk.rotationChance = this.prng.float() * 0.2;
       hosted.faults = driverFaultsFor(this.params);
-      const node = new SimNode(hosted, nodeHost, this.bootstrapConf);
+      const node = new SimNode(hosted, nodeHost, id === this.joiner ? { voters: [], learners: [] } : this.bootstrapConf);
+      // The joiner is not running until it joins: down as if removed, so the nemesis leaves it be.
+      if (id === this.joiner) node.down = 'removed';
       this.nodes.set(id, node);
       this.watchInstalls(node);
     }
     this.nemesis = new Nemesis(this.nemesisHost(), this.prng.fork(), drawProfile(this.prng, emphasisFor(this.params)), this.network.quality);
-    this.membership = new MembershipController(this.membershipHost(), this.prng.fork(), this.prng.chance(0.6));
+    this.membership = new MembershipController(this.membershipHost(), this.prng.fork(), this.prng.chance(0.6), this.joiner);
     const keys = Array.from({ length: this.params.keyCount }, (_, i) => `k${i}`);
     const clientHost = this.clientHost();
     for (let i = 0; i < this.params.clientCount; i++) {
@@ -192,7 +201,12 @@ export class Simulation implements NodeEnvironment {
     const p = this.params;
     const options = resolveNodeOptions(local, {
       id,
-      initialCluster: this.ids.map((n, i) => `${n}=127.0.0.1:${7101 + i}`).join(','),
+      join: id === this.joiner,
+      // The initial members bootstrap without the joiner; the joiner lists everyone, itself too.
+      initialCluster: this.ids
+        .filter((n) => id === this.joiner || n !== this.joiner)
+        .map((n) => `${n}=127.0.0.1:${7101 + this.ids.indexOf(n)}`)
+        .join(','),
       listenPeer: `127.0.0.1:${7101 + this.ids.indexOf(id as NodeId)}`,
       listenClient: `127.0.0.1:${7001 + this.ids.indexOf(id as NodeId)}`,
       dataDir: `sim/${id}`,
@@ -369,11 +383,11 @@ export class Simulation implements NodeEnvironment {
   private schedulePhases(): void {
     const p = this.params;
     for (const id of this.ids) {
-      this.queue.schedule(this.prng.int(0, p.tickUs - 1), `start ${id}`, () => this.startNode(id));
+      if (id !== this.joiner) this.queue.schedule(this.prng.int(0, p.tickUs - 1), `start ${id}`, () => this.startNode(id));
     }
     for (const client of this.clients.values()) client.start(this.prng.int(50, 300) * usPerMs);
     this.nemesis.start(this.prng.int(300, 1_000) * usPerMs);
-    this.membership.start(this.prng.int(1_000, 5_000) * usPerMs);
+    this.membership.start(this.prng.int(1_000, 5_000) * usPerMs, this.prng.int(500, Math.max(600, p.chaosUs / usPerMs - 2_000)) * usPerMs);
     this.scheduleLogMatching();
     this.queue.schedule(p.chaosUs, 'faults stop', () => this.endChaos());
   }
@@ -515,6 +529,7 @@ export class Simulation implements NodeEnvironment {
       snapshotsInstalled: nodes.reduce((s, n) => s + n.snapshotsInstalled, 0),
       crashes: this.stats.crashes,
       storage: { ...this.faults },
+      joins: this.joins,
       membershipCycles: this.membership.cyclesDone,
       committed: this.checker.maxCommitted,
       digest: this.digestHash.hex(),
@@ -697,7 +712,10 @@ export class Simulation implements NodeEnvironment {
         this.crashNode(id, 'removed');
       },
       startRemoved: (id) => {
-        this.trace(`membership: restarting ${id} from its disk`);
+        if (id === this.joiner && (this.nodes.get(id) as SimNode).hosted.starts === 0) {
+          this.joins++;
+          this.trace(`membership: ${id} starts with --join`);
+        } else this.trace(`membership: restarting ${id} from its disk`);
         this.startNode(id);
       },
       note: (text) => this.trace(text),
