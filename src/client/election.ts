@@ -11,8 +11,8 @@ import { toBytes } from './bytes.js';
 import type { CallOptions } from './call-options.js';
 import { FailedPreconditionError } from './errors.js';
 import type { Lease } from './lease.js';
-import type { RaftkvClient } from './kv-client.js';
 import { callOf, deadlineSignal, enqueue, leaseKey, lockTtlSDefault, recipePrefix, waitForPredecessors } from './lock.js';
+import type { RecipeClient } from './lock.js';
 import { compare, op } from './requests.js';
 import type { KeyValue } from './results.js';
 
@@ -31,7 +31,7 @@ export class Election {
   private mine: { key: Uint8Array; revision: number; lease: Lease; own: boolean } | null = null;
 
   constructor(
-    private readonly kv: RaftkvClient,
+    private readonly kv: RecipeClient,
     name: Bytes,
     private readonly options: ElectionOptions = {},
   ) {

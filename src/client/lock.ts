@@ -13,11 +13,23 @@
  */
 import type { Bytes } from './bytes.js';
 import { toBytes, utf8 } from './bytes.js';
-import type { CallOptions } from './call-options.js';
+import type { CallOptions, DeleteOptions, RangeOptions, WatchOptions } from './call-options.js';
 import { InvalidArgumentError } from './errors.js';
-import type { Lease } from './lease.js';
-import type { RaftkvClient } from './kv-client.js';
+import type { Lease, LeaseOptions } from './lease.js';
 import { compare, op } from './requests.js';
+import type { KeySelector } from './requests.js';
+import type { DeleteResult, RangeResult } from './results.js';
+import type { TxnBuilder } from './txn-builder.js';
+import type { Watch } from './watch.js';
+
+/** What the lock and election recipes use of the client (`RaftkvClient` has it). */
+export interface RecipeClient {
+  lease(ttlS: number, options?: LeaseOptions): Promise<Lease>;
+  txn(): TxnBuilder;
+  range(options?: RangeOptions): Promise<RangeResult>;
+  watch(key: Bytes, options?: WatchOptions): Watch;
+  delete(target: Bytes | KeySelector, options?: DeleteOptions): Promise<DeleteResult>;
+}
 
 /** Options of `kv.lock()`. */
 export interface LockOptions extends CallOptions {
@@ -57,7 +69,7 @@ export function recipePrefix(name: Bytes, what: string): Uint8Array {
  * Puts `key` on `lease` with `value` unless it exists; returns its create revision (the queue
  * position) and whether it already existed.
  */
-export async function enqueue(kv: RaftkvClient, key: Uint8Array, value: Bytes, lease: Lease, options: CallOptions): Promise<{ revision: number; existed: boolean; value: Uint8Array }> {
+export async function enqueue(kv: RecipeClient, key: Uint8Array, value: Bytes, lease: Lease, options: CallOptions): Promise<{ revision: number; existed: boolean; value: Uint8Array }> {
   const result = await kv.txn().if(compare.createRevision(key, '==', 0)).then(op.put(key, value, { lease: lease.id })).else(op.get(key)).commit(options);
   if (result.succeeded) return { revision: result.revision, existed: false, value: toBytes(value, 'value') };
   const read = result.results[0];
@@ -71,7 +83,7 @@ export async function enqueue(kv: RaftkvClient, key: Uint8Array, value: Bytes, l
  * Waits until no key under `prefix` has a create revision below `revision` (etcd's
  * waitDeletes): watches the latest such key until it is deleted, then looks again.
  */
-export async function waitForPredecessors(kv: RaftkvClient, prefix: Uint8Array, revision: number, options: CallOptions): Promise<void> {
+export async function waitForPredecessors(kv: RecipeClient, prefix: Uint8Array, revision: number, options: CallOptions): Promise<void> {
   for (;;) {
     options.signal?.throwIfAborted();
     const queue = await kv.range({ prefix, keysOnly: true, ...callOf(options) });
@@ -88,7 +100,7 @@ export async function waitForPredecessors(kv: RaftkvClient, prefix: Uint8Array, 
 }
 
 /** Takes the lock `name` (see the top of the file). */
-export async function acquireLock(kv: RaftkvClient, name: Bytes, options: LockOptions = {}): Promise<Lock> {
+export async function acquireLock(kv: RecipeClient, name: Bytes, options: LockOptions = {}): Promise<Lock> {
   const prefix = recipePrefix(name, 'lock');
   const own = options.lease === undefined;
   const lease = options.lease ?? (await kv.lease(options.ttlS ?? lockTtlSDefault, callOf(options)));
