@@ -24,6 +24,7 @@ export interface KeyValueMsg {
   createRevision: Uint64;
   modRevision: Uint64;
   version: Uint64;
+  lease?: Uint64;
 }
 
 export interface PutRequestMsg {
@@ -33,6 +34,8 @@ export interface PutRequestMsg {
   clientId?: string;
   seq?: Uint64;
   ackSeq?: Uint64;
+  /** 0 or absent: no lease. */
+  lease?: Uint64;
 }
 export interface PutResponseMsg {
   header: ResponseHeaderMsg;
@@ -315,4 +318,52 @@ export interface AuthRoleMsg {
 export interface AuthRoleListResponseMsg {
   header: ResponseHeaderMsg;
   roles: AuthRoleMsg[];
+}
+
+/** `raftkv.v1.Lease` messages. */
+export interface LeaseGrantRequestMsg {
+  ttlS?: Uint64;
+  id?: Uint64;
+  clientId?: string;
+  seq?: Uint64;
+  ackSeq?: Uint64;
+}
+export interface LeaseGrantResponseMsg {
+  header: ResponseHeaderMsg;
+  id: Uint64;
+  ttlS: Uint64;
+}
+export interface LeaseRevokeRequestMsg {
+  id?: Uint64;
+  clientId?: string;
+  seq?: Uint64;
+  ackSeq?: Uint64;
+}
+export interface LeaseRevokeResponseMsg {
+  header: ResponseHeaderMsg;
+  deleted: Uint64;
+}
+export interface LeaseKeepAliveRequestMsg {
+  id?: Uint64;
+}
+export interface LeaseKeepAliveResponseMsg {
+  header: ResponseHeaderMsg;
+  id: Uint64;
+  ttlS: Uint64;
+}
+export interface LeaseTimeToLiveRequestMsg {
+  id?: Uint64;
+  keys?: boolean;
+}
+export interface LeaseTimeToLiveResponseMsg {
+  header: ResponseHeaderMsg;
+  id: Uint64;
+  ttlS: Uint64;
+  grantedTtlS: Uint64;
+  keys: Uint8Array[];
+  keyCount: Uint64;
+}
+export interface LeaseLeasesResponseMsg {
+  header: ResponseHeaderMsg;
+  ids: Uint64[];
 }

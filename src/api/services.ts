@@ -13,12 +13,12 @@ import { decodeRequest } from './request-validation.js';
 /** The loaded `proto/kv.proto`. */
 export const apiRoot: protobuf.Root = protobuf.loadSync(resolveProtoFile('kv.proto'));
 
-function method<Req, Res>(service: string, name: string, req: string, res: string, responseStream = false): MethodDefinition<Req, Res> {
+function method<Req, Res>(service: string, name: string, req: string, res: string, responseStream = false, requestStream = false): MethodDefinition<Req, Res> {
   const reqType = apiRoot.lookupType(`raftkv.v1.${req}`);
   const resType = apiRoot.lookupType(`raftkv.v1.${res}`);
   return {
     path: `/raftkv.v1.${service}/${name}`,
-    requestStream: false,
+    requestStream,
     responseStream,
     requestSerialize: (m: Req) => Buffer.from(reqType.encode(m as object).finish()),
     // The server's side: never throws (grpc-js would answer INTERNAL); see request-validation.ts.
@@ -73,4 +73,13 @@ export const authService = {
   RoleGrantPermission: method<M.AuthRoleGrantPermissionRequestMsg, M.AuthChangeResponseMsg>('Auth', 'RoleGrantPermission', 'AuthRoleGrantPermissionRequest', 'AuthChangeResponse'),
   RoleRevokePermission: method<M.AuthRoleRevokePermissionRequestMsg, M.AuthChangeResponseMsg>('Auth', 'RoleRevokePermission', 'AuthRoleRevokePermissionRequest', 'AuthChangeResponse'),
   RoleList: method<object, M.AuthRoleListResponseMsg>('Auth', 'RoleList', 'AuthRoleListRequest', 'AuthRoleListResponse'),
+} satisfies ServiceDefinition;
+
+/** `raftkv.v1.Lease` (KeepAlive is a bidirectional stream). */
+export const leaseService = {
+  Grant: method<M.LeaseGrantRequestMsg, M.LeaseGrantResponseMsg>('Lease', 'Grant', 'LeaseGrantRequest', 'LeaseGrantResponse'),
+  Revoke: method<M.LeaseRevokeRequestMsg, M.LeaseRevokeResponseMsg>('Lease', 'Revoke', 'LeaseRevokeRequest', 'LeaseRevokeResponse'),
+  KeepAlive: method<M.LeaseKeepAliveRequestMsg, M.LeaseKeepAliveResponseMsg>('Lease', 'KeepAlive', 'LeaseKeepAliveRequest', 'LeaseKeepAliveResponse', true, true),
+  TimeToLive: method<M.LeaseTimeToLiveRequestMsg, M.LeaseTimeToLiveResponseMsg>('Lease', 'TimeToLive', 'LeaseTimeToLiveRequest', 'LeaseTimeToLiveResponse'),
+  Leases: method<object, M.LeaseLeasesResponseMsg>('Lease', 'Leases', 'LeaseLeasesRequest', 'LeaseLeasesResponse'),
 } satisfies ServiceDefinition;

@@ -12,6 +12,7 @@ import { addClientFlags, clientFlagsOf, parseCount, parseDuration, withClient } 
 import type { ClientFlags } from './client-flags.js';
 import { CliFailure, ExitCode } from './exit-codes.js';
 import { cell, printJson, println, printTable } from './output.js';
+import { parseLeaseId } from './lease-commands.js';
 import { parseTxn } from './txn-input.js';
 
 /** Registers the key-value commands on the program. */
@@ -40,11 +41,12 @@ function registerPut(program: Command): void {
       .description('set a key to a value (the value is read from stdin when omitted)')
       .argument('<key>', 'the key (UTF-8)')
       .argument('[value]', 'the value (UTF-8); omit it to read raw bytes from stdin')
-      .option('--prev-kv', 'print the previous key-value'),
-  ).action(async (key: string, value: string | undefined, o: { prevKv?: boolean }, cmd: Command) => {
+      .option('--prev-kv', 'print the previous key-value')
+      .addOption(new Option('--lease <id>', 'attach the key to this lease (hex id, as `lease grant` prints it)').argParser(parseLeaseId)),
+  ).action(async (key: string, value: string | undefined, o: { prevKv?: boolean; lease?: number }, cmd: Command) => {
     const flags = clientFlagsOf(cmd);
     const bytes = value ?? (await readStdin('value'));
-    const r = await withClient(flags, (kv) => kv.put(key, bytes, { prevKv: o.prevKv === true }));
+    const r = await withClient(flags, (kv) => kv.put(key, bytes, { prevKv: o.prevKv === true, ...(o.lease === undefined ? {} : { lease: o.lease }) }));
     if (flags.output === 'json') printJson({ revision: r.revision, ...(o.prevKv ? { prevKv: r.prevKv } : {}) });
     else {
       println('OK');

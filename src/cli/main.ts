@@ -13,6 +13,7 @@ import { registerCompletionCommand } from './completion-command.js';
 import { errorLine, exitCodeOf } from './exit-codes.js';
 import { registerKvCommands } from './kv-commands.js';
 import { registerLeaderCommand } from './leader-command.js';
+import { registerLeaseCommands } from './lease-commands.js';
 import { registerMemberCommand } from './member-command.js';
 import { registerStatusCommand } from './status-command.js';
 
@@ -54,6 +55,7 @@ if (first === undefined || !clientCommands.has(first)) {
 }
 registerClusterCommand(program);
 registerKvCommands(program);
+registerLeaseCommands(program);
 registerStatusCommand(program);
 registerMemberCommand(program);
 registerBackupCommand(program);

@@ -42,6 +42,11 @@ export interface RangeOptions extends KeySelector, RangeShape, ReadOptions {}
 export interface PutOptions extends CallOptions {
   /** Return the previous key-value in the result. */
   readonly prevKv?: boolean;
+  /**
+   * Attach the key to this lease (an id, or the handle `kv.lease()` returned): the key is deleted
+   * when the lease expires or is revoked. Absent: the key has no lease after the put.
+   */
+  readonly lease?: number | { readonly id: number };
 }
 
 /** Options of `delete`. */

@@ -103,6 +103,40 @@ export class Endpoint {
     return this.grpcClient().makeServerStreamRequest(method.path, method.requestSerialize, method.responseDeserialize, request, requestMetadata(), deadlineMs === undefined ? {} : { deadline: deadlineMs });
   }
 
+  /**
+   * One request and its one answer on a bidirectional stream (etcd's KeepAliveOnce shape): the
+   * stream is opened, the request written, the writing side closed, and the first answer taken.
+   */
+  bidiOnce<Req, Res>(method: MethodDefinition<Req, Res>, request: Req, deadlineMs: number, signal?: AbortSignal): Promise<Res> {
+    return new Promise<Res>((resolve, reject) => {
+      const call = this.grpcClient().makeBidiStreamRequest(method.path, method.requestSerialize, method.responseDeserialize, requestMetadata(), { deadline: deadlineMs });
+      let answered = false;
+      const cancel = (): void => call.cancel();
+      const finish = (): void => {
+        signal?.removeEventListener('abort', cancel);
+      };
+      call.on('data', (res: Res) => {
+        if (answered) return;
+        answered = true;
+        finish();
+        resolve(res);
+        call.cancel();
+      });
+      call.on('error', (err: ServiceError) => {
+        finish();
+        if (!answered) reject(err);
+      });
+      call.on('end', () => {
+        finish();
+        if (!answered) reject(Object.assign(new Error('the stream ended without an answer'), { code: grpc.status.UNAVAILABLE, details: 'the stream ended without an answer', metadata: new grpc.Metadata() }));
+      });
+      if (signal?.aborted) cancel();
+      else signal?.addEventListener('abort', cancel, { once: true });
+      call.write(request);
+      call.end();
+    });
+  }
+
   /** Closes the channel; later calls fail. */
   close(): void {
     this.closed = true;

@@ -9,12 +9,14 @@ import { status as GrpcStatus } from '@grpc/grpc-js';
 import type { Metadata, ServiceError } from '@grpc/grpc-js';
 import { ErrorTrailer } from '../api/index.js';
 import {
+  AlreadyExistsError,
   CompactedError,
   CorruptionError,
   DeadlineExceededError as UtilDeadlineExceededError,
   FailedPreconditionError,
   InvalidArgumentError,
   isErrorCode,
+  NotFoundError,
   NotLeaderError,
   OutcomeUnknownError,
   OverloadedError,
@@ -27,11 +29,13 @@ import {
 import type { ErrorCode, WriteOutcome } from '../util/index.js';
 
 export {
+  AlreadyExistsError,
   CompactedError,
   CorruptionError,
   FailedPreconditionError,
   InvalidArgumentError,
   isErrorCode,
+  NotFoundError,
   NotLeaderError,
   OutcomeUnknownError,
   OverloadedError,
@@ -161,9 +165,11 @@ function classifyCoded(e: ServiceError, code: string, context: { write: boolean;
     case 'CORRUPTION':
       return { ...answered, error: new CorruptionError(details), retry: 'final', mayHaveApplied: false };
     case 'FAILED_PRECONDITION':
-    case 'NOT_FOUND':
-    case 'ALREADY_EXISTS':
       return { ...answered, error: new FailedPreconditionError(details), retry: 'final', mayHaveApplied: false };
+    case 'NOT_FOUND':
+      return { ...answered, error: new NotFoundError(details), retry: 'final', mayHaveApplied: false };
+    case 'ALREADY_EXISTS':
+      return { ...answered, error: new AlreadyExistsError(details), retry: 'final', mayHaveApplied: false };
     default: {
       // INTERNAL or a code this client does not know: a bug on the node. A read may go elsewhere;
       // a write's outcome is whatever the trailer says, unknown by default.

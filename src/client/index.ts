@@ -50,6 +50,12 @@ export type { Compare, CompareOp, CompareTargetName, KeySelector, RangeShape, Tx
 export { KeyValue } from './results.js';
 export type { Answered, CasResult, DeleteResult, Freshness, GetFound, GetMissing, GetResult, PutResult, RangeResult, TxnOpResult, TxnResult } from './results.js';
 export { Watch } from './watch.js';
+export { Lease, LeaseClient } from './lease.js';
+export type { LeaseLostReason, LeaseOptions, LeaseTimeToLive } from './lease.js';
+export { lockTtlSDefault } from './lock.js';
+export type { Lock, LockOptions } from './lock.js';
+export { Election } from './election.js';
+export type { ElectionOptions } from './election.js';
 export type { WatchEvent } from './watch.js';
 export { leaderTransferTimeoutDefaultMs, membershipTimeoutDefaultMs } from './cluster-api.js';
 export type { AdminCallOptions, ClusterApi, EndpointStatus, LeaderTransferResult, Member, MemberToAdd, NodeRole, NodeStatus, StatusOptions } from './cluster-api.js';
@@ -59,12 +65,14 @@ export type { BackoffOptions } from './backoff.js';
 export type { RetryBudgetOptions } from './retry-budget.js';
 export type { BreakerState, CircuitBreakerOptions } from './circuit-breaker.js';
 export {
+  AlreadyExistsError,
   CompactedError,
   CorruptionError,
   DeadlineExceededError,
   FailedPreconditionError,
   InvalidArgumentError,
   isErrorCode,
+  NotFoundError,
   NotLeaderError,
   OutcomeUnknownError,
   OverloadedError,

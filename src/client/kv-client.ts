@@ -21,7 +21,7 @@ import type { KeyValueApi, NamespaceBase } from './kv-api.js';
 import { Namespace } from './namespace.js';
 import { rangePages } from './range-all.js';
 import type { KeySelector } from './requests.js';
-import { compare as cmp, compareMsg, op, rangeFields, rangeRequestMsg, requestOpMsg, requireSelection, selectorOf } from './requests.js';
+import { compare as cmp, compareMsg, leaseIdOf, op, rangeFields, rangeRequestMsg, requestOpMsg, requireSelection, selectorOf } from './requests.js';
 import type { CasResult, DeleteResult, GetResult, PutResult, RangeResult } from './results.js';
 import { answeredOf, getResultOf, KeyValue, rangeResultOf, txnResultOf } from './results.js';
 import { RetryBudget } from './retry-budget.js';
@@ -30,6 +30,12 @@ import { TxnBuilder } from './txn-builder.js';
 import { Watch } from './watch.js';
 import type { WatchEvent } from './watch.js';
 import { WriteSession } from './write-session.js';
+import { Lease, LeaseClient } from './lease.js';
+import type { LeaseOptions } from './lease.js';
+import { acquireLock } from './lock.js';
+import type { Lock, LockOptions } from './lock.js';
+import { Election } from './election.js';
+import type { ElectionOptions } from './election.js';
 
 type SessionFields = { clientId?: string; seq?: M.Uint64; ackSeq?: M.Uint64 };
 
@@ -37,6 +43,8 @@ type SessionFields = { clientId?: string; seq?: M.Uint64; ackSeq?: M.Uint64 };
 export class RaftkvClient implements NamespaceBase {
   /** Cluster status and membership. */
   readonly cluster: ClusterApi;
+  /** The raw lease operations (lease.ts); `lease()` gives a lease that keeps itself alive. */
+  readonly leases: LeaseClient;
   private readonly router: Router;
   private readonly runner: CallRunner;
   private readonly session: WriteSession;
@@ -48,6 +56,36 @@ export class RaftkvClient implements NamespaceBase {
     this.runner = new CallRunner(options, this.router, options.retryBudget ? new RetryBudget(options.retryBudget) : null);
     this.session = new WriteSession(options.clientId, options.writeWindowMax);
     this.cluster = new ClusterApi(options, this.router, this.runner);
+    this.leases = new LeaseClient({
+      write: async (method, def, request, callOptions) => this.write(method, def, request, callOptions),
+      leader: async (method, send, def, request, callOptions) => this.leaderCall(method, send, def, request, callOptions),
+      read: async (def, request, callOptions) => this.readOnce(def, request, timeoutOf(callOptions, this.options), callOptions.signal),
+    });
+  }
+
+  /**
+   * Grants a lease of `ttlS` seconds (or takes over `options.id`) and keeps it alive in the
+   * background until `revoke()` or `close()`; it emits `lost` if it expires or cannot be renewed
+   * in time (lease.ts). Attach keys with `put(key, value, { lease })`.
+   */
+  async lease(ttlS: number, options: LeaseOptions = {}): Promise<Lease> {
+    const sentMs = Date.now();
+    if (options.id !== undefined) {
+      const alive = await this.leases.keepAliveOnce(options.id, options);
+      return new Lease(alive.id, alive.ttlS, this.leases, sentMs, options);
+    }
+    const granted = await this.leases.grant(ttlS, options);
+    return new Lease(granted.id, granted.ttlS, this.leases, sentMs, options);
+  }
+
+  /** Takes the lock `name` (lock.ts): resolves once held; the lock is lost if its lease is. */
+  async lock(name: Bytes, options: LockOptions = {}): Promise<Lock> {
+    return acquireLock(this, name, options);
+  }
+
+  /** A leader election among the clients campaigning under `name` (election.ts). */
+  election(name: Bytes, options: ElectionOptions = {}): Election {
+    return new Election(this, name, options);
   }
 
   /** The client id its writes carry. */
@@ -72,7 +110,8 @@ export class RaftkvClient implements NamespaceBase {
 
   /** Sets `key` to `value`. */
   async put(key: Bytes, value: Bytes, options: PutOptions = {}): Promise<PutResult> {
-    const request: M.PutRequestMsg = { key: keyOf(key, 'key'), value: toBytes(value, 'value'), prevKv: options.prevKv === true };
+    const lease = leaseIdOf(typeof options.lease === 'object' ? options.lease.id : options.lease, 'lease');
+    const request: M.PutRequestMsg = { key: keyOf(key, 'key'), value: toBytes(value, 'value'), prevKv: options.prevKv === true, lease };
     const res = await this.write('Put', kvService.Put, request, options);
     return { ...answeredOf(res.header), prevKv: res.prevKv ? KeyValue.fromMessage(res.prevKv) : null };
   }
@@ -217,6 +256,24 @@ export class RaftkvClient implements NamespaceBase {
     } finally {
       if (exactlyOnce) this.session.complete(seq);
     }
+  }
+
+  /** A call only the leader answers (lease keep-alive and time-to-live): redirected on NOT_LEADER. */
+  private async leaderCall<Req, Res extends { header: M.ResponseHeaderMsg }>(method: string, send: 'unary' | 'bidiOnce', def: MethodDefinition<Req, Res>, request: Req, options: CallOptions): Promise<Res> {
+    this.assertOpen();
+    const timeoutMs = timeoutOf(options, this.options);
+    const { response } = await this.runner.run({
+      method,
+      write: false,
+      target: 'leader',
+      idempotent: true,
+      deadlineMs: Date.now() + timeoutMs,
+      timeoutMs,
+      signal: options.signal,
+      send: (e, deadlineMs, signal) => (send === 'unary' ? e.unary(def, request, deadlineMs, signal) : e.bidiOnce(def, request, deadlineMs, signal)),
+      header: (r) => r.header,
+    });
+    return response;
   }
 
   /** A read with the consistency options and the opt-in stale fallback. */

@@ -139,7 +139,7 @@ export class Namespace implements NamespaceBase {
   /** `kv` with the prefix taken off its key (null stays null). */
   private strip(kv: KeyValue | null): KeyValue | null {
     if (kv === null) return null;
-    return new KeyValue(kv.key.slice(this.prefix.length), kv.value, kv.createRevision, kv.modRevision, kv.version);
+    return new KeyValue(kv.key.slice(this.prefix.length), kv.value, kv.createRevision, kv.modRevision, kv.version, kv.lease);
   }
 
   private stripAll(kvs: readonly KeyValue[]): KeyValue[] {

@@ -107,14 +107,14 @@ export interface RangeShape {
 
 /** One operation inside a transaction, tagged by `type`. */
 export type TxnOp =
-  | { readonly type: 'put'; readonly key: Bytes; readonly value: Bytes; readonly prevKv?: boolean }
+  | { readonly type: 'put'; readonly key: Bytes; readonly value: Bytes; readonly prevKv?: boolean; readonly lease?: number }
   | ({ readonly type: 'delete'; readonly prevKv?: boolean } & KeySelector)
   | ({ readonly type: 'range' } & KeySelector & RangeShape);
 
 /** Builders for transaction operations. */
 export const op = {
   /** Sets `key` to `value`. */
-  put: (key: Bytes, value: Bytes, options: { prevKv?: boolean } = {}): TxnOp => ({ type: 'put', key, value, ...options }),
+  put: (key: Bytes, value: Bytes, options: { prevKv?: boolean; lease?: number } = {}): TxnOp => ({ type: 'put', key, value, ...options }),
   /** Reads one key. */
   get: (key: Bytes): TxnOp => ({ type: 'range', key }),
   /** Reads a range of keys. */
@@ -178,7 +178,8 @@ export function requestOpMsg(o: TxnOp, field: string): M.RequestOpMsg {
     case 'put': {
       const key = toBytes(o.key, `${field}.key`);
       if (key.length === 0) throw new InvalidArgumentError(`${field}.key`, 'must not be empty');
-      return { requestPut: { key, value: toBytes(o.value, `${field}.value`), prevKv: o.prevKv === true } };
+      const lease = leaseIdOf(o.lease, `${field}.lease`);
+      return { requestPut: { key, value: toBytes(o.value, `${field}.value`), prevKv: o.prevKv === true, ...(lease === 0 ? {} : { lease }) } };
     }
     case 'delete':
       requireSelection(o, field);
@@ -188,4 +189,11 @@ export function requestOpMsg(o: TxnOp, field: string): M.RequestOpMsg {
     default:
       throw new InvalidArgumentError(`${field}.type`, `must be put, delete or range, got ${JSON.stringify((o as { type: unknown }).type)}`);
   }
+}
+
+/** A lease id option: absent is 0 (no lease); otherwise a positive safe integer. */
+export function leaseIdOf(lease: number | undefined, field: string): number {
+  if (lease === undefined || lease === 0) return 0;
+  if (!Number.isSafeInteger(lease) || lease < 0) throw new InvalidArgumentError(field, `must be a lease id (a positive integer), got ${String(lease)}`);
+  return lease;
 }

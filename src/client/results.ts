@@ -19,11 +19,13 @@ export class KeyValue {
     readonly modRevision: number,
     /** Number of puts since creation: 1 after the first. */
     readonly version: number,
+    /** The lease the key is attached to (0: none). */
+    readonly lease = 0,
   ) {}
 
   /** Builds one from its wire form. */
   static fromMessage(m: M.KeyValueMsg): KeyValue {
-    return new KeyValue(m.key ?? emptyBytes, m.value ?? emptyBytes, toNumber(m.createRevision), toNumber(m.modRevision), toNumber(m.version));
+    return new KeyValue(m.key ?? emptyBytes, m.value ?? emptyBytes, toNumber(m.createRevision), toNumber(m.modRevision), toNumber(m.version), toNumber(m.lease));
   }
 
   /** The key decoded as UTF-8. */

@@ -147,12 +147,14 @@ function requireKey(key: Uint8Array | undefined, field: string, options: NodeOpt
   return key;
 }
 
-function sessionOf(req: { clientId?: string; seq?: M.Uint64; ackSeq?: M.Uint64 }): WriteSession {
+/** The exactly-once fields of a write request. */
+export function sessionOf(req: { clientId?: string; seq?: M.Uint64; ackSeq?: M.Uint64 }): WriteSession {
   return { clientId: req.clientId ?? '', seq: toNumber(req.seq), ackSeq: toNumber(req.ackSeq) };
 }
 
 function putOp(req: M.PutRequestMsg): PutOp {
-  return { type: 'put', key: req.key ?? empty, value: req.value ?? empty, prevKv: req.prevKv === true };
+  const lease = toNumber(req.lease);
+  return { type: 'put', key: req.key ?? empty, value: req.value ?? empty, prevKv: req.prevKv === true, ...(lease === 0 ? {} : { lease }) };
 }
 
 /**
@@ -211,7 +213,7 @@ function txnOp(req: M.TxnRequestMsg): TxnOp {
 }
 
 function kvMsg(kv: KeyValue): M.KeyValueMsg {
-  return { key: kv.key, value: kv.value, createRevision: kv.createRevision, modRevision: kv.modRevision, version: kv.version };
+  return { key: kv.key, value: kv.value, createRevision: kv.createRevision, modRevision: kv.modRevision, version: kv.version, lease: kv.lease ?? 0 };
 }
 
 function rangeMsg(r: RangeResult): Omit<M.RangeResponseMsg, 'header' | 'stalenessMs'> {

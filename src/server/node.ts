@@ -11,7 +11,7 @@ import * as protoLoader from '@grpc/proto-loader';
 import { ReflectionService } from '@grpc/reflection';
 import { HealthImplementation } from 'grpc-health-check';
 import type { Server as HttpServer } from 'node:http';
-import { authService, clusterService, kvService, maintenanceService, packageInfo, resolveProtoFile } from '../api/index.js';
+import { authService, clusterService, kvService, leaseService, maintenanceService, packageInfo, resolveProtoFile } from '../api/index.js';
 import type { NodeId, Logger } from '../util/index.js';
 import { LevelStorage } from '../storage/index.js';
 import { addRaftPeerService, GrpcTransport, peerServerOptions, registerPeerSecurityMetrics } from '../transport/index.js';
@@ -32,7 +32,10 @@ import type { NodeTls } from './node-tls.js';
 import type { InitialMember, NodeOptions } from './options.js';
 import { FileSnapshotStaging, systemWorld } from './driver/system-world.js';
 import { forwardedKvImplementation, forwardedKvService } from './forwarding/forwarded-kv-service.js';
-import { withWriteForwarding, WriteForwarder } from './forwarding/write-forwarder.js';
+import { leaseForwardedMethods, withWriteForwarding, WriteForwarder } from './forwarding/write-forwarder.js';
+import { NodeLeaseApi } from './leases/node-lease-api.js';
+import { leaseServiceImplementation } from './leases/lease-service.js';
+import type { LeaseApi } from './leases/lease-api.js';
 import { RaftDriver } from './raft-driver.js';
 import { recoverFromStagedSnapshot, removeStagedSnapshots } from './snapshot-staging.js';
 import { WatchHub } from './watch-hub.js';
@@ -63,8 +66,14 @@ export class RaftkvNode {
       forwarder: WriteForwarder;
       tls: NodeTls;
       logger: Logger;
+      leases: LeaseApi;
     },
   ) {}
+
+  /** The node's lease API (server/leases/lease-api.ts): what the raftkv.v1 and etcd Lease services call. */
+  get leases(): LeaseApi {
+    return this.parts.leases;
+  }
 
   /** Opens the data dir and starts every part of the node. */
   static async start(options: NodeOptions, logger: Logger, onFatal: (e: unknown) => void): Promise<RaftkvNode> {
@@ -125,6 +134,8 @@ export class RaftkvNode {
     const authorizer = new Authorizer({ auth: () => (driver as RaftDriver).kv.auth, nowMs: () => Date.now() });
     const serviceDeps = { options, driver, watches, metrics, dbSizeBytes, admin, logger, authorizer };
     const kv = kvServiceImplementation(serviceDeps);
+    const leaseApi = new NodeLeaseApi(driver, options.requestTimeoutMs);
+    const lease = leaseServiceImplementation({ ...serviceDeps, leases: leaseApi });
 
     // A peer's messages count only while it is a member. A node that has no membership yet
     // (joining, before its first snapshot) cannot tell members apart and accepts any peer the
@@ -147,7 +158,8 @@ export class RaftkvNode {
     });
     const peerServer = new grpc.Server(peerServerOptions());
     addRaftPeerService(peerServer, { nodeId: options.id, limits: options.limits, handlers, logger, metrics: transportMetrics, authentication: tls.peerAuthentication, isKnownPeer });
-    peerServer.addService(forwardedKvService, forwardedKvImplementation(kv, peerAdmission));
+    const forwardedHandlers = { Put: kv['Put'], Delete: kv['Delete'], Txn: kv['Txn'], LeaseGrant: lease['Grant'], LeaseRevoke: lease['Revoke'] };
+    peerServer.addService(forwardedKvService, forwardedKvImplementation(forwardedHandlers as Parameters<typeof forwardedKvImplementation>[0], peerAdmission));
     await bind(peerServer, options.listenPeer, 'peer', tls.peerServerCredentials);
 
     const clientServer = new grpc.Server({
@@ -167,6 +179,7 @@ export class RaftkvNode {
     const raftkvKv = withWriteForwarding(kv, forwarder);
     const raftkvAuth = authServiceImplementation(serviceDeps);
     clientServer.addService(kvService, raftkvKv);
+    clientServer.addService(leaseService, withWriteForwarding(lease, forwarder, leaseForwardedMethods));
     clientServer.addService(clusterService, clusterServiceImplementation(serviceDeps));
     clientServer.addService(maintenanceService, maintenanceServiceImplementation(serviceDeps));
     clientServer.addService(authService, raftkvAuth);
@@ -185,7 +198,7 @@ export class RaftkvNode {
     new ReflectionService(packageDefinition).addToServer(clientServer);
     await bind(clientServer, options.listenClient, 'client', tls.clientServerCredentials);
 
-    const node = new RaftkvNode(options, driver, metrics, { storage, transport, clientServer, peerServer, http: null as never, health, watches, admin, backups, forwarder, tls, logger });
+    const node = new RaftkvNode(options, driver, metrics, { storage, transport, clientServer, peerServer, http: null as never, health, watches, admin, backups, forwarder, tls, logger, leases: leaseApi });
     node.parts.http = await startHttpServer(options.listenHttp, metrics.registry, {
       liveness: () => (node.stopping ? 'shutting down' : null),
       readiness: () => node.readiness(),

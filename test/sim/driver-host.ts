@@ -65,8 +65,6 @@ export class HostedNode {
   fatal: unknown = null;
   /** The negative control this node's driver runs with, if any. */
   faults: DriverFaults | undefined;
-  /** One metrics registry for every incarnation (a real process makes a new one; nothing reads these). */
-  private readonly metrics = new NodeMetrics();
 
   constructor(
     readonly id: NodeId,

@@ -281,6 +281,34 @@ describe('leases on the production driver', () => {
     expect(observer.violations).toEqual([]);
   });
 
+  it('carries leases and attachments in snapshots: a node that caught up from one has them, and a revoke through a new leader deletes the key', async () => {
+    // Proves the snapshot path (state stream, staging, install) keeps leases and key attachments.
+    const cluster = new DriverCluster(['n1', 'n2', 'n3'], { seed: 9, raw: { snapshotEntries: 4, snapshotCatchupEntries: 1 } });
+    const observer = new LeaseObserver(cluster);
+    await cluster.startAll();
+    await cluster.leader();
+    observer.poll();
+    const client = new LeaseClient(cluster, observer);
+    const first = leaderOf(cluster)!;
+    const lagging = [...cluster.nodes.values()].find((n) => n !== first)!;
+    await lagging.crash();
+    const t = await client.grantWithKey('snap', 30);
+    if (t === null) throw new Error('no grant');
+    for (let i = 0; i < 12; i++) await settle(cluster, first.d.write({ type: 'put', key: utf8.encode(`filler${i}`), value: utf8.encode('v') }, { clientId: '', seq: 0, ackSeq: 0 }));
+    const installedBefore = lagging.staging.staged;
+    await lagging.start();
+    await cluster.until(() => lagging.d.kv.appliedIndex >= first.d.kv.appliedIndex);
+    expect(lagging.staging.staged).toBeGreaterThan(installedBefore); // it caught up from a snapshot
+    expect(lagging.d.kv.leases()).toEqual([{ id: t.id, ttlS: 30, keyCount: 1 }]);
+    expect(lagging.d.kv.get(utf8.encode('snap'))?.lease).toBe(t.id);
+    // A new leader (maybe the node that caught up) revokes it; the key goes on every replica.
+    await first.crash();
+    await cluster.until(() => lagging.driver?.role === 'leader' || leaderOf(cluster) !== null);
+    const leader = leaderOf(cluster)!;
+    await settle(cluster, new NodeLeaseApi(leader.d, 2_000).revoke(t.id));
+    expect(observer.deletedAtMs.has('snap')).toBe(true);
+  });
+
   it('keeps leases through a power loss of every node (they are in the stored state) and expires them after it', async () => {
     // Proves leases and attachments are durable and restored, and expire once a leader exists again.
     const { cluster, observer, client } = await startCluster(5);

@@ -1,9 +1,9 @@
 // Proves the forwarding service's hand-built definition matches proto/forward.proto: the same
-// method paths, and request and response types that are exactly raftkv.v1.KV's.
+// method paths, and request and response types that are exactly raftkv.v1.KV's (and Lease's for the lease writes).
 import { dirname } from 'node:path';
 import * as protoLoader from '@grpc/proto-loader';
 import { describe, expect, it } from 'vitest';
-import { kvService, resolveProtoFile } from '../../api/index.js';
+import { kvService, leaseService, resolveProtoFile } from '../../api/index.js';
 import { forwardedKvService, forwardedMethods } from './forwarded-kv-service.js';
 
 describe('ForwardedKV', () => {
@@ -17,9 +17,10 @@ describe('ForwardedKV', () => {
       expect(declared?.path).toBe(forwardedKvService[method].path);
       expect((declared?.requestType.type as { name?: string } | undefined)?.name).toBe(`${method}Request`);
       expect((declared?.responseType.type as { name?: string } | undefined)?.name).toBe(`${method}Response`);
-      // The codecs are KV's own: what a follower forwards is the client's message as it came.
-      expect(forwardedKvService[method].requestSerialize).toBe(kvService[method].requestSerialize);
-      expect(forwardedKvService[method].responseDeserialize).toBe(kvService[method].responseDeserialize);
+      // The codecs are KV's (Lease's) own: what a follower forwards is the client's message as it came.
+      const source = { Put: kvService.Put, Delete: kvService.Delete, Txn: kvService.Txn, LeaseGrant: leaseService.Grant, LeaseRevoke: leaseService.Revoke }[method];
+      expect(forwardedKvService[method].requestSerialize).toBe(source.requestSerialize);
+      expect(forwardedKvService[method].responseDeserialize).toBe(source.responseDeserialize);
     }
   });
 });

@@ -9,13 +9,13 @@
  */
 import { status as grpcStatus } from '@grpc/grpc-js';
 import type { handleUnaryCall, ServiceDefinition, UntypedServiceImplementation } from '@grpc/grpc-js';
-import { kvService } from '../../api/index.js';
+import { kvService, leaseService } from '../../api/index.js';
 import { admitCall, peerMetadataKeys } from '../../transport/index.js';
 import type { AdmissionContext } from '../../transport/index.js';
 import { forwardedCalls, forwardedUserHeader } from '../auth/authorizer.js';
 
-/** The client writes that can be forwarded. */
-export const forwardedMethods = ['Put', 'Delete', 'Txn'] as const;
+/** The client writes that can be forwarded (the lease writes are raftkv.v1.Lease's Grant and Revoke). */
+export const forwardedMethods = ['Put', 'Delete', 'Txn', 'LeaseGrant', 'LeaseRevoke'] as const;
 /** One of them. */
 export type ForwardedMethod = (typeof forwardedMethods)[number];
 
@@ -29,6 +29,8 @@ export const forwardedKvService = {
   Put: { ...kvService.Put, path: forwardedPath('Put') },
   Delete: { ...kvService.Delete, path: forwardedPath('Delete') },
   Txn: { ...kvService.Txn, path: forwardedPath('Txn') },
+  LeaseGrant: { ...leaseService.Grant, path: forwardedPath('LeaseGrant') },
+  LeaseRevoke: { ...leaseService.Revoke, path: forwardedPath('LeaseRevoke') },
 } satisfies ServiceDefinition;
 
 /**
@@ -38,10 +40,10 @@ export const forwardedKvService = {
  * it claims in `raftkv-from`, when the peer port has TLS, and that node is a member); anyone
  * else gets PERMISSION_DENIED and nothing runs.
  */
-export function forwardedKvImplementation(kv: UntypedServiceImplementation, admission: AdmissionContext): UntypedServiceImplementation {
+export function forwardedKvImplementation(handlers: Readonly<Record<ForwardedMethod, UntypedServiceImplementation[string]>>, admission: AdmissionContext): UntypedServiceImplementation {
   const impl: UntypedServiceImplementation = {};
   for (const method of forwardedMethods) {
-    const handler = kv[method] as handleUnaryCall<unknown, unknown> | undefined;
+    const handler = handlers[method] as handleUnaryCall<unknown, unknown> | undefined;
     if (handler === undefined) throw new Error(`the KV service has no ${method} handler to forward to`);
     impl[method] = ((call, callback) => {
       const claimed = call.metadata.get(peerMetadataKeys.from)[0];

@@ -23,7 +23,7 @@ import type { Logger, NodeId } from '../../util/index.js';
 import { peerMetadataKeys } from '../../transport/index.js';
 import { certificateUser, forwardedUserHeader } from '../auth/authorizer.js';
 import { toGrpcError } from '../grpc-errors.js';
-import { forwardedKvService, forwardedMethods } from './forwarded-kv-service.js';
+import { forwardedKvService } from './forwarded-kv-service.js';
 import type { ForwardedMethod } from './forwarded-kv-service.js';
 
 /**
@@ -165,16 +165,21 @@ export class WriteForwarder {
   }
 }
 
+/** The KV service's write methods, by their name in the service and as forwarded. */
+export const kvForwardedMethods: Readonly<Record<string, ForwardedMethod>> = { Put: 'Put', Delete: 'Delete', Txn: 'Txn' };
+/** The Lease service's write methods, by their name in the service and as forwarded. */
+export const leaseForwardedMethods: Readonly<Record<string, ForwardedMethod>> = { Grant: 'LeaseGrant', Revoke: 'LeaseRevoke' };
+
 /**
- * The KV service with its write methods forwarding to the leader when this node is not the
- * leader (and the client did not refuse forwarding). Everything else is unchanged.
+ * A service (KV by default) with its write methods forwarding to the leader when this node is
+ * not the leader (and the client did not refuse forwarding). Everything else is unchanged.
  */
-export function withWriteForwarding(kv: UntypedServiceImplementation, forwarder: WriteForwarder): UntypedServiceImplementation {
-  const wrapped: UntypedServiceImplementation = { ...kv };
-  for (const method of forwardedMethods) {
-    const local = kv[method] as grpc.handleUnaryCall<unknown, unknown> | undefined;
-    if (local === undefined) throw new Error(`the KV service has no ${method} handler`);
-    wrapped[method] = ((call: ServerUnaryCall<unknown, unknown>, callback: sendUnaryData<unknown>) => {
+export function withWriteForwarding(service: UntypedServiceImplementation, forwarder: WriteForwarder, methods: Readonly<Record<string, ForwardedMethod>> = kvForwardedMethods): UntypedServiceImplementation {
+  const wrapped: UntypedServiceImplementation = { ...service };
+  for (const [name, method] of Object.entries(methods)) {
+    const local = service[name] as grpc.handleUnaryCall<unknown, unknown> | undefined;
+    if (local === undefined) throw new Error(`the service has no ${name} handler`);
+    wrapped[name] = ((call: ServerUnaryCall<unknown, unknown>, callback: sendUnaryData<unknown>) => {
       const target = call.metadata.get(RequestHeader.forward)[0] === 'never' ? null : forwarder.target();
       if (target === null) local(call, callback);
       else forwarder.forward(method, target, call, callback);
