@@ -457,8 +457,9 @@ export class RaftDriver {
         written = this.persist(rd).then(() => this.deps.storage.applyBatch(batch, { sync: false }));
       } else written = this.persist(rd, applied);
       written.catch(() => {}); // awaited below; a failure stops the loop there
-      // Only a batch that moves nothing but the commit index may be in flight while we send.
-      if (rd.mustSync || applied !== null) await written;
+      // Messages depend on the batch only if it must sync (entries, term, vote): the commit index
+      // and the apply batch carry nothing a peer relies on, so those are written while we send.
+      if (rd.mustSync) await written;
     }
     if (!sendFirst) this.send(rd.messages);
     if (rd.snapshot && rd.committedEntries.length > 0) applied = await this.applyAlone(rd.committedEntries);
