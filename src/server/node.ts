@@ -11,7 +11,7 @@ import * as protoLoader from '@grpc/proto-loader';
 import { ReflectionService } from '@grpc/reflection';
 import { HealthImplementation } from 'grpc-health-check';
 import type { Server as HttpServer } from 'node:http';
-import { authService, clusterService, kvService, maintenanceService, packageInfo, resolveProtoFile } from '../api/index.js';
+import { authService, clusterService, kvService, maintenanceService, packageInfo, pipelineService, resolveProtoFile } from '../api/index.js';
 import type { NodeId, Logger } from '../util/index.js';
 import { LevelStorage } from '../storage/index.js';
 import { addRaftPeerService, GrpcTransport, peerServerOptions, registerPeerSecurityMetrics } from '../transport/index.js';
@@ -24,6 +24,7 @@ import { ClusterAdmin } from './cluster-admin.js';
 import { clusterServiceImplementation } from './cluster-service.js';
 import { startHttpServer } from './http-server.js';
 import { kvServiceImplementation } from './kv-service.js';
+import { pipelineServiceImplementation } from './pipeline-service.js';
 import { maintenanceServiceImplementation } from './maintenance-service.js';
 import { NodeMetrics } from './metrics.js';
 import { nodeTls } from './node-tls.js';
@@ -163,7 +164,10 @@ export class RaftkvNode {
       watchers: () => watches.size,
       alarms: () => [...((driver?.kv.dataBytes ?? 0) >= options.limits.dataBytesMax ? (['nospace'] as const) : []), ...(member() ? [] : (['not_member'] as const))],
     });
-    clientServer.addService(kvService, withWriteForwarding(kv, forwarder));
+    const clientKv = withWriteForwarding(kv, forwarder);
+    clientServer.addService(kvService, clientKv);
+    // Pipelined requests run through the same handlers as the unary ones (forwarding included).
+    clientServer.addService(pipelineService, pipelineServiceImplementation({ kv: clientKv, metrics, logger }));
     clientServer.addService(clusterService, clusterServiceImplementation(serviceDeps));
     clientServer.addService(maintenanceService, maintenanceServiceImplementation(serviceDeps));
     clientServer.addService(authService, authServiceImplementation(serviceDeps));
