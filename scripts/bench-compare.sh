@@ -50,15 +50,23 @@ stop_cluster() {
   exit "$status"
 }
 trap stop_cluster EXIT
+# The end of each node's log (before the data root goes), for a cluster that did not come up.
+node_logs() {
+  for f in "$data"/*.log; do
+    [ -f "$f" ] || continue
+    echo "--- the end of $(basename "$f"):" >&2
+    tail -15 "$f" >&2
+  done
+}
 trap 'exit 130' INT TERM
 node bin/raftkv.js cluster up --data-root "$data" >"$data/cluster.out" 2>&1 &
 cluster_pid=$!
 for _ in $(seq 1 300); do
   grep -q '^endpoints: ' "$data/cluster.out" && break
-  kill -0 "$cluster_pid" 2>/dev/null || { echo "bench-compare: the cluster did not start:" >&2; cat "$data/cluster.out" >&2; exit 1; }
+  kill -0 "$cluster_pid" 2>/dev/null || { echo "bench-compare: the cluster did not start:" >&2; cat "$data/cluster.out" >&2; node_logs; exit 1; }
   sleep 0.2
 done
-grep -q '^endpoints: ' "$data/cluster.out" || { echo "bench-compare: the cluster had no leader within 60 s:" >&2; cat "$data/cluster.out" >&2; exit 1; }
+grep -q '^endpoints: ' "$data/cluster.out" || { echo "bench-compare: the cluster had no leader within 60 s:" >&2; cat "$data/cluster.out" >&2; node_logs; exit 1; }
 endpoints=$(sed -n 's/^endpoints: //p' "$data/cluster.out")
 # One line per node: "<id>  client <addr>  peer <addr>  http <addr>  pid <pid>  log <file>".
 pids=$(awk '$2 == "client" && $8 == "pid" { printf "%s%s", sep, $9; sep = " " }' "$data/cluster.out")

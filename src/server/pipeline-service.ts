@@ -20,6 +20,7 @@
  */
 import type { Metadata, ServerDuplexStream, ServerUnaryCall, ServiceError, UntypedServiceImplementation, handleUnaryCall } from '@grpc/grpc-js';
 import { status as grpcStatus } from '@grpc/grpc-js';
+import { Gauge } from 'prom-client';
 import { ErrorTrailer } from '../api/index.js';
 import type { DecodedPipelineFrame, DecodedPipelineRequest, PipelineErrorMsg, PipelineOp, PipelineResultFrameMsg, PipelineResultMsg } from '../api/index.js';
 import { assert, InvalidArgumentError, OverloadedError, pipelineLimits } from '../util/index.js';
@@ -57,6 +58,7 @@ export function pipelineServiceImplementation(deps: PipelineServiceDeps): Untype
     handlers.set(op, handler);
   }
   let open = 0;
+  const streamsGauge = new Gauge({ name: 'raftkv_pipeline_streams', help: 'Pipeline streams open on this node', registers: [deps.metrics.registry] });
   return {
     Stream: (call: Stream) => {
       const end = deps.metrics.grpcCall('Pipeline');
@@ -65,9 +67,9 @@ export function pipelineServiceImplementation(deps: PipelineServiceDeps): Untype
         failStream(call, new OverloadedError(`too many pipeline streams open on this node (pipelineLimits.streamsMax ${pipelineLimits.streamsMax})`, pipelineLimits.retryAfterMs));
         return;
       }
-      open += 1;
+      streamsGauge.set(++open);
       const session = new PipelineSession(call, handlers, deps.logger, () => {
-        open -= 1;
+        streamsGauge.set(--open);
         assert(open >= 0, 'pipeline stream count went negative');
       });
       session.start(end);
@@ -96,6 +98,9 @@ class PipelineSession {
     private readonly onClosed: () => void,
   ) {}
 
+  /** Counts the stream as closed, once, however it ended (set by `start`). */
+  private close: (code: string) => void = () => {};
+
   start(end: (code: string) => void): void {
     let closed = false;
     const close = (code: string): void => {
@@ -105,6 +110,7 @@ class PipelineSession {
       end(code);
       this.onClosed();
     };
+    this.close = close;
     this.call.on('data', (frame: DecodedPipelineFrame) => this.onFrame(frame));
     this.call.on('end', () => {
       this.halfClosed = true;
@@ -215,6 +221,7 @@ class PipelineSession {
     if (this.endWith !== null) {
       this.done = true;
       this.call.emit('error', this.endWith);
+      this.close('UNAUTHENTICATED');
       return;
     }
     this.maybeEnd();
@@ -225,6 +232,7 @@ class PipelineSession {
     if (this.done || !this.halfClosed || this.inFlight > 0 || this.outgoing.length > 0 || this.flushScheduled) return;
     this.done = true;
     this.call.end();
+    this.close('OK');
   }
 
   private fail(e: unknown): void {
@@ -232,6 +240,7 @@ class PipelineSession {
     this.done = true;
     this.logger.debug({ err: e instanceof Error ? e.message : String(e) }, 'pipeline stream refused');
     failStream(this.call, e);
+    this.close('REFUSED');
   }
 }
 
