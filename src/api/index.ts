@@ -5,3 +5,4 @@ export * from './proto-files.js';
 export * from './error-metadata.js';
 export * from './package-info.js';
 export * from './request-validation.js';
+export * from './pipeline.js';

@@ -1,9 +1,11 @@
 /**
- * `raftkv bench`: closed-loop load through the client library, for performance figures
- * (never timed assertions in tests). Each scenario runs a fixed number of operations with a fixed
- * number in flight over a number of client connections, and prints throughput and latency
- * percentiles. `--local` starts a three-node cluster of its own on free loopback ports in a
- * temporary directory and stops it afterwards (`npm run bench`).
+ * `raftkv bench`: closed-loop load through the client library, for performance figures (never
+ * timed assertions in tests). Each scenario (bench/scenarios.ts) reports throughput, latency
+ * percentiles, server CPU per operation, resident memory per node and leader changes
+ * (bench/run.ts, bench/server-stats.ts). `--local` starts a three-node cluster of its own on free
+ * loopback ports in a temporary directory and stops it afterwards (`npm run bench`); it knows the
+ * nodes' pids and /metrics URLs. Against another cluster, `--pids` (same machine) or `--metrics`
+ * (any machine) say where the server figures come from.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -11,95 +13,81 @@ import { join } from 'node:path';
 import { Option } from 'commander';
 import type { Command } from 'commander';
 import { LocalCluster, planTestCluster } from '../../cluster/local-cluster.js';
-import { connect, defaultEndpoints } from '../client/index.js';
-import type { RaftkvClient } from '../client/index.js';
+import { defaultEndpoints } from '../client/index.js';
 import { InvalidArgumentError } from '../util/index.js';
+import { runScenario } from './bench/run.js';
+import type { AnyFigures, Figures } from './bench/run.js';
+import { chooseScenarios, defaultScenarioNames, scaled, scenarios } from './bench/scenarios.js';
+import type { StatsSources } from './bench/server-stats.js';
 import { printJson, printTable } from './output.js';
 import { progressBar } from './progress.js';
-
-/** One scenario: what to do, how many, how many at once, over how many connections. */
-interface Scenario {
-  readonly name: string;
-  readonly op: 'put' | 'get' | 'stale-get' | 'mixed';
-  readonly ops: number;
-  readonly concurrency: number;
-  readonly connections: number;
-}
-
-/** The default scenarios, named A-F as in the shared benchmark harness (docs/benchmarks.md) so figures line up with etcd's. */
-const scenarios: readonly Scenario[] = [
-  { name: 'A-put-seq', op: 'put', ops: 2000, concurrency: 1, connections: 1 },
-  { name: 'B-put-c64', op: 'put', ops: 20000, concurrency: 64, connections: 8 },
-  { name: 'C-put-c256', op: 'put', ops: 30000, concurrency: 256, connections: 16 },
-  { name: 'D-get-lin-c64', op: 'get', ops: 20000, concurrency: 64, connections: 8 },
-  { name: 'E-get-stale-c64', op: 'stale-get', ops: 20000, concurrency: 64, connections: 8 },
-  { name: 'F-mixed-c64', op: 'mixed', ops: 20000, concurrency: 64, connections: 8 },
-];
-
-/** One scenario's figures. */
-interface Figures {
-  readonly scenario: string;
-  readonly ops: number;
-  readonly errors: number;
-  readonly seconds: number;
-  readonly opsPerS: number;
-  readonly p50Ms: number;
-  readonly p99Ms: number;
-  readonly maxMs: number;
-}
 
 /** Registers `bench` on the program. */
 export function registerBenchCommand(program: Command): void {
   program
     .command('bench')
-    .description('measure throughput and latency with closed-loop load (scenarios A-F)')
+    .description('measure throughput, latency, server CPU and memory and leader changes (scenarios A-F by default; G, bulk, soak by name)')
     .addOption(new Option('--endpoints <list>', 'cluster to load: host:port or http://host:port, comma-separated').env('RAFTKV_ENDPOINTS').default(defaultEndpoints.join(',')))
     .option('--local', 'start a three-node cluster of its own on free loopback ports, and stop it afterwards')
-    .option('--scenarios <names>', 'comma-separated scenario names or letters (default: all)')
-    .option('--scale <factor>', 'multiply every scenario\'s operation count', '1')
+    .option('--scenarios <names>', `comma-separated scenario names or letters: ${scenarios.map((s) => s.name).join(', ')} (default: ${defaultScenarioNames.join(',')})`)
+    .option('--scale <factor>', "multiply every scenario's operation (or key) count", '1')
     .option('--keys <n>', 'distinct keys', '10000')
     .option('--value-bytes <n>', 'value size', '256')
+    .option('--pids <list>', 'the nodes\' pids on this machine, for CPU and memory: name=pid or pid, comma-separated')
+    .option('--metrics <urls>', "the nodes' /metrics URLs, for CPU, memory and leader changes: name=url or url, comma-separated")
+    .option('--json', 'print JSON (the same as --output json)')
     .addOption(new Option('-o, --output <format>', 'output format').choices(['table', 'json']).env('RAFTKV_OUTPUT').default('table'))
     .action(async (o: Record<string, string | boolean | undefined>) => {
       const scale = Number(o['scale']);
       const keys = Number(o['keys']);
       const valueBytes = Number(o['valueBytes']);
       if (!(scale > 0) || !(keys > 0) || !(valueBytes >= 0)) throw new InvalidArgumentError('bench', '--scale, --keys and --value-bytes must be positive numbers');
-      const wanted = typeof o['scenarios'] === 'string' ? o['scenarios'].split(',').map((s) => s.trim()) : null;
-      const chosen = scenarios.filter((s) => wanted === null || wanted.some((w) => s.name === w || s.name.startsWith(`${w}-`)));
-      if (chosen.length === 0) throw new InvalidArgumentError('scenarios', `none of ${String(o['scenarios'])} is a scenario (${scenarios.map((s) => s.name).join(', ')})`);
+      const json = o['json'] === true || o['output'] === 'json';
+      const wanted = typeof o['scenarios'] === 'string' ? o['scenarios'].split(',').map((s) => s.trim()) : defaultScenarioNames;
+      const chosen = chooseScenarios(wanted);
+      if (chosen.length === 0) throw new InvalidArgumentError('scenarios', `none of ${wanted.join(',')} is a scenario (${scenarios.map((s) => s.name).join(', ')})`);
       let local: LocalCluster | null = null;
       let dir = '';
       let endpoints = String(o['endpoints']);
+      let stats: StatsSources = { pids: namedList(o['pids'], 'pids', (v) => positiveInteger(v, '--pids')), metricsUrls: namedList(o['metrics'], 'metrics', (v) => v) };
       try {
         if (o['local']) {
           dir = mkdtempSync(join(tmpdir(), 'raftkv-bench-'));
-          local = new LocalCluster(await planTestCluster(3, dir));
-          await local.startAll();
-          await local.waitForLeader();
-          endpoints = local.endpoints;
+          const cluster = new LocalCluster(await planTestCluster(3, dir));
+          local = cluster;
+          await cluster.startAll();
+          await cluster.waitForLeader();
+          endpoints = cluster.endpoints;
+          stats = {
+            pids: new Map(cluster.specs.flatMap((s) => (cluster.pid(s.id) === null ? [] : [[s.id, cluster.pid(s.id) as number] as const]))),
+            metricsUrls: new Map(cluster.specs.map((s) => [s.id, `http://${s.httpAddress}/metrics`] as const)),
+          };
         }
-        const results: Figures[] = [];
-        for (const s of chosen) {
-          const sized = { ...s, ops: Math.max(1, Math.round(s.ops * scale)) };
-          const bar = progressBar(o['output'] === 'json' ? 'json' : 'table', s.name.padEnd(15), 'ops');
-          bar?.start(sized.ops, 0);
-          let figures: Figures;
+        const results: AnyFigures[] = [];
+        for (const s of chosen.map((c) => scaled(c, scale))) {
+          const bar = progressBar(json ? 'json' : 'table', s.name.padEnd(15), s.kind === 'bulk' ? 'keys' : 'ops');
+          let started = false;
+          let figures: AnyFigures;
           try {
-            figures = await runScenario(sized, endpoints, keys, valueBytes, (done) => bar?.update(done));
+            figures = await runScenario(s, {
+              endpoints,
+              keys,
+              valueBytes,
+              stats,
+              onProgress: (done, total) => {
+                if (!started) bar?.start(total, 0);
+                started = true;
+                bar?.update(done);
+              },
+            });
           } finally {
             bar?.stop();
           }
           results.push(figures);
-          if (o['output'] !== 'json') process.stderr.write(`${s.name}: ${figures.opsPerS} ops/s, p50 ${figures.p50Ms} ms, p99 ${figures.p99Ms} ms\n`);
+          if (!json) process.stderr.write(`${s.name}: ${figures.opsPerS} ops/s, p50 ${figures.p50Ms} ms, p99 ${figures.p99Ms} ms\n`);
         }
-        if (o['output'] === 'json') printJson(results);
-        else {
-          printTable(
-            ['scenario', 'ops', 'errors', 'ops/s', 'p50 ms', 'p99 ms', 'max ms'],
-            results.map((r) => [r.scenario, String(r.ops), String(r.errors), String(r.opsPerS), String(r.p50Ms), String(r.p99Ms), String(r.maxMs)]),
-          );
-        }
+        if (json) printJson(results);
+        else printReport(results);
       } finally {
         await local?.stopAll();
         if (dir) rmSync(dir, { recursive: true, force: true });
@@ -107,40 +95,46 @@ export function registerBenchCommand(program: Command): void {
     });
 }
 
-/** Runs one scenario: `concurrency` workers share `ops` operations over `connections` clients. */
-async function runScenario(s: Scenario, endpoints: string, keys: number, valueBytes: number, onProgress: (done: number) => void): Promise<Figures> {
-  const clients: RaftkvClient[] = [];
-  for (let i = 0; i < s.connections; i++) clients.push(await connect({ endpoints, retryBudget: false }));
-  const value = new Uint8Array(valueBytes).fill(0x61);
-  // Reads need something to read.
-  if (s.op !== 'put') await Promise.all(Array.from({ length: Math.min(keys, 256) }, (_, i) => clients[0]?.put(`bench/${i}`, value)));
-  const latencies = new Float64Array(s.ops);
-  let next = 0;
-  let done = 0;
-  let errors = 0;
-  // The bar redraws on a timer of its own; feeding it every 1% is plenty.
-  const step = Math.max(1, Math.floor(s.ops / 100));
-  const started = performance.now();
-  const worker = async (w: number): Promise<void> => {
-    const kv = clients[w % clients.length] as RaftkvClient;
-    for (let i = next++; i < s.ops; i = next++) {
-      const key = `bench/${(i * 7919) % (s.op === 'put' ? keys : Math.min(keys, 256))}`;
-      const t = performance.now();
-      try {
-        if (s.op === 'put' || (s.op === 'mixed' && i % 10 === 0)) await kv.put(key, value);
-        else await kv.get(key, { consistency: s.op === 'stale-get' ? 'stale' : 'linearizable' });
-      } catch {
-        errors += 1;
-      }
-      latencies[i] = performance.now() - t;
-      done += 1;
-      if (done % step === 0 || done === s.ops) onProgress(done);
-    }
+function printReport(results: readonly AnyFigures[]): void {
+  const na = (x: number | null): string => (x === null ? '-' : String(x));
+  const rssMb = (f: Figures): string => {
+    const values = Object.values(f.rssBytes).filter((v): v is number => v !== null);
+    return values.length === 0 ? '-' : values.map((v) => Math.round(v / (1024 * 1024))).join('/');
   };
-  await Promise.all(Array.from({ length: s.concurrency }, (_, w) => worker(w)));
-  const seconds = (performance.now() - started) / 1000;
-  for (const c of clients) c.close();
-  const sorted = Array.from(latencies).sort((a, b) => a - b);
-  const at = (q: number): number => Number((sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? 0).toFixed(2));
-  return { scenario: s.name, ops: s.ops, errors, seconds: Number(seconds.toFixed(2)), opsPerS: Math.round(s.ops / seconds), p50Ms: at(0.5), p99Ms: at(0.99), maxMs: at(1) };
+  printTable(
+    ['scenario', 'ops', 'errors', 'ops/s', 'p50 ms', 'p90 ms', 'p99 ms', 'max ms', 'cpu/op ms', 'rss MB/node', 'leader changes'],
+    results.map((r) => [r.scenario, String(r.ops), String(r.errors), String(r.opsPerS), String(r.p50Ms), String(r.p90Ms), String(r.p99Ms), String(r.maxMs), na(r.serverCpuMsPerOp), rssMb(r), na(r.leaderChanges)]),
+  );
+  for (const r of results) {
+    if ('rounds' in r) {
+      process.stdout.write(`\n${r.scenario}: last/first round ops/s ${r.lastVsFirstOpsRatio}, cpu/op ${na(r.lastVsFirstCpuRatio)}\n`);
+      printTable(
+        ['round', 'ops/s', 'p99 ms', 'cpu/op ms', 'leader changes'],
+        r.rounds.map((x) => [x.scenario, String(x.opsPerS), String(x.p99Ms), na(x.serverCpuMsPerOp), na(x.leaderChanges)]),
+      );
+    }
+    if ('keysPerS' in r) process.stdout.write(`\n${r.scenario}: ${r.keys} keys, ${r.keysPerS} keys/s, ${r.failedRequests} failed requests, resident memory per node ${rssMb(r)} MB\n`);
+  }
+}
+
+/** `a=1,b=2` or `1,2` (named n1, n2, ... in order) as a map. */
+function namedList<T>(value: string | boolean | undefined, flag: string, parse: (v: string) => T): Map<string, T> {
+  const out = new Map<string, T>();
+  if (typeof value !== 'string' || value.trim() === '') return out;
+  value.split(',').forEach((item, i) => {
+    const eq = item.indexOf('=');
+    // A URL holds '=' only after '?'; a name never holds ':' or '/'.
+    const named = eq > 0 && !/[:/]/.test(item.slice(0, eq));
+    const name = named ? item.slice(0, eq).trim() : `n${i + 1}`;
+    const v = (named ? item.slice(eq + 1) : item).trim();
+    if (v === '') throw new InvalidArgumentError(flag, `has an empty entry: ${JSON.stringify(item)}`);
+    out.set(name, parse(v));
+  });
+  return out;
+}
+
+function positiveInteger(v: string, flag: string): number {
+  const n = Number(v);
+  if (!Number.isSafeInteger(n) || n <= 0) throw new InvalidArgumentError(flag, `${JSON.stringify(v)} is not a pid`);
+  return n;
 }

@@ -4,7 +4,7 @@
  * learned. Channels are never created per call.
  */
 import * as grpc from '@grpc/grpc-js';
-import type { ClientReadableStream, MethodDefinition, ServiceError } from '@grpc/grpc-js';
+import type { ClientDuplexStream, ClientReadableStream, MethodDefinition, ServiceError } from '@grpc/grpc-js';
 import { RequestHeader } from '../api/index.js';
 import { CircuitBreaker } from './circuit-breaker.js';
 import type { BreakerState } from './circuit-breaker.js';
@@ -135,6 +135,11 @@ export class Endpoint {
       call.write(request);
       call.end();
     });
+  }
+
+  /** A bidirectional stream with no deadline (it lives until ended or cancelled): the pipeline's (pipeline.ts). */
+  duplex<Req, Res>(method: MethodDefinition<Req, Res>): ClientDuplexStream<Req, Res> {
+    return this.grpcClient().makeBidiStreamRequest(method.path, method.requestSerialize, method.responseDeserialize, requestMetadata());
   }
 
   /** Closes the channel; later calls fail. */

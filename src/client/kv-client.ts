@@ -6,12 +6,14 @@
  */
 import type { MethodDefinition } from '@grpc/grpc-js';
 import type * as M from '../api/index.js';
+import type { PipelineOp } from '../api/index.js';
 import { Consistency, kvService, toNumber } from '../api/index.js';
 import { InvalidArgumentError, UnavailableError } from '../util/index.js';
 import type { Bytes } from './bytes.js';
 import { prefixEnd, toBytes } from './bytes.js';
 import { CallRunner } from './call-runner.js';
 import { ClusterApi } from './cluster-api.js';
+import type { Endpoint } from './endpoint.js';
 import { DeadlineExceededError, NotLeaderError, OverloadedError } from './errors.js';
 import type { ResolvedOptions } from './options.js';
 import type { BackupChunk, BackupOptions } from './backup.js';
@@ -19,6 +21,7 @@ import { backupChunks } from './backup.js';
 import type { CallOptions, DeleteOptions, GetOptions, PutOptions, RangeAllOptions, RangeOptions, ReadOptions, WatchOptions } from './call-options.js';
 import type { KeyValueApi, NamespaceBase } from './kv-api.js';
 import { Namespace } from './namespace.js';
+import { Pipelines } from './pipeline.js';
 import { rangePages } from './range-all.js';
 import type { KeySelector } from './requests.js';
 import { compare as cmp, compareMsg, leaseIdOf, op, rangeFields, rangeRequestMsg, requestOpMsg, requireSelection, selectorOf } from './requests.js';
@@ -49,6 +52,8 @@ export class RaftkvClient implements NamespaceBase {
   private readonly runner: CallRunner;
   private readonly session: WriteSession;
   private readonly watches = new Set<Watch>();
+  /** With `pipeline: true`: the streams key-value calls go over (pipeline.ts). */
+  private readonly pipelines: Pipelines | null;
   private closed = false;
 
   constructor(private readonly options: ResolvedOptions) {
@@ -56,6 +61,7 @@ export class RaftkvClient implements NamespaceBase {
     this.runner = new CallRunner(options, this.router, options.retryBudget ? new RetryBudget(options.retryBudget) : null);
     this.session = new WriteSession(options.clientId, options.writeWindowMax);
     this.cluster = new ClusterApi(options, this.router, this.runner);
+    this.pipelines = options.pipeline ? new Pipelines() : null;
     this.leases = new LeaseClient({
       write: async (method, def, request, callOptions) => this.write(method, def, request, callOptions),
       leader: async (method, send, def, request, callOptions) => this.leaderCall(method, send, def, request, callOptions),
@@ -229,6 +235,7 @@ export class RaftkvClient implements NamespaceBase {
     this.closed = true;
     for (const w of this.watches) w.close();
     this.runner.close();
+    this.pipelines?.close();
     this.router.close();
   }
 
@@ -249,7 +256,7 @@ export class RaftkvClient implements NamespaceBase {
         timeoutMs,
         signal: options.signal,
         // The same seq on every attempt; ackSeq as of each attempt.
-        send: (e, attemptDeadlineMs, signal) => e.unary(def, exactlyOnce ? { ...request, clientId: this.session.clientId, seq, ackSeq: this.session.ackSeq } : request, attemptDeadlineMs, signal),
+        send: (e, attemptDeadlineMs, signal) => this.send(e, def, exactlyOnce ? { ...request, clientId: this.session.clientId, seq, ackSeq: this.session.ackSeq } : request, attemptDeadlineMs, signal),
         header: (r) => r.header,
       });
       return response;
@@ -314,16 +321,32 @@ export class RaftkvClient implements NamespaceBase {
       deadlineMs: Date.now() + timeoutMs,
       timeoutMs,
       signal,
-      send: (e, deadlineMs, callSignal) => e.unary(def, request, deadlineMs, callSignal),
+      send: (e, deadlineMs, callSignal) => this.send(e, def, request, deadlineMs, callSignal),
       header: (r) => r.header,
     });
     return response;
+  }
+
+  /** One attempt: on the endpoint's pipelined stream when `pipeline` is on and the request fits a frame, else a unary call. */
+  private send<Req, Res>(e: Endpoint, def: MethodDefinition<Req, Res>, request: Req, deadlineMs: number, signal: AbortSignal | undefined): Promise<Res> {
+    const op = pipelineOps.get(def.path);
+    if (this.pipelines !== null && op !== undefined && Pipelines.fits(op, request as object)) return this.pipelines.send(e, op, request as object, deadlineMs, signal) as Promise<Res>;
+    return e.unary(def, request, deadlineMs, signal);
   }
 
   private assertOpen(): void {
     if (this.closed) throw new UnavailableError('the client is closed');
   }
 }
+
+/** The KV methods a pipelined stream carries, by path. */
+const pipelineOps: ReadonlyMap<string, PipelineOp> = new Map([
+  [kvService.Put.path, 'put'],
+  [kvService.Get.path, 'get'],
+  [kvService.Delete.path, 'delete'],
+  [kvService.Range.path, 'range'],
+  [kvService.Txn.path, 'txn'],
+]);
 
 /**
  * A prefix watch as the span `[prefix, prefixEnd(prefix))` rather than the `prefix` flag: some

@@ -52,6 +52,12 @@ export interface ClientOptions {
   readonly clientId?: string;
   /** Most writes outstanding above the acknowledged seq (the server keeps 1024 answers). Default 1000. */
   readonly writeWindowMax?: number;
+  /**
+   * Send key-value calls over one long-lived pipelined stream per node (`Pipeline/Stream`,
+   * pipeline.ts): calls issued in the same event-loop turn share one message. Same retries,
+   * exactly-once and deadlines as unary calls. Default false.
+   */
+  readonly pipeline?: boolean;
   /** Metrics hooks. */
   readonly hooks?: ClientHooks;
   /** A pino-compatible logger (`debug`, `info`, `warn`, `error` taking an object and a message). */
@@ -85,6 +91,7 @@ export interface ResolvedOptions {
   readonly exactlyOnce: boolean;
   readonly clientId: string;
   readonly writeWindowMax: number;
+  readonly pipeline: boolean;
   readonly hooks: ClientHooks;
   readonly logger: Logger;
   readonly channelOptions: ChannelOptions;
@@ -183,6 +190,7 @@ export function resolveOptions(options: ClientOptions): ResolvedOptions {
     exactlyOnce: options.exactlyOnce ?? true,
     clientId,
     writeWindowMax: Math.min(positive(options.writeWindowMax, 1000, 'writeWindowMax'), 1000),
+    pipeline: options.pipeline ?? false,
     hooks: options.hooks ?? {},
     logger: options.logger ?? noopLogger,
     channelOptions,

@@ -11,7 +11,7 @@ import * as protoLoader from '@grpc/proto-loader';
 import { ReflectionService } from '@grpc/reflection';
 import { HealthImplementation } from 'grpc-health-check';
 import type { Server as HttpServer } from 'node:http';
-import { authService, clusterService, kvService, leaseService, maintenanceService, packageInfo, resolveProtoFile } from '../api/index.js';
+import { authService, clusterService, kvService, leaseService, maintenanceService, packageInfo, pipelineService, resolveProtoFile } from '../api/index.js';
 import type { NodeId, Logger } from '../util/index.js';
 import { LevelStorage } from '../storage/index.js';
 import { addRaftPeerService, GrpcTransport, peerServerOptions, registerPeerSecurityMetrics } from '../transport/index.js';
@@ -25,6 +25,7 @@ import { clusterServiceImplementation } from './cluster-service.js';
 import { addEtcdServices } from './etcd/index.js';
 import { startHttpServer } from './http-server.js';
 import { kvServiceImplementation } from './kv-service.js';
+import { pipelineServiceImplementation } from './pipeline-service.js';
 import { maintenanceServiceImplementation } from './maintenance-service.js';
 import { NodeMetrics } from './metrics.js';
 import { nodeTls } from './node-tls.js';
@@ -180,6 +181,8 @@ export class RaftkvNode {
     const raftkvAuth = authServiceImplementation(serviceDeps);
     clientServer.addService(kvService, raftkvKv);
     clientServer.addService(leaseService, withWriteForwarding(lease, forwarder, leaseForwardedMethods));
+    // Pipelined requests run through the same handlers as the unary ones (forwarding included).
+    clientServer.addService(pipelineService, pipelineServiceImplementation({ kv: raftkvKv, metrics, logger }));
     clientServer.addService(clusterService, clusterServiceImplementation(serviceDeps));
     clientServer.addService(maintenanceService, maintenanceServiceImplementation(serviceDeps));
     clientServer.addService(authService, raftkvAuth);

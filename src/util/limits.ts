@@ -107,3 +107,23 @@ export function checkLimits(limits: Limits): Limits {
 export function makeLimits(overrides: Partial<Limits> = {}): Limits {
   return checkLimits({ ...defaultLimits, ...overrides });
 }
+
+/**
+ * Limits of the pipelined stream (`Pipeline/Stream`, src/server/pipeline-service.ts). They are the
+ * same on every node and known to the client library, which keeps under them (it splits frames and
+ * holds requests back) so that only raw gRPC clients ever hit them.
+ */
+export const pipelineLimits = Object.freeze({
+  /** Most requests in one frame; the excess of a frame is refused (RESOURCE_EXHAUSTED). */
+  requestsPerFrameMax: 512,
+  /** Largest frame, in bytes; a larger one ends the stream (RESOURCE_EXHAUSTED), nothing in it runs. */
+  frameBytesMax: 1024 * 1024,
+  /** Most requests of one stream received and not yet answered; past it requests are refused (RESOURCE_EXHAUSTED). */
+  requestsInFlightMax: 2048,
+  /** Most frames of one stream with a request not yet answered; past it a frame's requests are refused. */
+  framesPendingMax: 256,
+  /** Most pipeline streams open on one node; past it a new stream is refused (RESOURCE_EXHAUSTED). */
+  streamsMax: 1024,
+  /** What a refused request's `raftkv-retry-after-ms` says, in ms. */
+  retryAfterMs: 20,
+});

@@ -1,0 +1,64 @@
+// `raftkv bench --local` at a tiny scale, every scenario once: the report has each figure the
+// issue asks for (ops/s, p50/p90/p99/max, server CPU per operation, resident memory per node,
+// leader changes; for soak the rounds and last-vs-first ratios; for bulk keys/s and failed
+// requests), and the operations succeeded. Never a timed assertion: the numbers mean nothing here.
+import { describe, expect, it } from 'vitest';
+import { parsePrometheusText } from '../src/cli/bench/server-stats.js';
+import { runCli } from './support/run-cli.js';
+
+interface Row {
+  readonly scenario: string;
+  readonly ops: number;
+  readonly errors: number;
+  readonly opsPerS: number;
+  readonly p50Ms: number;
+  readonly p90Ms: number;
+  readonly p99Ms: number;
+  readonly maxMs: number;
+  readonly serverCpuMsPerOp: number | null;
+  readonly rssBytes: Record<string, number | null>;
+  readonly leaderChanges: number | null;
+  readonly rounds?: Row[];
+  readonly lastVsFirstOpsRatio?: number;
+  readonly keys?: number;
+  readonly keysPerS?: number;
+  readonly failedRequests?: number;
+}
+
+describe('raftkv bench', () => {
+  it('runs every scenario against --local and reports each figure', async () => {
+    const run = await runCli(['bench', '--local', '--scenarios', 'A,B,C,D,E,F,G,bulk,soak', '--scale', '0.001', '--json'], { timeoutMs: 240_000 });
+    expect(run.code, run.stderr).toBe(0);
+    const rows = JSON.parse(run.stdout) as Row[];
+    expect(rows.map((r) => r.scenario)).toEqual(['A-put-seq', 'B-put-c64', 'C-put-c256', 'D-get-lin-c64', 'E-get-stale-c64', 'F-mixed-c64', 'G-put-pipelined', 'bulk', 'soak']);
+    for (const r of rows) {
+      expect(r.errors, r.scenario).toBe(0);
+      expect(r.ops).toBeGreaterThan(0);
+      expect(r.opsPerS).toBeGreaterThan(0);
+      expect(r.p50Ms).toBeLessThanOrEqual(r.p90Ms);
+      expect(r.p90Ms).toBeLessThanOrEqual(r.p99Ms);
+      expect(r.p99Ms).toBeLessThanOrEqual(r.maxMs);
+      // --local knows the pids and the /metrics URLs: every server figure is there.
+      expect(r.serverCpuMsPerOp, r.scenario).toBeGreaterThanOrEqual(0);
+      expect(Object.keys(r.rssBytes).sort()).toEqual(['n1', 'n2', 'n3']);
+      for (const v of Object.values(r.rssBytes)) expect(v).toBeGreaterThan(1024 * 1024);
+      expect(r.leaderChanges, r.scenario).toBeGreaterThanOrEqual(0);
+    }
+    const bulk = rows.find((r) => r.scenario === 'bulk') as Row;
+    expect(bulk.keys).toBe(1000);
+    expect(bulk.failedRequests).toBe(0);
+    expect(bulk.keysPerS).toBeGreaterThan(0);
+    const soak = rows.find((r) => r.scenario === 'soak') as Row;
+    expect(soak.rounds?.map((r) => r.scenario)).toEqual(Array.from({ length: 10 }, (_, i) => `soak-${i + 1}`));
+    expect(soak.rounds?.every((r) => r.ops === 30 && r.errors === 0)).toBe(true);
+    expect(soak.lastVsFirstOpsRatio).toBeGreaterThan(0);
+  });
+
+  it('reads unlabelled samples from a Prometheus page', () => {
+    const page = '# HELP x\nprocess_cpu_seconds_total 12.5\nraftkv_leader_changes_total 3\nraftkv_peer{peer="n2"} 7\n';
+    const m = parsePrometheusText(page);
+    expect(m.get('process_cpu_seconds_total')).toBe(12.5);
+    expect(m.get('raftkv_leader_changes_total')).toBe(3);
+    expect(m.has('raftkv_peer')).toBe(false);
+  });
+});
