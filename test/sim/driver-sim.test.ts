@@ -8,6 +8,8 @@ import { addDriverSimStats, emptyDriverSimStats, runDriverSim } from './driver-s
 
 const seedCount = 40;
 const chunk = 10;
+/** A chunk of the async simulator on a busy machine: generous, never a timed assertion. */
+const chunkTimeoutMs = 600_000;
 
 describe(`node-layer simulation over ${seedCount} seeds`, () => {
   for (let first = 1; first <= seedCount; first += chunk) {
@@ -27,7 +29,7 @@ describe(`node-layer simulation over ${seedCount} seeds`, () => {
       expect(totals.rotations).toBeGreaterThan(chunk * 10);
       expect(totals.crashes + totals.fatalRestarts + totals.crashAfterAck).toBeGreaterThan(chunk / 2);
       expect(totals.clockJumps).toBeGreaterThan(0);
-    });
+    }, chunkTimeoutMs);
   }
 
   it('gives the same run, event for event, for the same seed', async () => {
@@ -37,7 +39,7 @@ describe(`node-layer simulation over ${seedCount} seeds`, () => {
     expect(a.stats).toEqual(b.stats);
     const c = await runDriverSim(8);
     expect(c.digest).not.toBe(a.digest);
-  });
+  }, chunkTimeoutMs);
 
   it('catches the production driver writing apply batches unsynced (negative control)', async () => {
     const caught: number[] = [];
@@ -47,5 +49,5 @@ describe(`node-layer simulation over ${seedCount} seeds`, () => {
     }
     console.log(`unsyncedApplyBatches: first caught at seed ${caught[0]}`);
     expect(caught.length).toBeGreaterThan(0);
-  });
+  }, chunkTimeoutMs);
 });
