@@ -1,5 +1,5 @@
 // Disaster-recovery drill on real processes: write keys, take an online backup from a follower under load, refuse damaged files, destroy every data dir, restore into a new three-node cluster, and find every key acknowledged before the backup began; scheduled backups keep the newest K.
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -112,16 +112,25 @@ describe('backup and restore', () => {
 
   it('writes scheduled backups and keeps the newest K', async () => {
     const complete = (): string[] => (existsSync(scheduledDir()) ? readdirSync(scheduledDir()) : []).filter((n) => n.endsWith('.rkvb')).sort();
+    const newestCopy = join(dir, 'newest-scheduled.rkvb');
     const first = await waitFor('two scheduled backups', 30_000, async () => (complete().length >= 2 ? complete() : null));
     // One more backup later: still two files, the newest two.
     const after = await waitFor('a newer scheduled backup', 30_000, async () => {
       const now = complete();
       // (Right after a rename there are briefly three, until the oldest is pruned.)
-      return (now.at(-1) ?? '') > (first.at(-1) ?? '') && now.length === 2 ? now : null;
+      if (!((now.at(-1) ?? '') > (first.at(-1) ?? '') && now.length === 2)) return null;
+      // Copy the newest out before verifying it: on a busy machine the CLI below can take longer
+      // than the backup interval, and the node prunes the file from under it (keep = 2).
+      try {
+        copyFileSync(join(scheduledDir(), now.at(-1) ?? ''), newestCopy);
+      } catch {
+        return null; // pruned between the listing and the copy: look again
+      }
+      return now;
     });
     expect(after).toHaveLength(2);
     expect(after).not.toContain(first[0]);
-    const checked = await raftkv(old.bin, ['backup', 'verify', join(scheduledDir(), after.at(-1) ?? ''), '--output', 'json']);
+    const checked = await raftkv(old.bin, ['backup', 'verify', newestCopy, '--output', 'json']);
     expect(checked.code, checked.stderr).toBe(0);
     expect((JSON.parse(checked.stdout) as { header: { nodeId: string } }).header.nodeId).toBe('n2');
   });

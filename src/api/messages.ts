@@ -210,6 +210,10 @@ export interface ClusterLimitsMsg {
   dataBytesMax?: Uint64;
   sessionsMax?: Uint64;
   sessionTtlMs?: Uint64;
+  leasesMax?: Uint64;
+  leaseKeysMax?: Uint64;
+  leaseTtlSMin?: Uint64;
+  leaseTtlSMax?: Uint64;
 }
 export interface ClusterLimitsSetRequestMsg {
   limits?: ClusterLimitsMsg | null;

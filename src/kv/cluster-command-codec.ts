@@ -13,7 +13,7 @@ import { ByteReader } from './byte-reader.js';
 import { ByteWriter } from './byte-writer.js';
 import { authCommandTypes, checkAuthCommand, readPasswordHash, writePasswordHash } from './auth-state.js';
 import type { AuthCommand, PasswordHash } from './auth-state.js';
-import { checkClusterLimits, clusterLimitNames } from './cluster-limits.js';
+import { checkClusterLimits, clusterLimitNames, preLeaseLimitCount, readClusterLimitValues } from './cluster-limits.js';
 import type { ClusterLimits } from './cluster-limits.js';
 
 /** The format byte of a cluster command (a KV command's is 1). */
@@ -83,10 +83,11 @@ export function decodeClusterCommand(bytes: Uint8Array): ClusterCommand {
   if (kind !== commandKind.setClusterLimits) throw r.error(`unknown cluster command kind ${kind}`);
   const flags = r.u8('flags');
   if ((flags & ~1) !== 0) throw r.error(`unknown flag bits 0x${(flags & ~1).toString(16)}`);
-  const limits = {} as Record<(typeof clusterLimitNames)[number], number>;
-  for (const name of clusterLimitNames) limits[name] = r.varint(name);
+  // Entries written before the lease limits existed end after the first preLeaseLimitCount values.
+  const limits = readClusterLimitValues(r, preLeaseLimitCount);
+  const newer = r.remaining() > 0 ? readClusterLimitValues(r, clusterLimitNames.length, preLeaseLimitCount) : {};
   r.end();
-  return { type: 'setClusterLimits', limits, ifUnset: (flags & 1) === 1 };
+  return { type: 'setClusterLimits', limits: { ...limits, ...newer }, ifUnset: (flags & 1) === 1 };
 }
 
 function writeAuthFields(w: ByteWriter, c: AuthCommand): void {

@@ -58,7 +58,7 @@ describe('cluster limits are replicated state', () => {
   it('applies every limit it carries: key and value sizes, txn ops, quota, sessions and their TTL', () => {
     // Proves each cluster limit reaches the code that enforces it, by the log's value.
     const sm = replica({}, 60_000);
-    const tight: ClusterLimits = { keyBytesMax: 4, valueBytesMax: 8, requestBytesMax: 16, txnOpsMax: 1, rangeKeysMax: 1, dataBytesMax: 15, sessionsMax: 1, sessionTtlMs: 1000 };
+    const tight: ClusterLimits = { keyBytesMax: 4, valueBytesMax: 8, requestBytesMax: 16, txnOpsMax: 1, rangeKeysMax: 1, dataBytesMax: 15, sessionsMax: 1, sessionTtlMs: 1000, leasesMax: 1, leaseKeysMax: 1, leaseTtlSMin: 1, leaseTtlSMax: 1 };
     expect(sm.applyEncoded(next(sm), setEntry(tight)).result).toMatchObject({ type: 'clusterLimits', changed: true, setIndex: 1, limits: tight });
     expect(sm.limits).toEqual(tight);
     const apply = (command: Partial<KvCommand> & Pick<KvCommand, 'op'>): ApplyOutcome =>

@@ -31,7 +31,25 @@ export const clusterLimitNames = [
   'dataBytesMax',
   'sessionsMax',
   'sessionTtlMs',
+  'leasesMax',
+  'leaseKeysMax',
+  'leaseTtlSMin',
+  'leaseTtlSMax',
 ] as const satisfies readonly (keyof ClusterLimits)[];
+
+/**
+ * How many of `clusterLimitNames` the first formats carried: records and `setClusterLimits` entries
+ * written before leases existed hold only these, and the lease limits read back as their defaults.
+ */
+export const preLeaseLimitCount = 8;
+
+/** The lease limits a cluster has until it sets them (etcd's maximum TTL, 9e9 s, as the ceiling). */
+export const defaultLeaseLimits: Pick<ClusterLimits, 'leasesMax' | 'leaseKeysMax' | 'leaseTtlSMin' | 'leaseTtlSMax'> = Object.freeze({
+  leasesMax: 10_000,
+  leaseKeysMax: 10_000,
+  leaseTtlSMin: 2,
+  leaseTtlSMax: 9_000_000_000,
+});
 
 /** The default session TTL (10 minutes), the `--session-ttl-ms` default. */
 export const defaultSessionTtlMs = 10 * 60 * 1000;
@@ -56,10 +74,20 @@ export const clusterLimitsCeiling: ClusterLimits = Object.freeze({
   dataBytesMax: 2 ** 50,
   sessionsMax: 10_000_000,
   sessionTtlMs: 30 * 24 * 60 * 60 * 1000,
+  leasesMax: 1_000_000,
+  leaseKeysMax: 1_000_000,
+  leaseTtlSMin: 9_000_000_000,
+  leaseTtlSMax: 9_000_000_000,
 });
 
-/** The cluster-limit part of a node's limits and TTL (what a node proposes at bootstrap). */
-export function clusterLimitsOf(limits: Omit<ClusterLimits, 'sessionTtlMs'> & Partial<Limits>, sessionTtlMs: number): ClusterLimits {
+/**
+ * The cluster-limit part of a node's limits and TTL (what a node proposes at bootstrap). Lease
+ * limits absent from `limits` (a node's flags have none) take `defaultLeaseLimits`.
+ */
+export function clusterLimitsOf(
+  limits: Omit<ClusterLimits, 'sessionTtlMs' | keyof typeof defaultLeaseLimits> & Partial<ClusterLimits> & Partial<Limits>,
+  sessionTtlMs: number,
+): ClusterLimits {
   return {
     keyBytesMax: limits.keyBytesMax,
     valueBytesMax: limits.valueBytesMax,
@@ -69,6 +97,10 @@ export function clusterLimitsOf(limits: Omit<ClusterLimits, 'sessionTtlMs'> & Pa
     dataBytesMax: limits.dataBytesMax,
     sessionsMax: limits.sessionsMax,
     sessionTtlMs,
+    leasesMax: limits.leasesMax ?? defaultLeaseLimits.leasesMax,
+    leaseKeysMax: limits.leaseKeysMax ?? defaultLeaseLimits.leaseKeysMax,
+    leaseTtlSMin: limits.leaseTtlSMin ?? defaultLeaseLimits.leaseTtlSMin,
+    leaseTtlSMax: limits.leaseTtlSMax ?? defaultLeaseLimits.leaseTtlSMax,
   };
 }
 
@@ -92,6 +124,9 @@ export function checkClusterLimits(limits: ClusterLimits, path = 'limits'): void
       throw new InvalidArgumentError(`${path}.requestBytesMax`, `(${limits.requestBytesMax}) must be at least ${small} (${limits[small]})`);
     }
   }
+  if (limits.leaseTtlSMin > limits.leaseTtlSMax) {
+    throw new InvalidArgumentError(`${path}.leaseTtlSMin`, `(${limits.leaseTtlSMin}) must be at most leaseTtlSMax (${limits.leaseTtlSMax})`);
+  }
 }
 
 /** The names of the limits where `a` and `b` differ, as `name a->b` (for logs). */
@@ -102,8 +137,8 @@ export function describeLimitChanges(a: ClusterLimits, b: ClusterLimits): string
 /** The reserved session-keyspace id of the cluster limits record (see the top of this file). */
 export const clusterLimitsRecordId = '\u0000raftkv/cluster-limits';
 
-/** The format version of the cluster limits record body. */
-const clusterLimitsFormat = 1;
+/** The format version of the cluster limits record body (1: without the lease limits). */
+const clusterLimitsFormat = 2;
 
 /** The session-keyspace record that stores `settings`. */
 export function clusterLimitsRecord(settings: ClusterSettings): SessionRecord {
@@ -122,11 +157,21 @@ export function decodeClusterLimitsRecord(record: SessionRecord): ClusterSetting
   }
   const r = new ByteReader(body.result, 'clusterLimits');
   const format = r.u8('format');
-  if (format !== clusterLimitsFormat) throw r.error(`unsupported format version ${format}`);
+  if (format !== clusterLimitsFormat && format !== 1) throw r.error(`unsupported format version ${format}`);
   const setIndex = r.varint('setIndex');
-  const limits = {} as Record<(typeof clusterLimitNames)[number], number>;
-  for (const name of clusterLimitNames) limits[name] = r.varint(name);
+  const limits = readClusterLimitValues(r, format === 1 ? preLeaseLimitCount : clusterLimitNames.length);
   r.end();
   checkClusterLimits(limits, 'clusterLimits');
   return { limits, setIndex };
+}
+
+/**
+ * Reads the limit values of `clusterLimitNames[from, count)` in order. With `from` 0, the names
+ * after them (limits added later than the record or entry was written) take their defaults
+ * (names before `from` are left to the caller, who read them first).
+ */
+export function readClusterLimitValues(r: ByteReader, count: number, from = 0): ClusterLimits {
+  const limits = { ...defaultLeaseLimits } as Record<(typeof clusterLimitNames)[number], number>;
+  for (const name of clusterLimitNames.slice(from, count)) limits[name] = r.varint(name);
+  return limits;
 }

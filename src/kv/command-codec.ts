@@ -4,11 +4,12 @@
  *
  * Layout (format 1): `u8 format, string clientId, varint seq, varint ackSeq, varint timeMs, op`.
  * An op is `u8 tag` then, by tag:
- * - put (1): `u8 flags(prevKv), bytes key, bytes value`
+ * - put (1): `u8 flags(prevKv, hasLease), bytes key, bytes value, [varint lease]`
  * - delete (2): `u8 flags(prevKv, prefix, hasRangeEnd), bytes key, [bytes rangeEnd]`
  * - range (3, only inside a txn): `u8 flags(keysOnly, countOnly, prefix, hasRangeEnd, hasLimit),
  *   bytes key, [bytes rangeEnd], [varint limit]`
  * - txn (4): `varint n, n × compare, varint n, n × op, varint n, n × op` (compares, success, failure)
+ * - leaseGrant (5): `varint id, varint ttlS`; leaseRevoke (6): `varint id` (lease-table.ts)
  *
  * A compare is `bytes key, u8 target, u8 op, value` where the value is bytes for target `value`
  * and a varint otherwise. Optional booleans are encoded as flags: a decoded op carries `true` or
@@ -23,7 +24,7 @@ import type { Compare, DeleteOp, KvCommand, PutOp, RangeOp, TxnOp, WriteOp } fro
 const commandFormat = 1;
 
 /** Operation tags on the wire. */
-const opTag = { put: 1, delete: 2, range: 3, txn: 4 } as const;
+const opTag = { put: 1, delete: 2, range: 3, txn: 4, leaseGrant: 5, leaseRevoke: 6 } as const;
 
 /** Compare targets by wire code (the index). */
 const compareTargets: readonly Compare['target'][] = ['value', 'version', 'modRevision', 'createRevision'];
@@ -65,9 +66,10 @@ function writeOp(w: ByteWriter, op: WriteOp | RangeOp, topLevel: boolean): void 
   switch (op.type) {
     case 'put':
       w.u8(opTag.put);
-      w.u8(op.prevKv === true ? 1 : 0);
+      w.u8((op.prevKv === true ? 1 : 0) | (op.lease !== undefined ? 2 : 0));
       w.bytes(op.key, 'key');
       w.bytes(op.value, 'value');
+      if (op.lease !== undefined) w.varint(op.lease, 'lease');
       return;
     case 'delete':
       w.u8(opTag.delete);
@@ -92,6 +94,13 @@ function writeOp(w: ByteWriter, op: WriteOp | RangeOp, topLevel: boolean): void 
     case 'txn':
       if (!topLevel) throw new InvalidArgumentError('op', 'a transaction cannot contain a transaction');
       writeTxn(w, op);
+      return;
+    case 'leaseGrant':
+    case 'leaseRevoke':
+      if (!topLevel) throw new InvalidArgumentError('op', 'a lease operation is not allowed inside a transaction');
+      w.u8(opTag[op.type]);
+      w.varint(op.id, 'id');
+      if (op.type === 'leaseGrant') w.varint(op.ttlS, 'ttlS');
       return;
     default:
       throw new InvalidArgumentError('op.type', `unknown operation type ${JSON.stringify((op as { type: unknown }).type)}`);
@@ -135,6 +144,10 @@ function readCommandOp(r: ByteReader): WriteOp {
       return readDelete(r);
     case opTag.txn:
       return readTxn(r);
+    case opTag.leaseGrant:
+      return { type: 'leaseGrant', id: r.varint('id'), ttlS: r.varint('ttlS') };
+    case opTag.leaseRevoke:
+      return { type: 'leaseRevoke', id: r.varint('id') };
     case opTag.range:
       throw r.error('a range is not a write command');
     default:
@@ -154,6 +167,9 @@ function readBranchOp(r: ByteReader): BranchOp {
       return readRange(r);
     case opTag.txn:
       throw r.error('a transaction cannot contain a transaction');
+    case opTag.leaseGrant:
+    case opTag.leaseRevoke:
+      throw r.error('a lease operation is not allowed inside a transaction');
     default:
       throw r.error(`unknown op tag ${tag}`);
   }
@@ -167,10 +183,11 @@ function readFlags(r: ByteReader, known: number): number {
 }
 
 function readPut(r: ByteReader): PutOp {
-  const flags = readFlags(r, 1);
-  const key = r.bytes('key');
-  const value = r.bytes('value');
-  return flags & 1 ? { type: 'put', key, value, prevKv: true } : { type: 'put', key, value };
+  const flags = readFlags(r, 3);
+  const op: Mutable<PutOp> = { type: 'put', key: r.bytes('key'), value: r.bytes('value') };
+  if (flags & 1) op.prevKv = true;
+  if (flags & 2) op.lease = r.varint('lease');
+  return op;
 }
 
 function readDelete(r: ByteReader): DeleteOp {

@@ -17,9 +17,12 @@ export {
   clusterLimitsOf,
   clusterLimitsRecordId,
   defaultClusterLimits,
+  defaultLeaseLimits,
   defaultSessionTtlMs,
   describeLimitChanges,
 } from './cluster-limits.js';
+export { checkLeaseId, leaseIdMax, leaseRecordPrefix } from './lease-table.js';
+export type { LeaseInfo } from './lease-table.js';
 export { decodeClusterCommand, encodeClusterCommand } from './cluster-command-codec.js';
 export type { ClusterCommand, SetClusterLimitsCommand } from './cluster-command-codec.js';
 export { decodeLogCommand } from './log-command.js';

@@ -21,6 +21,8 @@ import { checkClusterLimits, clusterLimitNames, clusterLimitsOf, clusterLimitsRe
 import type { ClusterLimits, ClusterSettings } from './cluster-limits.js';
 import { decodeLogCommand } from './log-command.js';
 import { KeySpace } from './key-space.js';
+import { decodeLeaseRecord, leaseRecord, leaseRecordId, leaseRecordPrefix, LeaseTable } from './lease-table.js';
+import type { LeaseInfo } from './lease-table.js';
 import { queryRange } from './range-query.js';
 import { decodeWriteResult, encodeWriteResult } from './result-codec.js';
 import { clockStepMsMax, savedResultBytesMax, sessionResponsesMax, sessionsExpiredPerApplyMax } from './session-limits.js';
@@ -56,6 +58,8 @@ export class KvStateMachine {
   private readonly keys = new KeySpace();
   /** Live client sessions. */
   private readonly sessions = new SessionTable();
+  /** Live leases and their keys (lease-table.ts). */
+  private readonly leaseTable = new LeaseTable();
   /** What is left of expired and evicted sessions (retired-sessions.ts). */
   private readonly retired = new RetiredSessions();
   /** The index of the last entry applied. */
@@ -141,7 +145,30 @@ export class KvStateMachine {
    * record once auth was changed.
    */
   sessionRecordCount(): number {
-    return this.sessions.size + this.retired.size + (this.settings.setIndex > 0 ? 1 : 0) + (this.authState.setIndex > 0 ? 1 : 0);
+    return this.sessions.size + this.retired.size + this.leaseTable.size + (this.settings.setIndex > 0 ? 1 : 0) + (this.authState.setIndex > 0 ? 1 : 0);
+  }
+
+  /** Every live lease, in id order (a copy). */
+  leases(): LeaseInfo[] {
+    return this.leaseTable.infos();
+  }
+
+  /** Lease `id`'s granted TTL in seconds and key count, or null if it does not exist. */
+  leaseInfo(id: number): LeaseInfo | null {
+    const lease = this.leaseTable.get(id);
+    return lease === undefined ? null : { id, ttlS: lease.ttlS, keyCount: lease.keys.size };
+  }
+
+  /** Lease `id` with its attached keys (sorted), or null. The returned key arrays are shared. */
+  lease(id: number): { readonly id: number; readonly ttlS: number; readonly keys: Uint8Array[] } | null {
+    const lease = this.leaseTable.get(id);
+    if (lease === undefined) return null;
+    const keys = [...lease.keys].sort().map((key) => {
+      const kv = this.keys.get(key);
+      assert(kv !== undefined, 'a lease key is live');
+      return kv.key;
+    });
+    return { id, ttlS: lease.ttlS, keys };
   }
 
   /**
@@ -193,10 +220,10 @@ export class KvStateMachine {
       if (saved !== undefined) return this.outcome(decodeWriteResult(saved), [], true);
     }
     const mutations: Mutation[] = this.expireSessions(command.clientId);
-    const executed = new WriteExecutor(this.keys, this.settings.limits, this.rev).execute(command.op);
+    const executed = new WriteExecutor(this.keys, this.settings.limits, this.rev, { table: this.leaseTable, index }).execute(command.op);
     assert(executed.revision === this.rev || executed.revision === this.rev + 1, 'a command raises the revision by at most one');
     this.rev = executed.revision;
-    mutations.push(...executed.mutations);
+    mutations.push(...executed.mutations, ...this.updateLeases(executed.result, executed.mutations));
     if (command.clientId !== '') mutations.push(...this.recordInSession(command, session, executed.result));
     return this.outcome(executed.result, mutations, false);
   }
@@ -291,6 +318,7 @@ export class KvStateMachine {
     // in this order, in the stored session keyspace too.
     const settings = [...(this.authState.setIndex > 0 ? [authRecord(this.authState)] : []), ...(this.settings.setIndex > 0 ? [clusterLimitsRecord(this.settings)] : [])];
     const retired = this.retired.snapshot();
+    const leases = this.leaseTable.records();
     return {
       appliedIndex: this.applied,
       revision: this.rev,
@@ -300,6 +328,7 @@ export class KvStateMachine {
       sessions: {
         *[Symbol.iterator]() {
           yield* settings;
+          yield* leases;
           yield* retired;
           yield* sessions;
         },
@@ -323,7 +352,9 @@ export class KvStateMachine {
     if (this.authState.setIndex > 0) hash.raw(authTag).bytes(authRecord(this.authState).responses[0]?.result ?? new Uint8Array(0));
     for (const kv of this.keys.values()) {
       hash.raw(kvTag).bytes(kv.key).bytes(kv.value).uint(kv.createRevision).uint(kv.modRevision).uint(kv.version);
+      if (kv.lease !== undefined) hash.raw(kvLeaseTag).uint(kv.lease);
     }
+    this.leaseTable.hashInto(hash);
     for (const session of this.sessions.values()) {
       hash.raw(sessionTag).string(session.clientId).uint(session.ackSeq).uint(session.lastSeenMs).uint(session.responses.length);
       for (const response of session.responses) hash.uint(response.seq).bytes(response.result);
@@ -339,6 +370,28 @@ export class KvStateMachine {
 
   private outcome(result: WriteResult, mutations: readonly Mutation[], duplicate: boolean): ApplyOutcome {
     return { result, mutations, duplicate, appliedIndex: this.applied, revision: this.rev, clockMs: this.clock };
+  }
+
+  /**
+   * Brings the lease table in step with a command that stands: every changed key moves from its
+   * previous lease to its new one, a grant adds its lease, a revoke (its keys already deleted)
+   * removes it. Returns the lease record mutations.
+   */
+  private updateLeases(result: WriteResult, keyMutations: readonly Mutation[]): Mutation[] {
+    for (const m of keyMutations) {
+      if (m.type === 'putKey') this.leaseTable.reattach(toBinaryString(m.kv.key), m.prev?.lease, m.kv.lease);
+      else if (m.type === 'deleteKey') this.leaseTable.reattach(toBinaryString(m.key), m.prev?.lease, undefined);
+    }
+    if (result.type === 'leaseGrant') {
+      this.leaseTable.add(result.id, result.ttlS);
+      return [{ type: 'putSession', session: leaseRecord(result.id, result.ttlS) }];
+    }
+    if (result.type === 'leaseRevoke') {
+      assert(this.leaseTable.get(result.id)?.keys.size === 0, 'a revoke deleted every key of its lease');
+      this.leaseTable.delete(result.id);
+      return [{ type: 'deleteSession', clientId: leaseRecordId(result.id) }];
+    }
+    return [];
   }
 
   /** Lazily removes up to `sessionsExpiredPerApplyMax` expired sessions, least recently seen first. */
@@ -388,7 +441,9 @@ export class KvStateMachine {
     this.applied = image.appliedIndex;
     this.rev = image.revision;
     this.clock = image.clockMs;
+    const leased: KeyValue[] = [];
     for (const kv of image.kvs) {
+      if (kv.lease !== undefined) leased.push(kv);
       const key = toBinaryString(kv.key);
       assert(kv.key.length > 0, 'image key is empty');
       assert(this.keys.get(key) === undefined, () => `image holds key ${JSON.stringify(key)} twice`);
@@ -409,6 +464,12 @@ export class KvStateMachine {
         assert(this.settings.setIndex > 0 && this.settings.setIndex <= this.applied, () => `image cluster limits were set at index ${this.settings.setIndex}, outside [1, ${this.applied}]`);
         continue;
       }
+      if (session.clientId.startsWith(leaseRecordPrefix)) {
+        const lease = decodeLeaseRecord(session);
+        assert(this.leaseTable.get(lease.id) === undefined, () => `image holds lease ${lease.id} twice`);
+        this.leaseTable.add(lease.id, lease.ttlS);
+        continue;
+      }
       if (session.clientId.startsWith(retiredSessionPrefix)) {
         assert(session.lastSeenMs <= this.clock, () => `image retired session ${JSON.stringify(session.clientId)} was retired after the clock`);
         this.retired.load(session);
@@ -424,6 +485,10 @@ export class KvStateMachine {
       }
       this.sessions.set(session);
     }
+    for (const kv of leased) {
+      assert(kv.lease !== undefined && this.leaseTable.get(kv.lease) !== undefined, () => `image key ${JSON.stringify(toBinaryString(kv.key))} is attached to lease ${kv.lease}, which the image does not hold`);
+      this.leaseTable.reattach(toBinaryString(kv.key), undefined, kv.lease);
+    }
   }
 }
 
@@ -432,6 +497,7 @@ const sessionTag = new Uint8Array([2]);
 const endTag = new Uint8Array([0]);
 const limitsTag = new Uint8Array([3]);
 const authTag = new Uint8Array([4]);
+const kvLeaseTag = new Uint8Array([6]);
 
 /**
  * The clock after an entry stamped `timeMs`: it never goes back, and one entry moves it forward

@@ -9,8 +9,10 @@ import { ByteReader } from './byte-reader.js';
 import { ByteWriter } from './byte-writer.js';
 import type { KeyValue, SessionRecord } from './types.js';
 
-/** The format version of key-value records. */
+/** The format version of key-value records without a lease (the first format, kept byte-for-byte). */
 const keyValueFormat = 1;
+/** The format version of key-value records attached to a lease: format 1's fields, then `varint lease`. */
+const leasedKeyValueFormat = 2;
 /** The format version of session records. */
 const sessionFormat = 1;
 
@@ -43,9 +45,10 @@ export function readKeyValue(r: ByteReader): KeyValue {
 
 /** Encodes a key-value record. */
 export function encodeKeyValue(kv: KeyValue): Uint8Array {
-  const w = new ByteWriter(16 + kv.key.length + kv.value.length);
-  w.u8(keyValueFormat);
+  const w = new ByteWriter(24 + kv.key.length + kv.value.length);
+  w.u8(kv.lease === undefined ? keyValueFormat : leasedKeyValueFormat);
   writeKeyValue(w, kv);
+  if (kv.lease !== undefined) w.varint(kv.lease, 'lease');
   return w.finish();
 }
 
@@ -53,10 +56,16 @@ export function encodeKeyValue(kv: KeyValue): Uint8Array {
 export function decodeKeyValue(bytes: Uint8Array): KeyValue {
   const r = new ByteReader(bytes, 'keyValue');
   const format = r.u8('format');
-  if (format !== keyValueFormat) throw r.error(`unsupported format version ${format}`);
+  if (format !== keyValueFormat && format !== leasedKeyValueFormat) throw r.error(`unsupported format version ${format}`);
   const kv = readKeyValue(r);
+  if (format === keyValueFormat) {
+    r.end();
+    return kv;
+  }
+  const lease = r.varint('lease');
   r.end();
-  return kv;
+  if (lease < 1) throw r.error('lease must be at least 1');
+  return { ...kv, lease };
 }
 
 /** Encodes a session record. */

@@ -8,7 +8,8 @@
  * - range (3): `varint revision, varint count, u8 more, varint n, n × keyValue`
  * - txn (4): `varint revision, u8 succeeded, varint n, n × result` (no nested txn)
  * - error (5): `u8 code, string message` (codes: 0 INVALID_ARGUMENT, 1 OVERLOADED, 2 FAILED_PRECONDITION,
- *   3 SESSION_EXPIRED)
+ *   3 SESSION_EXPIRED, 4 NOT_FOUND, 5 ALREADY_EXISTS)
+ * - leaseGrant (6): `varint revision, varint id, varint ttlS`; leaseRevoke (7): `varint revision, varint id, varint deleted`
  */
 import { InvalidArgumentError, revision } from '../util/index.js';
 import { ByteReader } from './byte-reader.js';
@@ -20,10 +21,10 @@ import type { DeleteResult, ErrorResult, KeyValue, PutResult, RangeResult, TxnRe
 const resultFormat = 1;
 
 /** Result tags on the wire. */
-const resultTag = { put: 1, delete: 2, range: 3, txn: 4, error: 5 } as const;
+const resultTag = { put: 1, delete: 2, range: 3, txn: 4, error: 5, leaseGrant: 6, leaseRevoke: 7 } as const;
 
 /** Error codes by wire code (the index). Append only: the index is the format. */
-const errorCodes: readonly ErrorResult['code'][] = ['INVALID_ARGUMENT', 'OVERLOADED', 'FAILED_PRECONDITION', 'SESSION_EXPIRED'];
+const errorCodes: readonly ErrorResult['code'][] = ['INVALID_ARGUMENT', 'OVERLOADED', 'FAILED_PRECONDITION', 'SESSION_EXPIRED', 'NOT_FOUND', 'ALREADY_EXISTS'];
 
 /** A result allowed inside a txn result. */
 type BranchResult = PutResult | DeleteResult | RangeResult;
@@ -81,6 +82,18 @@ function writeResult(w: ByteWriter, result: WriteResult | RangeResult, topLevel:
       w.varint(result.results.length, 'results');
       for (const inner of result.results) writeResult(w, inner, false);
       return;
+    case 'leaseGrant':
+      w.u8(resultTag.leaseGrant);
+      w.varint(result.revision, 'revision');
+      w.varint(result.id, 'id');
+      w.varint(result.ttlS, 'ttlS');
+      return;
+    case 'leaseRevoke':
+      w.u8(resultTag.leaseRevoke);
+      w.varint(result.revision, 'revision');
+      w.varint(result.id, 'id');
+      w.varint(result.deleted, 'deleted');
+      return;
     case 'error': {
       const code = errorCodes.indexOf(result.code);
       if (code < 0) throw new InvalidArgumentError('result.code', `unknown error code ${JSON.stringify(result.code)}`);
@@ -117,6 +130,10 @@ function readResult(r: ByteReader): WriteResult {
       throw r.error('a range result is only allowed inside a txn result');
     case resultTag.txn:
       return readTxnResult(r);
+    case resultTag.leaseGrant:
+      return { type: 'leaseGrant', revision: revision(r.varint('revision')), id: r.varint('id'), ttlS: r.varint('ttlS') };
+    case resultTag.leaseRevoke:
+      return { type: 'leaseRevoke', revision: revision(r.varint('revision')), id: r.varint('id'), deleted: r.varint('deleted') };
     case resultTag.error: {
       const codeIndex = r.u8('code');
       const code = errorCodes[codeIndex];

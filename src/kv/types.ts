@@ -15,6 +15,8 @@ export interface KeyValue {
   readonly modRevision: Revision;
   /** Number of puts since creation: 1 after the first. */
   readonly version: number;
+  /** The lease the key is attached to (lease.ts); absent when it has none. */
+  readonly lease?: number;
 }
 
 /** Selects keys: one key, `[key, rangeEnd)`, or (with `prefix`) every key starting with `key`. */
@@ -33,6 +35,11 @@ export interface PutOp {
   readonly value: Uint8Array;
   /** Return the previous key-value in the response. */
   readonly prevKv?: boolean;
+  /**
+   * Attach the key to this lease (lease.ts), replacing any previous attachment; absent: the key
+   * has no lease after the put. A lease that does not exist refuses the whole command (NOT_FOUND).
+   */
+  readonly lease?: number;
 }
 
 /** Delete a key or a range of keys. */
@@ -67,8 +74,24 @@ export interface TxnOp {
   readonly failure: readonly (PutOp | DeleteOp | RangeOp)[];
 }
 
+/**
+ * Create a lease (lease.ts). `id` 0 lets the state machine choose one; `ttlS` below the cluster's
+ * `leaseTtlSMin` is raised to it (etcd does the same), above `leaseTtlSMax` it is refused.
+ */
+export interface LeaseGrantOp {
+  readonly type: 'leaseGrant';
+  readonly id: number;
+  readonly ttlS: number;
+}
+
+/** Remove a lease and delete every key attached to it, at one revision (NOT_FOUND if it does not exist). */
+export interface LeaseRevokeOp {
+  readonly type: 'leaseRevoke';
+  readonly id: number;
+}
+
 /** Every write operation a command can carry. */
-export type WriteOp = PutOp | DeleteOp | TxnOp;
+export type WriteOp = PutOp | DeleteOp | TxnOp | LeaseGrantOp | LeaseRevokeOp;
 
 /**
  * What a client write proposes through Raft. `clientId`/`seq` make it exactly-once (Raft thesis
@@ -118,6 +141,22 @@ export interface TxnResult {
   readonly results: readonly (PutResult | DeleteResult | RangeResult)[];
 }
 
+/** The answer to a lease grant: the lease's id and its granted TTL (after raising it to the minimum). */
+export interface LeaseGrantResult {
+  readonly type: 'leaseGrant';
+  readonly revision: Revision;
+  readonly id: number;
+  readonly ttlS: number;
+}
+
+/** The answer to a lease revoke: how many attached keys it deleted. */
+export interface LeaseRevokeResult {
+  readonly type: 'leaseRevoke';
+  readonly revision: Revision;
+  readonly id: number;
+  readonly deleted: number;
+}
+
 /**
  * A write refused by the state machine (a limit or quota, a stale sequence number); deterministic
  * on every replica. A refused write changed nothing. One exception, for exactly-once replay only: a
@@ -131,7 +170,7 @@ export interface ErrorResult {
    * was evicted (retired-sessions.ts); its outcome is unknown and it was not applied now (Raft
    * thesis §6.3).
    */
-  readonly code: 'INVALID_ARGUMENT' | 'OVERLOADED' | 'FAILED_PRECONDITION' | 'SESSION_EXPIRED';
+  readonly code: 'INVALID_ARGUMENT' | 'OVERLOADED' | 'FAILED_PRECONDITION' | 'SESSION_EXPIRED' | 'NOT_FOUND' | 'ALREADY_EXISTS';
   readonly message: string;
 }
 
@@ -154,7 +193,7 @@ export interface AuthResult {
 }
 
 /** The answer to a write command. */
-export type WriteResult = PutResult | DeleteResult | TxnResult | ErrorResult | ClusterLimitsResult | AuthResult;
+export type WriteResult = PutResult | DeleteResult | TxnResult | LeaseGrantResult | LeaseRevokeResult | ErrorResult | ClusterLimitsResult | AuthResult;
 
 /** A client session: the saved answers that make retried writes exactly-once. */
 export interface SessionRecord {
@@ -224,6 +263,14 @@ export interface ClusterLimits {
   readonly sessionsMax: number;
   /** A client session expires once the replicated clock passes its last write by more than this. */
   readonly sessionTtlMs: number;
+  /** Most live leases; a grant beyond it is refused (OVERLOADED). */
+  readonly leasesMax: number;
+  /** Most keys attached to one lease; a put that would attach more is refused (OVERLOADED). */
+  readonly leaseKeysMax: number;
+  /** Shortest lease TTL in seconds: a shorter grant is raised to it. */
+  readonly leaseTtlSMin: number;
+  /** Longest lease TTL in seconds: a longer grant is refused (INVALID_ARGUMENT). */
+  readonly leaseTtlSMax: number;
 }
 
 /** The cluster limits as the state machine holds them. */

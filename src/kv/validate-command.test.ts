@@ -49,7 +49,7 @@ describe('validateCommand', () => {
     ['bytes compared with a version', command(txn({ compares: [{ key: b('k'), target: 'version', op: '=', value: b('1') }] })), 'op.compares[0].value', /must be a number when target is version/],
     ['a negative limit', command(txn({ failure: [put, { type: 'range', key: b('a'), limit: -1 }] })), 'op.failure[1].limit', /non-negative safe integer, got -1/],
     ['a nested txn', command(txn({ success: [txn({})] })), 'op.success[0].type', /must be put, delete or range, got "txn"/],
-    ['a range as the command', command({ type: 'range', key: b('a') } as never), 'op.type', /must be put, delete or txn, got "range"/],
+    ['a range as the command', command({ type: 'range', key: b('a') } as never), 'op.type', /must be put, delete, txn, leaseGrant or leaseRevoke, got "range"/],
     ['keys and values over requestBytesMax', command(txn({ success: [{ type: 'put', key: b('k'), value: new Uint8Array(16) }, { type: 'put', key: b('k'), value: new Uint8Array(16) }, { type: 'put', key: b('k'), value: new Uint8Array(16) }] })), 'op', /carries 51 bytes of keys and values, more than requestBytesMax \(40\)/],
     ['a seq below 1 with a client id', command(put, { seq: 0 }), 'seq', /must be at least 1 with a clientId/],
     ['an ackSeq not below seq', command(put, { seq: 3, ackSeq: 3 }), 'ackSeq', /must be below seq \(3\), got 3/],

@@ -5,6 +5,7 @@
  */
 import { InvalidArgumentError } from '../util/index.js';
 import type { ClusterLimits } from './cluster-limits.js';
+import { checkLeaseId } from './lease-table.js';
 import { clientIdBytesMax } from './session-limits.js';
 import type { Compare, DeleteOp, KvCommand, PutOp, RangeOp, TxnOp, WriteOp } from './types.js';
 
@@ -79,8 +80,16 @@ function validateWriteOp(op: WriteOp, limits: CommandLimits, budget: Budget): vo
       return checkDelete(op, limits, budget, 'op');
     case 'txn':
       return checkTxn(op, limits, budget);
+    case 'leaseGrant':
+      // 0 lets the state machine choose the id; the TTL's range is the cluster's (checked at apply).
+      if (op.id !== 0) checkLeaseId(op.id, 'op.id');
+      checkCount(op.ttlS, 'op.ttlS');
+      if (op.ttlS < 1) throw new InvalidArgumentError('op.ttlS', `must be at least 1 second, got ${op.ttlS}`);
+      return;
+    case 'leaseRevoke':
+      return checkLeaseId(op.id, 'op.id');
     default:
-      throw new InvalidArgumentError('op.type', `must be put, delete or txn, got ${JSON.stringify((op as { type: unknown }).type)}`);
+      throw new InvalidArgumentError('op.type', `must be put, delete, txn, leaseGrant or leaseRevoke, got ${JSON.stringify((op as { type: unknown }).type)}`);
   }
 }
 
@@ -115,6 +124,7 @@ function checkPut(op: PutOp, limits: CommandLimits, budget: Budget, path: string
   checkKey(op.key, limits, budget, `${path}.key`, false);
   checkBytes(op.value, `${path}.value`, 'valueBytesMax', limits.valueBytesMax, budget);
   checkFlag(op.prevKv, `${path}.prevKv`);
+  if (op.lease !== undefined) checkLeaseId(op.lease, `${path}.lease`);
 }
 
 function checkDelete(op: DeleteOp, limits: CommandLimits, budget: Budget, path: string): void {

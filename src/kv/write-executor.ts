@@ -7,6 +7,12 @@
  * however many keys it writes; every key it puts gets that revision as `modRevision`. A delete that
  * removes nothing and a txn whose branch writes nothing leave the revision alone. Results carry the
  * revision after the command (inside a txn too, for every sub-result).
+ *
+ * Leases (lease-table.ts): a put names the lease its key is attached to (none if absent); a put on a
+ * lease that does not exist, or one that would attach more than `leaseKeysMax` keys to a lease,
+ * refuses the whole command. A revoke deletes every key of the lease like a delete. The executor
+ * only reads the lease table: the state machine updates it from the mutations once the command
+ * stands, so a refused command leaves it untouched.
  */
 import { assert, revision, unreachable } from '../util/index.js';
 import type { Revision } from '../util/index.js';
@@ -14,6 +20,7 @@ import type { ClusterLimits } from './cluster-limits.js';
 import { toBinaryString } from './binary-key.js';
 import { resolveRange } from './key-range.js';
 import type { KeySpace } from './key-space.js';
+import type { LeaseTable } from './lease-table.js';
 import { queryRange } from './range-query.js';
 import { compareHolds } from './txn-compare.js';
 import type {
@@ -21,6 +28,10 @@ import type {
   DeleteResult,
   ErrorResult,
   KeyValue,
+  LeaseGrantOp,
+  LeaseGrantResult,
+  LeaseRevokeOp,
+  LeaseRevokeResult,
   Mutation,
   PutOp,
   PutResult,
@@ -37,7 +48,25 @@ type Draft<T> = Omit<T, 'revision'>;
 /** A draft of a result allowed inside a txn. */
 type BranchDraft = Draft<PutResult> | Draft<DeleteResult> | Draft<RangeResult>;
 /** A draft of any successful result. */
-type ResultDraft = BranchDraft | (Omit<TxnResult, 'revision' | 'results'> & { readonly results: readonly BranchDraft[] });
+type ResultDraft =
+  | BranchDraft
+  | Draft<LeaseGrantResult>
+  | Draft<LeaseRevokeResult>
+  | (Omit<TxnResult, 'revision' | 'results'> & { readonly results: readonly BranchDraft[] });
+
+/** Thrown inside a command to refuse it whole (rolled back by `execute`). */
+class Refusal extends Error {
+  constructor(readonly result: ErrorResult) {
+    super(result.message);
+  }
+}
+
+/** What the executor reads about leases: the table and the index of the entry being applied. */
+export interface LeaseContext {
+  readonly table: LeaseTable;
+  /** The entry's index: a grant without an id gets the first free id from it (LeaseTable.freeId). */
+  readonly index: number;
+}
 
 /** What executing one operation produced. */
 export interface Executed {
@@ -56,12 +85,15 @@ export class WriteExecutor {
   private wrote = false;
   /** The revision this command's writes carry. */
   private readonly nextRevision: Revision;
+  /** Keys this command attached to each lease minus those it detached. */
+  private readonly leaseKeyDeltas = new Map<number, number>();
 
   constructor(
     private readonly keys: KeySpace,
-    private readonly limits: Pick<ClusterLimits, 'dataBytesMax' | 'rangeKeysMax'>,
+    private readonly limits: Pick<ClusterLimits, 'dataBytesMax' | 'rangeKeysMax' | 'leasesMax' | 'leaseKeysMax' | 'leaseTtlSMin' | 'leaseTtlSMax'>,
     /** The revision before this command. */
     private readonly currentRevision: Revision,
+    private readonly leases: LeaseContext,
   ) {
     this.nextRevision = revision(currentRevision + 1);
   }
@@ -72,7 +104,14 @@ export class WriteExecutor {
    */
   execute(op: WriteOp): Executed {
     const dataBytesBefore = this.keys.dataBytes;
-    const draft = this.run(op);
+    let draft: ResultDraft;
+    try {
+      draft = this.run(op);
+    } catch (e) {
+      if (!(e instanceof Refusal)) throw e;
+      this.rollBack();
+      return { result: e.result, mutations: [], revision: this.currentRevision };
+    }
     const dataBytesAfter = this.keys.dataBytes;
     // The quota refuses writes that grow the data past dataBytesMax; writes that shrink it are
     // always allowed, so an over-quota database can be cleaned up.
@@ -98,6 +137,10 @@ export class WriteExecutor {
         return this.delete(op);
       case 'txn':
         return this.txn(op);
+      case 'leaseGrant':
+        return this.grant(op);
+      case 'leaseRevoke':
+        return this.revoke(op);
       default:
         return unreachable(op, 'write operation');
     }
@@ -119,14 +162,16 @@ export class WriteExecutor {
   private put(op: PutOp): Draft<PutResult> {
     const key = toBinaryString(op.key);
     const previous = this.keys.get(key);
+    this.moveLeaseKey(previous?.lease, op.lease);
     this.remember(key, previous);
-    this.keys.set(key, {
+    const kv: KeyValue = {
       key: previous === undefined ? op.key : previous.key,
       value: op.value,
       createRevision: previous === undefined ? this.nextRevision : previous.createRevision,
       modRevision: this.nextRevision,
       version: previous === undefined ? 1 : previous.version + 1,
-    });
+    };
+    this.keys.set(key, op.lease === undefined ? kv : { ...kv, lease: op.lease });
     this.wrote = true;
     return { type: 'put', prevKv: op.prevKv === true ? (previous ?? null) : null };
   }
@@ -134,12 +179,56 @@ export class WriteExecutor {
   private delete(op: DeleteOp): Draft<DeleteResult> {
     const victims: [string, KeyValue][] = [];
     this.keys.scan(resolveRange(op), (key, kv) => victims.push([key, kv]));
+    this.deleteKeys(victims);
+    return { type: 'delete', deleted: victims.length, prevKvs: op.prevKv === true ? victims.map(([, kv]) => kv) : [] };
+  }
+
+  private deleteKeys(victims: readonly (readonly [string, KeyValue])[]): void {
     for (const [key, kv] of victims) {
+      if (kv.lease !== undefined) this.leaseKeyDeltas.set(kv.lease, (this.leaseKeyDeltas.get(kv.lease) ?? 0) - 1);
       this.remember(key, kv);
       this.keys.delete(key);
     }
     if (victims.length > 0) this.wrote = true;
-    return { type: 'delete', deleted: victims.length, prevKvs: op.prevKv === true ? victims.map(([, kv]) => kv) : [] };
+  }
+
+  /** Checks a grant and picks its id; the state machine adds the lease once the command stands. */
+  private grant(op: LeaseGrantOp): Draft<LeaseGrantResult> {
+    const { table, index } = this.leases;
+    if (op.id !== 0 && table.get(op.id) !== undefined) throw refuse('ALREADY_EXISTS', `lease ${op.id} already exists`);
+    if (op.ttlS > this.limits.leaseTtlSMax) {
+      throw refuse('INVALID_ARGUMENT', `lease TTL ${op.ttlS} s is over leaseTtlSMax (${this.limits.leaseTtlSMax} s)`);
+    }
+    if (table.size >= this.limits.leasesMax) throw refuse('OVERLOADED', `too many leases: ${table.size} live, leasesMax is ${this.limits.leasesMax}`);
+    return { type: 'leaseGrant', id: op.id === 0 ? table.freeId(index) : op.id, ttlS: Math.max(op.ttlS, this.limits.leaseTtlSMin) };
+  }
+
+  /** Deletes every key attached to the lease, at this command's revision. */
+  private revoke(op: LeaseRevokeOp): Draft<LeaseRevokeResult> {
+    const lease = this.leases.table.get(op.id);
+    if (lease === undefined) throw refuse('NOT_FOUND', `lease ${op.id} not found`);
+    const victims: [string, KeyValue][] = [];
+    for (const key of lease.keys) {
+      const kv = this.keys.get(key);
+      assert(kv !== undefined && kv.lease === op.id, () => `lease ${op.id} lists key ${JSON.stringify(key)}, which is not attached to it`);
+      victims.push([key, kv]);
+    }
+    this.deleteKeys(victims);
+    return { type: 'leaseRevoke', id: op.id, deleted: victims.length };
+  }
+
+  /** Accounts for a put moving a key from lease `from` to lease `to`, refusing a missing or full lease. */
+  private moveLeaseKey(from: number | undefined, to: number | undefined): void {
+    if (from === to) return;
+    if (from !== undefined) this.leaseKeyDeltas.set(from, (this.leaseKeyDeltas.get(from) ?? 0) - 1);
+    if (to === undefined) return;
+    const lease = this.leases.table.get(to);
+    if (lease === undefined) throw refuse('NOT_FOUND', `lease ${to} not found`);
+    const delta = (this.leaseKeyDeltas.get(to) ?? 0) + 1;
+    this.leaseKeyDeltas.set(to, delta);
+    if (lease.keys.size + delta > this.limits.leaseKeysMax) {
+      throw refuse('OVERLOADED', `lease ${to} would have ${lease.keys.size + delta} keys, more than leaseKeysMax (${this.limits.leaseKeysMax})`);
+    }
   }
 
   /** Every compare is evaluated first, on the state before the txn; then one branch runs in order. */
@@ -174,8 +263,12 @@ export class WriteExecutor {
   }
 }
 
+function refuse(code: ErrorResult['code'], message: string): Refusal {
+  return new Refusal({ type: 'error', code, message });
+}
+
 /** Attaches the command's final revision to a draft and its sub-results. */
-function finish(draft: ResultDraft, rev: Revision): PutResult | DeleteResult | TxnResult {
+function finish(draft: ResultDraft, rev: Revision): PutResult | DeleteResult | TxnResult | LeaseGrantResult | LeaseRevokeResult {
   if (draft.type === 'txn') {
     return { ...draft, revision: rev, results: draft.results.map((inner) => ({ ...inner, revision: rev })) };
   }

@@ -6,11 +6,13 @@ import { Metadata, status } from '@grpc/grpc-js';
 import type { ServiceError } from '@grpc/grpc-js';
 import { ErrorTrailer } from '../api/index.js';
 import {
+  AlreadyExistsError,
   CompactedError,
   CorruptionError,
   DeadlineExceededError,
   FailedPreconditionError,
   InvalidArgumentError,
+  NotFoundError,
   NotLeaderError,
   OutcomeUnknownError,
   OverloadedError,
@@ -36,6 +38,8 @@ function grpcStatusOf(e: RaftkvError): status {
   if (e instanceof CorruptionError) return status.DATA_LOSS;
   if (e instanceof UnauthenticatedError) return status.UNAUTHENTICATED;
   if (e instanceof PermissionDeniedError) return status.PERMISSION_DENIED;
+  if (e instanceof NotFoundError) return status.NOT_FOUND;
+  if (e instanceof AlreadyExistsError) return status.ALREADY_EXISTS;
   return status.INTERNAL;
 }
 

@@ -5,25 +5,30 @@
  * index), answers confirmed reads, then advances. Proposals that arrive while a batch is being
  * fsynced wait in the core's unstable log and go out together in the next Ready: group commit.
  *
- * Its parts live in `driver/`, one concept each: the proposal tracker (pending writes), the read
+ * Its parts live in `driver/`, one concept each: the proposer (admission and proposals) and the
+ * proposal tracker (pending writes), the apply step (the state machine and its batches), the read
  * tracker (pending and confirmed reads), the address book (member addresses, cluster id,
- * promotions), and the snapshot pipeline (send, receive, install, take, compact).
+ * promotions), state capture (consistent reads of the stored state between Ready turns), and
+ * the snapshot pipeline (send, receive, install, take, compact).
  */
-import { defaultClusterLimits, encodeClusterCommand, encodeCommand, KvStateMachine, validateCommand } from '../kv/index.js';
-import type { ClusterCommand, ClusterLimits, KvCommand, KvStateImage, Mutation, WriteOp, WriteResult } from '../kv/index.js';
-import { decodeConfChange, RawNode } from '../raft/index.js';
+import type { ClusterCommand, ClusterLimits, KvStateImage, KvStateMachine, WriteOp, WriteResult } from '../kv/index.js';
+import { RawNode } from '../raft/index.js';
 import type { ConfChange, ConfState, Entry, Message, RaftTestFaults, ReadState, Ready, Role, Snapshot, SnapshotMessage, SoftState } from '../raft/index.js';
 import type { Transport } from '../transport/index.js';
-import { assert, isErrorCode, NotLeaderError, OutcomeUnknownError, OverloadedError, SeededPrng, term as toTerm, UnavailableError } from '../util/index.js';
-import type { Logger, LogIndex, NodeId, Term } from '../util/index.js';
-import { applySkippingDuplicateCheck, noteAppliedOutcome, proposeBootstrapLimits } from './apply-notes.js';
+import { assert, NotLeaderError, OutcomeUnknownError, SeededPrng, UnavailableError } from '../util/index.js';
+import type { Logger, LogIndex, NodeId } from '../util/index.js';
+import { proposeBootstrapLimits } from './apply-notes.js';
 import { AddressBook } from './driver/address-book.js';
+import { ApplyStep } from './driver/apply-step.js';
+import { LeaseKeeper } from './driver/lease-keeper.js';
 import { Freshness } from './driver/freshness.js';
-import { PeerRoundTrips } from './driver/peer-round-trips.js';
+import { LinearizableReads } from './driver/linearizable-reads.js';
+import { PeerContact } from './driver/peer-contact.js';
 import { ProposalTracker } from './driver/proposal-tracker.js';
+import { Proposer } from './driver/proposer.js';
 import { ReadTracker } from './driver/read-tracker.js';
-import { fabricatedSuccess, noopResult } from './driver/results.js';
 import { SnapshotPipeline } from './driver/snapshot-pipeline.js';
+import { captureNow, QuiescentTasks } from './driver/state-capture.js';
 import type { AppliedChange, StateCapture, WriteSession } from './driver/types.js';
 import type { Cancellable, DriverStorage, DriverWorld, SnapshotStaging } from './driver/world.js';
 import type { NodeMetrics } from './metrics.js';
@@ -65,26 +70,23 @@ export interface DriverFaults {
 export class RaftDriver {
   /** The Raft core. */
   readonly raw: RawNode;
-  /** The state machine (replaced when a snapshot is installed). */
-  private kvMachine: KvStateMachine;
-  /** The membership as of the last applied entry. */
-  private conf: ConfState;
+  /** The state machine and the membership as of its applied index. */
+  private readonly applied: ApplyStep;
+  private readonly proposer: Proposer;
   private soft: SoftState = { leader: null, role: 'follower' };
   /** How stale this node's state may be, as far as it can prove (freshness.ts). */
   private readonly freshness: Freshness;
   private readonly proposals = new ProposalTracker();
   private readonly reads: ReadTracker;
-  private readCounter = 0;
+  private readonly linearizable: LinearizableReads;
   private readonly book: AddressBook;
   private readonly snapshots: SnapshotPipeline;
   /** Work that needs the in-memory and stored state machines to agree (see `captureState`). */
-  private quiescentTasks: (() => void)[] = [];
-  /** When this node last received a message from each peer (monotonic ms). */
-  private readonly lastHeardMs = new Map<NodeId, number>();
-  /** Heartbeat round trips to each peer, while this node leads (the peer round-trip metric). */
-  private readonly roundTrips = new PeerRoundTrips();
-  /** When a dropped-append warning was last logged (rate limit). */
-  private joinWarnedMs = Number.NEGATIVE_INFINITY;
+  private readonly quiescentTasks = new QuiescentTasks();
+  /** Last contact, heartbeat round trips and freshness evidence by peer. */
+  private readonly contact: PeerContact;
+  /** Lease deadlines and expiry while this node leads (driver/lease-keeper.ts). */
+  readonly leases: LeaseKeeper;
   private processing = false;
   private again = false;
   private stopped = false;
@@ -94,15 +96,19 @@ export class RaftDriver {
   private markIdle: () => void = () => {};
 
   constructor(private readonly deps: RaftDriverDeps, image: KvStateImage) {
-    const { options, storage } = deps;
-    // Apply runs by the replicated cluster limits, never this node's flags (kv/cluster-limits.ts).
-    this.kvMachine = new KvStateMachine({ limits: defaultClusterLimits, sessionTtlMs: defaultClusterLimits.sessionTtlMs, image });
-    this.conf = storage.initialState().confState;
+    const { options, storage, metrics, logger, transport } = deps;
     this.freshness = new Freshness(options.electionTicks * options.tickIntervalMs);
+    this.contact = new PeerContact(this.freshness);
     this.reads = new ReadTracker((issuedAtMs, index) => this.freshness.onReadReleased(issuedAtMs, index, this.kvMachine.appliedIndex));
     this.book = new AddressBook({ id: options.id, peerAddress: options.advertisePeer, clientAddress: options.advertiseClient }, storage.clusterId);
-    for (const m of options.initialCluster) this.book.peerAddresses.set(m.id, m.peerAddress);
-    this.book.load(storage, storage.snapshot(), this.conf, this.kvMachine.appliedIndex);
+    const { book, proposals, reads, freshness } = this;
+    this.applied = new ApplyStep(
+      { options, metrics, logger, transport, book, proposals, reads, freshness, applyConfChange: (c) => this.raw.applyConfChange(c), peers: () => this.peers(), onResult: (r) => this.leases.onApplied(r), ...(deps.onApplied ? { onApplied: deps.onApplied } : {}) },
+      image,
+      storage.initialState().confState,
+    );
+    for (const m of options.initialCluster) book.peerAddresses.set(m.id, m.peerAddress);
+    book.load(storage, storage.snapshot(), this.conf, this.kvMachine.appliedIndex);
     this.snapshots = new SnapshotPipeline(
       { options, storage, staging: deps.staging, transport: deps.transport, metrics: deps.metrics, logger: deps.logger, nowMs: () => this.now() },
       {
@@ -116,6 +122,12 @@ export class RaftDriver {
         isStopped: () => this.stopped,
       },
     );
+    this.leases = new LeaseKeeper({
+      nowMs: () => this.now(),
+      leases: () => this.kvMachine.leases(),
+      hasLease: (id) => this.kvMachine.leaseInfo(id) !== null,
+      proposeRevoke: (id) => this.write({ type: 'leaseRevoke', id }, { clientId: '', seq: 0, ackSeq: 0 }),
+    });
     this.raw = new RawNode({
       id: options.id,
       storage,
@@ -130,6 +142,18 @@ export class RaftDriver {
       logger: deps.logger,
       ...(deps.driverFaults?.raft ? { testFaults: deps.driverFaults.raft } : {}),
     });
+    this.linearizable = new LinearizableReads({ options, metrics, world: deps.world, raw: this.raw, reads, kick: () => this.kick() });
+    this.proposer = new Proposer({ options, metrics, clock: deps.world.clock, raw: this.raw, proposals, kv: () => this.kvMachine, requireLeader: () => this.requireLeader(), kick: () => this.kick() });
+  }
+
+  /** The state machine (replaced when a snapshot is installed). */
+  private get kvMachine(): KvStateMachine {
+    return this.applied.kv;
+  }
+
+  /** The membership as of the last applied entry. */
+  private get conf(): ConfState {
+    return this.applied.conf;
   }
 
   /** The current state machine (read-only use: reads are served from it). */
@@ -193,8 +217,7 @@ export class RaftDriver {
 
   /** Milliseconds since this node last received a message from `peer` (Infinity if never). */
   sinceHeardMs(peer: NodeId): number {
-    const at = this.lastHeardMs.get(peer);
-    return at === undefined ? Number.POSITIVE_INFINITY : this.now() - at;
+    return this.contact.sinceHeardMs(peer, this.now());
   }
 
   /** Starts ticking. */
@@ -214,31 +237,20 @@ export class RaftDriver {
       // A node that joined with no membership must start from a snapshot (which carries the
       // membership): replaying the log from index 1 would apply membership changes on top of an
       // empty configuration. Leaders compact index 1 away (see SnapshotPipeline.maybeTake).
-      if (this.now() - this.joinWarnedMs > 5_000) {
-        this.joinWarnedMs = this.now();
+      if (this.contact.joinWarningDue(this.now())) {
         this.deps.logger.warn({ from: message.from }, 'join: waiting for a snapshot; dropped an append that would replay the log from index 1');
       }
       return;
     }
     const now = this.now();
-    this.lastHeardMs.set(message.from, now);
-    if (message.type === 'heartbeatResponse' && this.soft.role === 'leader') {
-      const ms = this.roundTrips.answered(message.from, now);
-      if (ms !== null) this.deps.metrics.peerRoundTrip.observe({ peer: message.from }, ms / 1000);
-    }
+    const roundTripMs = this.contact.received(message, now, this.soft.role === 'leader');
+    if (roundTripMs !== null) this.deps.metrics.peerRoundTrip.observe({ peer: message.from }, roundTripMs / 1000);
     const termBefore = this.raw.term;
     this.raw.step(message);
-    if (message.term === termBefore && message.term === this.raw.term) this.observeFreshness(message, now);
-    this.kick();
-  }
-
-  /** What a message of the current term proves about this node's freshness (freshness.ts). */
-  private observeFreshness(message: Message, nowMs: number): void {
-    if (this.soft.role === 'leader') {
-      if ((message.type === 'appendResponse' || message.type === 'heartbeatResponse') && this.conf.voters.includes(message.from)) this.freshness.onAck(message.from, nowMs);
-    } else if (message.from === this.soft.leader && (message.type === 'append' || message.type === 'heartbeat')) {
-      this.freshness.onLeaderContact(message.type, message.commit, nowMs, this.kvMachine.appliedIndex);
+    if (message.term === termBefore && message.term === this.raw.term) {
+      this.contact.observeFreshness(message, now, { leading: this.soft.role === 'leader', leader: this.soft.leader, voters: this.conf.voters, appliedIndex: this.kvMachine.appliedIndex });
     }
+    this.kick();
   }
 
   /** The transport lost messages to `peer`: let the leader probe it. */
@@ -253,32 +265,7 @@ export class RaftDriver {
    * while it is in flight.
    */
   async write(op: WriteOp, session: WriteSession): Promise<WriteResult> {
-    this.assertServing();
-    if (this.soft.role !== 'leader') throw this.notLeader();
-    const { limits, testFaults } = this.deps.options;
-    if (this.proposals.size >= limits.proposalsPendingMax) {
-      this.deps.metrics.shed.inc({ queue: 'proposals' });
-      throw new OverloadedError(`too many writes pending (proposalsPendingMax ${limits.proposalsPendingMax})`, 50);
-    }
-    const command: KvCommand = { ...session, timeMs: this.deps.world.clock.nowMs(), op };
-    validateCommand(command, limits); // this node's flags: admission only
-    this.kvMachine.admit(command); // the cluster limits apply will use
-    let at: { index: LogIndex; term: number };
-    try {
-      at = this.raw.propose(encodeCommand(command));
-    } catch (e) {
-      if (isErrorCode(e, 'PROPOSAL_DROPPED')) throw new UnavailableError(`write not accepted: ${(e as Error).message}`);
-      throw e;
-    }
-    const result = this.proposals.track(at.index, toTerm(at.term));
-    this.deps.metrics.proposalsPending.set(this.proposals.size);
-    this.kick();
-    if (testFaults.ackBeforeCommit) {
-      // Negative control: acknowledge before commit. A fabricated success; never set outside tests.
-      result.catch(() => {});
-      return fabricatedSuccess(op, this.kvMachine.revision);
-    }
-    return result;
+    return this.proposer.write(op, session);
   }
 
   /**
@@ -294,19 +281,7 @@ export class RaftDriver {
    * resolves with its result once applied here.
    */
   async proposeClusterCommand(command: ClusterCommand, what: string): Promise<WriteResult> {
-    this.assertServing();
-    if (this.soft.role !== 'leader') throw this.notLeader();
-    const data = encodeClusterCommand(command);
-    let at: { index: LogIndex; term: number };
-    try {
-      at = this.raw.propose(data);
-    } catch (e) {
-      if (isErrorCode(e, 'PROPOSAL_DROPPED')) throw new UnavailableError(`${what} not accepted: ${(e as Error).message}`);
-      throw e;
-    }
-    const result = this.proposals.track(at.index, toTerm(at.term));
-    this.kick();
-    return result;
+    return this.proposer.proposeClusterCommand(command, what);
   }
 
   /**
@@ -316,26 +291,7 @@ export class RaftDriver {
   async linearizableRead(timeoutMs: number): Promise<void> {
     this.assertServing();
     if (this.deps.options.testFaults.staleLinearizableReads) return;
-    const { limits } = this.deps.options;
-    if (this.reads.size >= limits.readsPendingMax) {
-      this.deps.metrics.shed.inc({ queue: 'reads' });
-      throw new OverloadedError(`too many reads pending (readsPendingMax ${limits.readsPendingMax})`, 50);
-    }
-    this.readCounter += 1;
-    // Unique per process incarnation: the counter restarts at every start, and a leader's late
-    // answer to a read of an earlier incarnation must not confirm a new read at an old index.
-    const context = `${this.deps.options.id}/${this.deps.world.incarnation}/${this.readCounter}`;
-    try {
-      this.raw.readIndex(context);
-    } catch (e) {
-      if (isErrorCode(e, 'PROPOSAL_DROPPED')) throw new UnavailableError('no leader is known: cannot confirm a linearizable read');
-      throw e;
-    }
-    const now = this.now();
-    const done = this.reads.begin(context, now, now + timeoutMs);
-    this.deps.metrics.readsPending.set(this.reads.size);
-    this.kick();
-    return done;
+    return this.linearizable.begin(timeoutMs);
   }
 
   /**
@@ -343,17 +299,7 @@ export class RaftDriver {
    * `FailedPreconditionError` if another change is not applied yet or the change is invalid.
    */
   async changeMembership(change: ConfChange): Promise<ConfState> {
-    this.assertServing();
-    if (this.soft.role !== 'leader') throw this.notLeader();
-    let at: { index: LogIndex; term: number };
-    try {
-      at = this.raw.proposeConfChange(change);
-    } catch (e) {
-      if (isErrorCode(e, 'PROPOSAL_DROPPED')) throw this.notLeader();
-      throw e;
-    }
-    this.kick();
-    await this.proposals.track(at.index, toTerm(at.term));
+    await this.proposer.changeMembership(change, () => this.notLeader());
     return this.conf;
   }
 
@@ -371,28 +317,8 @@ export class RaftDriver {
   captureState(): Promise<StateCapture> {
     this.assertServing();
     return new Promise<StateCapture>((resolve, reject) => {
-      this.quiescentTasks.push(() => {
-        const applied = this.kvMachine.appliedIndex;
-        const keyCount = this.kvMachine.keyCount;
-        const sessionCount = this.kvMachine.sessionRecordCount(); // what the stored session keyspace holds
-        let term: Term;
-        try {
-          term = this.deps.storage.term(applied);
-        } catch (e) {
-          reject(e instanceof Error ? e : new Error(String(e)));
-          return;
-        }
-        // kvSnapshotIterator takes the storage snapshot synchronously, before its first await.
-        this.deps.storage.kvSnapshotIterator().then((reader) => {
-          if (reader.appliedIndex !== applied) {
-            void reader.close();
-            reject(new Error(`state capture raced with apply: stored ${reader.appliedIndex}, in memory ${applied}`));
-            return;
-          }
-          resolve({ reader, term, keyCount, sessionCount });
-        }, reject);
-      });
-      if (!this.processing) this.runQuiescentTasks();
+      this.quiescentTasks.push(() => captureNow(this.kvMachine, this.deps.storage).then(resolve, reject));
+      if (!this.processing) this.quiescentTasks.run();
     });
   }
 
@@ -437,7 +363,7 @@ export class RaftDriver {
     this.tickTimer?.cancel();
     this.failWaiting('the node is shutting down');
     if (this.processing) await this.idle;
-    this.runQuiescentTasks();
+    this.quiescentTasks.run();
   }
 
   /** Monotonic time for every duration the driver measures (see `Clock`). */
@@ -455,10 +381,16 @@ export class RaftDriver {
     if (this.stopped) throw new UnavailableError('the node is shutting down');
   }
 
+  private requireLeader(): void {
+    this.assertServing();
+    if (this.soft.role !== 'leader') throw this.notLeader();
+  }
+
   private onTick(): void {
     if (this.stopped) return;
     this.raw.tick();
     this.reads.expire(this.now());
+    this.leases.tick();
     this.kick();
   }
 
@@ -479,7 +411,7 @@ export class RaftDriver {
         this.again = false;
         while (!this.stopped && this.raw.hasReady()) {
           await this.handleReady(this.raw.ready());
-          this.runQuiescentTasks();
+          this.quiescentTasks.run();
         }
       } while (this.again && !this.stopped);
     } catch (e) {
@@ -491,16 +423,8 @@ export class RaftDriver {
     } finally {
       this.processing = false;
       this.markIdle();
-      this.runQuiescentTasks();
+      this.quiescentTasks.run();
     }
-  }
-
-  /** Runs the tasks waiting for a moment between Ready turns (see `captureState`). */
-  private runQuiescentTasks(): void {
-    const tasks = this.quiescentTasks;
-    if (tasks.length === 0) return;
-    this.quiescentTasks = [];
-    for (const task of tasks) task();
   }
 
   private async handleReady(rd: Ready): Promise<void> {
@@ -540,12 +464,14 @@ export class RaftDriver {
     if (s.leader !== before.leader && s.leader !== null) this.deps.metrics.leaderChanges.inc();
     if (before.role !== 'leader' && s.role === 'leader') {
       this.freshness.onBecameLeader();
+      this.leases.onBecameLeader();
       // A new leader records its flags as the cluster limits if the log never set them.
       proposeBootstrapLimits(this.kvMachine, this.deps.options, this.deps.logger, (data) => this.raw.propose(data));
     }
     if (before.role === 'leader' && s.role !== 'leader') {
       this.freshness.onLostLeadership(this.deps.options.id, this.conf.voters, this.now());
-      this.roundTrips.clear();
+      this.contact.lostLeadership();
+      this.leases.onLostLeadership();
       this.proposals.failAll(new OutcomeUnknownError('leadership was lost while the write was in flight; it may or may not apply'));
     }
     if (s.leader !== before.leader) this.reads.failAll(new UnavailableError('the leader changed before the read was confirmed; retry'));
@@ -557,8 +483,8 @@ export class RaftDriver {
     for (const m of messages) {
       if (m.type === 'snapshot') void this.snapshots.send(m);
       else plain.push(m);
-      if (m.type === 'heartbeat') this.roundTrips.sent(m.to, this.now());
     }
+    this.contact.sending(messages, this.now());
     if (plain.length > 0) this.deps.transport.send(plain);
   }
 
@@ -567,9 +493,7 @@ export class RaftDriver {
     const index = snapshot.metadata.index;
     const { image, conf, staged } = await this.snapshots.install(snapshot);
     const { transport } = this.deps;
-    // Apply runs by the replicated cluster limits, never this node's flags (kv/cluster-limits.ts).
-    this.kvMachine = new KvStateMachine({ limits: defaultClusterLimits, sessionTtlMs: defaultClusterLimits.sessionTtlMs, image });
-    this.conf = conf;
+    this.applied.replace(image, conf);
     this.book.learnSnapshotData(snapshot.data, conf, true);
     transport.setPeers(this.peers());
     this.proposals.failUpTo(index, new OutcomeUnknownError('a snapshot replaced the log while the write was in flight'));
@@ -581,77 +505,17 @@ export class RaftDriver {
     this.deps.onApplied?.([{ index, revision: staged.revision, mutations: [], reset: true }]);
   }
 
+  /** Applies `entries` (apply-step.ts) and writes their batch, synced (defect c). */
   private async apply(entries: readonly Entry[]): Promise<void> {
-    const end = this.deps.metrics.applyDuration.startTimer();
-    const mutations: Mutation[] = [];
-    const changes: AppliedChange[] = [];
-    /** Each applied entry with its result; null for a leader's no-op (no client waits on one). */
-    const settled: { entry: Entry; result: WriteResult | null }[] = [];
-    let confState: ConfState | undefined;
-    const skipDuplicateCheck = this.deps.options.testFaults.skipDuplicateCheck;
-    for (const entry of entries) {
-      if (entry.index <= this.kvMachine.appliedIndex) continue; // already in an installed snapshot
-      // Applied entries are contiguous and follow the applied index: a gap would skip writes.
-      assert(entry.index === this.kvMachine.appliedIndex + 1, () => `apply: entry ${entry.index} does not follow the applied index ${this.kvMachine.appliedIndex}`);
-      if (entry.type === 'confChange') {
-        confState = this.applyConfChange(entry);
-        settled.push({ entry, result: noopResult(this.kvMachine.revision) });
-      } else if (entry.data.length === 0) {
-        this.kvMachine.applyNoop(entry.index);
-        settled.push({ entry, result: null });
-      } else {
-        const outcome = skipDuplicateCheck ? applySkippingDuplicateCheck(this.kvMachine, entry) : this.kvMachine.applyEncoded(entry.index, entry.data);
-        noteAppliedOutcome(entry, outcome, this.deps);
-        mutations.push(...outcome.mutations);
-        if (outcome.mutations.length > 0) changes.push({ index: entry.index, revision: outcome.revision, mutations: outcome.mutations });
-        settled.push({ entry, result: outcome.result });
-      }
-      assert(this.kvMachine.appliedIndex === entry.index, () => `apply: the state machine is at ${this.kvMachine.appliedIndex} after applying entry ${entry.index}`);
-    }
-    // Answer the clients now: their entries are committed and durable in the log, so a crash
-    // before the apply batch below lands re-applies them (exactly once: sessions ride along).
-    for (const { entry, result } of settled) this.proposals.settle(entry, result);
-    this.deps.metrics.proposalsPending.set(this.proposals.size);
-    this.reads.release(this.kvMachine.appliedIndex);
-    this.freshness.onApplied(this.kvMachine.appliedIndex);
-    if (settled.length > 0) {
-      // The state machine's changes and its applied index: ONE batch, SYNCED. Unsynced, a power
-      // loss after a write-ahead log rotation could keep this batch's applied index (made durable
-      // by a later synced write in the new file) and lose an earlier batch in the old file: the
-      // replica would silently miss that batch's writes forever (design-notes.md, "The storage
-      // fault model").
-      await this.deps.storage.applyBatch(
-        {
-          appliedIndex: this.kvMachine.appliedIndex,
-          revision: this.kvMachine.revision,
-          clockMs: this.kvMachine.clockMs,
-          mutations,
-          ...(confState ? { confState } : {}),
-        },
-        { sync: this.deps.driverFaults?.unsyncedApplyBatches !== true },
-      );
-    }
-    end();
-    this.deps.metrics.entriesApplied.inc(settled.length);
-    if (changes.length > 0) this.deps.onApplied?.(changes);
-  }
-
-  private applyConfChange(entry: Entry): ConfState {
-    const change = decodeConfChange(entry.data);
-    const conf = this.raw.applyConfChange(change);
-    this.conf = conf;
-    this.kvMachine.applyNoop(entry.index);
-    this.onMembership(change, conf);
-    return conf;
-  }
-
-  /** Keeps the address book and the transport's peer list in step with the membership. */
-  private onMembership(change: ConfChange, conf: ConfState): void {
-    const { transport, logger, options } = this.deps;
-    if (!this.book.onChange(change)) logger.warn({ member: change.nodeId }, 'membership: change context is not the expected JSON; peer address unknown');
-    transport.setPeers(this.peers());
-    logger.info({ change: change.type, member: change.nodeId, voters: conf.voters, learners: conf.learners }, 'membership: applied a change');
-    if (change.type === 'removeNode' && change.nodeId === options.id) logger.warn({}, 'membership: this node was removed from the cluster; stop it');
+    const applied = this.applied.applyInMemory(entries);
+    if (applied === null) return;
+    // The state machine's changes and its applied index: ONE batch, SYNCED. Unsynced, a power
+    // loss after a write-ahead log rotation could keep this batch's applied index (made durable
+    // by a later synced write in the new file) and lose an earlier batch in the old file: the
+    // replica would silently miss that batch's writes forever (design-notes.md, "The storage
+    // fault model").
+    await this.deps.storage.applyBatch(applied.batch, { sync: this.deps.driverFaults?.unsyncedApplyBatches !== true });
+    this.applied.written(applied);
   }
 
   private onReadState(rs: ReadState): void {

@@ -137,3 +137,13 @@ export class UnauthenticatedError extends RaftkvError {
 export class PermissionDeniedError extends RaftkvError {
   readonly code = 'PERMISSION_DENIED';
 }
+
+/** The thing a request names does not exist (a lease, for example: gRPC NOT_FOUND). Never applied. */
+export class NotFoundError extends RaftkvError {
+  readonly code = 'NOT_FOUND';
+}
+
+/** The thing a request would create exists already (a lease id, for example: gRPC ALREADY_EXISTS). Never applied. */
+export class AlreadyExistsError extends RaftkvError {
+  readonly code = 'ALREADY_EXISTS';
+}

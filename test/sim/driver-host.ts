@@ -12,7 +12,7 @@ import { NodeMetrics } from '../../src/server/metrics.js';
 import { resolveNodeOptions } from '../../src/server/options.js';
 import type { NodeOptions, RawOptions } from '../../src/server/options.js';
 import { RaftDriver } from '../../src/server/raft-driver.js';
-import type { DriverFaults } from '../../src/server/raft-driver.js';
+import type { AppliedChange, DriverFaults } from '../../src/server/raft-driver.js';
 import { finishInterruptedInstall } from '../../src/server/snapshot-staging.js';
 import { LevelStorage } from '../../src/storage/index.js';
 import type { Transport } from '../../src/transport/index.js';
@@ -73,7 +73,7 @@ export class HostedNode {
     const transport = this.cluster.transportFor(this, this.generation);
     const world = this.cluster.world.worldFor(this.cluster.prng.int(0, 0x7fffffff), { nowMs: () => this.cluster.world.nowMs + this.skewMs, monotonicMs: () => this.cluster.world.nowMs });
     const driver = new RaftDriver(
-      { options, storage, staging: this.staging, transport, world, metrics: new NodeMetrics(), logger: noopLogger, onFatal: (e) => (this.fatal ??= e), ...(this.faults ? { driverFaults: this.faults } : {}) },
+      { options, storage, staging: this.staging, transport, world, metrics: new NodeMetrics(), logger: noopLogger, onFatal: (e) => (this.fatal ??= e), onApplied: (changes) => this.cluster.onApplied(this.id, changes), ...(this.faults ? { driverFaults: this.faults } : {}) },
       image,
     );
     this.disk.fsyncWait = fsyncWait;
@@ -126,6 +126,8 @@ export class DriverCluster {
   filter: LinkFilter = () => 'deliver';
   /** Sees every message a live node sends (after the filter let it through). */
   onSend: (m: Message) => void = () => {};
+  /** Sees every batch of changes a node applies (the driver's `onApplied`). */
+  onApplied: (node: NodeId, changes: readonly AppliedChange[]) => void = () => {};
   /** Network behaviour: each message is delayed 0..latencyMsMax ms (so reordered) and duplicated with probability duplicateChance. */
   latencyMsMax = 0;
   duplicateChance = 0;

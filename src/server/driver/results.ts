@@ -1,6 +1,6 @@
 /** How the state machine's deterministic write results become what the driver answers. */
 import type { WriteOp, WriteResult } from '../../kv/index.js';
-import { FailedPreconditionError, InvalidArgumentError, OverloadedError, revision, SessionExpiredError } from '../../util/index.js';
+import { AlreadyExistsError, FailedPreconditionError, InvalidArgumentError, NotFoundError, OverloadedError, revision, SessionExpiredError } from '../../util/index.js';
 import type { Revision } from '../../util/index.js';
 
 /** The typed error for a write the state machine refused (deterministically, on every replica). */
@@ -14,6 +14,10 @@ export function errorOfResult(result: Extract<WriteResult, { type: 'error' }>): 
       return new FailedPreconditionError(result.message);
     case 'SESSION_EXPIRED':
       return new SessionExpiredError(result.message);
+    case 'NOT_FOUND':
+      return new NotFoundError(result.message);
+    case 'ALREADY_EXISTS':
+      return new AlreadyExistsError(result.message);
   }
 }
 
@@ -32,5 +36,9 @@ export function fabricatedSuccess(op: WriteOp, rev: Revision): WriteResult {
       return { type: 'delete', revision: next, deleted: 1, prevKvs: [] };
     case 'txn':
       return { type: 'txn', revision: next, succeeded: true, results: [] };
+    case 'leaseGrant':
+      return { type: 'leaseGrant', revision: rev, id: op.id, ttlS: op.ttlS };
+    case 'leaseRevoke':
+      return { type: 'leaseRevoke', revision: next, id: op.id, deleted: 1 };
   }
 }
