@@ -3,52 +3,17 @@
  * cluster, through etcd's v3 API on the client port: each command's exit code and output, as an
  * etcd user would run it. Without etcdctl the file is skipped, and says so.
  */
-import { execFileSync, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { LocalCluster } from '../cluster/local-cluster.js';
 import { runCli } from './support/run-cli.js';
+import { etcdctl, etcdctlPath, warnIfNoEtcdctl } from './support/etcdctl.js';
 import { useTestCluster } from './support/test-cluster.js';
 
-const etcdctlPath = ((): string | null => {
-  try {
-    return execFileSync('sh', ['-c', 'command -v etcdctl'], { encoding: 'utf8' }).trim() || null;
-  } catch {
-    return null;
-  }
-})();
-if (etcdctlPath === null) console.warn('test/etcd-etcdctl.test.ts: SKIPPED: etcdctl is not installed (Debian package etcd-client; .ci/run installs it)');
-
-interface Run {
-  readonly code: number | null;
-  readonly stdout: string;
-  readonly stderr: string;
-}
-
-/** Runs etcdctl with `args` (stdin from `input`), killed by pid after `timeoutMs`. */
-function etcdctl(endpoints: string, args: readonly string[], options: { input?: string; timeoutMs?: number } = {}): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(etcdctlPath ?? 'etcdctl', [`--endpoints=${endpoints}`, '--dial-timeout=5s', '--command-timeout=10s', ...args], {
-      env: { ...process.env, ETCDCTL_API: '3' },
-      stdio: ['pipe', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    const timer = setTimeout(() => {
-      if (child.pid !== undefined && child.exitCode === null) process.kill(child.pid, 'SIGKILL');
-    }, options.timeoutMs ?? 30_000);
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-    child.stdin.end(options.input ?? '');
-  });
-}
+warnIfNoEtcdctl('test/etcd-etcdctl.test.ts');
 
 let cluster: LocalCluster;
 let dir = '';

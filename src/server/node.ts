@@ -65,6 +65,7 @@ export class RaftkvNode {
       admin: ClusterAdmin;
       backups: BackupScheduler;
       forwarder: WriteForwarder;
+      etcd: { close(): void };
       tls: NodeTls;
       logger: Logger;
       leases: LeaseApi;
@@ -187,7 +188,7 @@ export class RaftkvNode {
     clientServer.addService(maintenanceService, maintenanceServiceImplementation(serviceDeps));
     clientServer.addService(authService, raftkvAuth);
     // etcd's v3 API on the same port, through the raftkv.v1 services above (server/etcd/).
-    addEtcdServices(clientServer, {
+    const etcd = addEtcdServices(clientServer, {
       ...serviceDeps,
       raftkvKv,
       raftkvAuth,
@@ -201,7 +202,7 @@ export class RaftkvNode {
     new ReflectionService(packageDefinition).addToServer(clientServer);
     await bind(clientServer, options.listenClient, 'client', tls.clientServerCredentials);
 
-    const node = new RaftkvNode(options, driver, metrics, { storage, transport, clientServer, peerServer, http: null as never, health, watches, admin, backups, forwarder, tls, logger, leases: leaseApi });
+    const node = new RaftkvNode(options, driver, metrics, { storage, transport, clientServer, peerServer, http: null as never, health, watches, admin, backups, forwarder, etcd, tls, logger, leases: leaseApi });
     node.parts.http = await startHttpServer(options.listenHttp, metrics.registry, {
       liveness: () => (node.stopping ? 'shutting down' : null),
       readiness: () => node.readiness(),
@@ -268,7 +269,7 @@ export class RaftkvNode {
   }
 
   private async doStop(): Promise<void> {
-    const { logger, clientServer, peerServer, transport, storage, http, watches, admin, backups, forwarder, tls } = this.parts;
+    const { logger, clientServer, peerServer, transport, storage, http, watches, admin, backups, forwarder, etcd, tls } = this.parts;
     logger.info({}, 'node: shutting down');
     if (this.healthTimer) clearInterval(this.healthTimer);
     admin.stop();
@@ -287,6 +288,7 @@ export class RaftkvNode {
       });
     });
     forwarder.close();
+    etcd.close();
     await this.driver.stop();
     await transport.stop();
     peerServer.forceShutdown();

@@ -1,7 +1,7 @@
 /**
  * `etcdserverpb.Auth` on raftkv's users and roles (auth/auth-service.ts): each call becomes the
  * raftkv.v1.Auth call, so passwords, tokens, root-only administration and replication are
- * raftkv's. The token Authenticate returns is a raftkv token; etcd clients send it back in the
+ * raftkv's. Changes sent to a follower are passed on to the leader (etcd-leader-proxy.ts). The token Authenticate returns is a raftkv token; etcd clients send it back in the
  * `token` metadata, which raftkv reads as `authorization` (etcd-call.ts).
  *
  * raftkv's roles grant READ or READWRITE on key prefixes, so an etcd permission maps only when
@@ -12,12 +12,14 @@ import type { UntypedServiceImplementation } from '@grpc/grpc-js';
 import type * as M from '../../api/index.js';
 import { PermissionType } from '../../api/index.js';
 import type { EtcdMsg } from '../../api/etcd/index.js';
+import { etcdAuthService } from '../../api/etcd/index.js';
 import { compareBytes, prefixEnd } from '../../kv/index.js';
 import { etcdUnary, raftkvCall } from './etcd-call.js';
 import type { EtcdCallContext, EtcdHandler } from './etcd-call.js';
 import { etcdHeader, etcdHeaderOf } from './etcd-deps.js';
 import type { EtcdServiceDeps } from './etcd-deps.js';
 import { etcdErrors, etcdUnimplemented } from './etcd-errors.js';
+import type { EtcdLeaderProxy } from './etcd-leader-proxy.js';
 
 /** `authpb.Permission.Type`, as numbered in auth.proto. */
 const EtcdPermType = { READ: 0, WRITE: 1, READWRITE: 2 } as const;
@@ -32,7 +34,7 @@ export function prefixOfRange(key: Uint8Array, rangeEnd: Uint8Array): Uint8Array
 }
 
 /** Builds the `etcdserverpb.Auth` implementation. */
-export function etcdAuthImplementation(deps: EtcdServiceDeps): UntypedServiceImplementation {
+export function etcdAuthImplementation(deps: EtcdServiceDeps, proxy: EtcdLeaderProxy): UntypedServiceImplementation {
   const call = <Res>(method: string, request: unknown, c: EtcdCallContext, deadlineMs: number): Promise<Res> => raftkvCall<Res>(deps.raftkvAuth, method, request, c, deadlineMs);
   /** A change whose etcd answer is just a header. */
   const change =
@@ -96,6 +98,11 @@ export function etcdAuthImplementation(deps: EtcdServiceDeps): UntypedServiceImp
     },
   };
   const impl: UntypedServiceImplementation = {};
-  for (const [method, handler] of Object.entries(handlers)) impl[method] = etcdUnary(method, method !== 'Authenticate' && !method.endsWith('List') && !method.endsWith('Get'), handler, deps);
+  for (const [method, handler] of Object.entries(handlers)) {
+    // Changes go through the log, from the leader; sign-in and reads are answered by any node.
+    const change = method !== 'Authenticate' && !method.endsWith('List') && !method.endsWith('Get');
+    const definition = etcdAuthService[method as keyof typeof etcdAuthService];
+    impl[method] = etcdUnary(method, change, change ? proxy.onLeader(definition, handler) : handler, deps);
+  }
   return impl;
 }

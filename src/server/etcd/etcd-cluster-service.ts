@@ -4,12 +4,13 @@
  * Members: ID is the etcd id derived from the raftkv node id (etcd-ids.ts), name the node id,
  * URLs the node's addresses with the client port's and peer port's scheme. MemberAdd has no name
  * in etcd's API, so raftkv names the new node after its peer address (`m-<host>-<port>`): start
- * it with that `--id`. Changes run on the leader (a follower answers etcd's "not leader") and
- * need the root role once auth is on. MemberUpdate has no raftkv equivalent (a member's peer
+ * it with that `--id`. Changes run on the leader (a follower passes them on:
+ * etcd-leader-proxy.ts) and need the root role once auth is on. MemberUpdate has no raftkv equivalent (a member's peer
  * address is fixed: remove it and add it again).
  */
 import type { UntypedServiceImplementation } from '@grpc/grpc-js';
 import type { EtcdMsg } from '../../api/etcd/index.js';
+import { etcdClusterService } from '../../api/etcd/index.js';
 import type { NodeId } from '../../util/index.js';
 import { InvalidArgumentError } from '../../util/index.js';
 import { authorizedCall, etcdUnary } from './etcd-call.js';
@@ -17,6 +18,7 @@ import type { EtcdHandler } from './etcd-call.js';
 import { etcdHeader } from './etcd-deps.js';
 import type { EtcdServiceDeps } from './etcd-deps.js';
 import { etcdErrors, etcdUnimplemented } from './etcd-errors.js';
+import type { EtcdLeaderProxy } from './etcd-leader-proxy.js';
 import { memberIdOf, nodeIdOfMember, u64 } from './etcd-ids.js';
 
 /** The etcd Member of node `id`. */
@@ -60,19 +62,15 @@ export function nodeIdForPeer(address: string): string {
 }
 
 /** Builds the `etcdserverpb.Cluster` implementation. */
-export function etcdClusterImplementation(deps: EtcdServiceDeps): UntypedServiceImplementation {
-  const { admin, driver, authorizer } = deps;
+export function etcdClusterImplementation(deps: EtcdServiceDeps, proxy: EtcdLeaderProxy): UntypedServiceImplementation {
+  const { admin, authorizer } = deps;
   const header = (): EtcdMsg => etcdHeader(deps);
-  const leaderOnly = (): void => {
-    if (driver.role !== 'leader') throw driver.leader === null ? etcdErrors.noLeader() : etcdErrors.notLeader();
-  };
 
   const memberList: EtcdHandler = async () => ({ header: header(), members: etcdMembers(deps) });
   const memberAdd: EtcdHandler = async (req, _deadlineMs, call) => {
     authorizer.requireRoot(authorizedCall(call), 'MemberAdd');
     const urls = (req.peerURLs as string[] | undefined) ?? [];
     if (urls.length !== 1) throw new InvalidArgumentError('peerURLs', `raftkv members have exactly one peer address, got ${urls.length} URLs`);
-    leaderOnly();
     const peerAddress = addressOfUrl(urls[0] ?? '');
     const id = nodeIdForPeer(peerAddress);
     const isLearner = req.isLearner === true;
@@ -86,14 +84,12 @@ export function etcdClusterImplementation(deps: EtcdServiceDeps): UntypedService
   const memberRemove: EtcdHandler = async (req, deadlineMs, call) => {
     authorizer.requireRoot(authorizedCall(call), 'MemberRemove');
     const id = nodeOfMember(deps, req.ID);
-    leaderOnly();
     await admin.remove(id, { force: false, deadlineMs });
     return { header: header(), members: etcdMembers(deps) };
   };
   const memberPromote: EtcdHandler = async (req, deadlineMs, call) => {
     authorizer.requireRoot(authorizedCall(call), 'MemberPromote');
     const id = nodeOfMember(deps, req.ID);
-    leaderOnly();
     await admin.promote(id, { force: false, deadlineMs });
     return { header: header(), members: etcdMembers(deps) };
   };
@@ -102,9 +98,9 @@ export function etcdClusterImplementation(deps: EtcdServiceDeps): UntypedService
   };
   return {
     MemberList: etcdUnary('MemberList', false, memberList, deps),
-    MemberAdd: etcdUnary('MemberAdd', false, memberAdd, deps),
-    MemberRemove: etcdUnary('MemberRemove', false, memberRemove, deps),
-    MemberPromote: etcdUnary('MemberPromote', false, memberPromote, deps),
+    MemberAdd: etcdUnary('MemberAdd', false, proxy.onLeader(etcdClusterService.MemberAdd, memberAdd), deps),
+    MemberRemove: etcdUnary('MemberRemove', false, proxy.onLeader(etcdClusterService.MemberRemove, memberRemove), deps),
+    MemberPromote: etcdUnary('MemberPromote', false, proxy.onLeader(etcdClusterService.MemberPromote, memberPromote), deps),
     MemberUpdate: etcdUnary('MemberUpdate', false, memberUpdate, deps),
   };
 }

@@ -123,6 +123,6 @@ function authPrecondition(details: string): EtcdError | null {
   if (/no (such )?user|user .*(not found|does not exist)/i.test(details)) return etcdErrors.userNotFound();
   if (/no (such )?role|role .*(not found|does not exist)/i.test(details)) return etcdErrors.roleNotFound();
   if (/root user/i.test(details)) return etcdErrors.rootUserNotExist();
-  if (/authentication is not enabled/.test(details)) return etcdErrors.authNotEnabled();
+  if (/auth(entication)? is not enabled/.test(details)) return etcdErrors.authNotEnabled();
   return null;
 }

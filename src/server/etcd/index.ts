@@ -9,6 +9,7 @@ import { etcdAuthImplementation } from './etcd-auth-service.js';
 import { etcdClusterImplementation } from './etcd-cluster-service.js';
 import type { EtcdServiceDeps } from './etcd-deps.js';
 import { etcdKvImplementation } from './etcd-kv-service.js';
+import { EtcdLeaderProxy } from './etcd-leader-proxy.js';
 import { etcdLeaseImplementation } from './etcd-lease-service.js';
 import { etcdMaintenanceImplementation } from './etcd-maintenance-service.js';
 import { etcdWatchImplementation } from './etcd-watch-service.js';
@@ -16,12 +17,14 @@ import { etcdWatchImplementation } from './etcd-watch-service.js';
 export type { EtcdAlarm, EtcdServiceDeps } from './etcd-deps.js';
 export { memberIdOf, clusterIdOf } from './etcd-ids.js';
 
-/** Registers every etcd service on `server` (the client port's). */
-export function addEtcdServices(server: Server, deps: EtcdServiceDeps): void {
+/** Registers every etcd service on `server` (the client port's); `close` releases their channels. */
+export function addEtcdServices(server: Server, deps: EtcdServiceDeps): { close(): void } {
+  const proxy = new EtcdLeaderProxy(deps);
   server.addService(etcdKvService, etcdKvImplementation(deps));
   server.addService(etcdWatchService, etcdWatchImplementation(deps));
   server.addService(etcdLeaseService, etcdLeaseImplementation(deps));
-  server.addService(etcdClusterService, etcdClusterImplementation(deps));
+  server.addService(etcdClusterService, etcdClusterImplementation(deps, proxy));
   server.addService(etcdMaintenanceService, etcdMaintenanceImplementation(deps));
-  server.addService(etcdAuthService, etcdAuthImplementation(deps));
+  server.addService(etcdAuthService, etcdAuthImplementation(deps, proxy));
+  return { close: () => proxy.close() };
 }
