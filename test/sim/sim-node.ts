@@ -21,7 +21,7 @@ import type { ConfChange, ConfState, Message, RawNode, Ready } from '../../src/r
 import { awaitReadable } from '../../src/server/kv-requests.js';
 import type { RaftDriver } from '../../src/server/raft-driver.js';
 import type { LevelStorage } from '../../src/storage/index.js';
-import { FailedPreconditionError, logIndex, NotLeaderError, OutcomeUnknownError, OverloadedError, ProposalDroppedError, UnavailableError } from '../../src/util/index.js';
+import { FailedPreconditionError, logIndex, NotLeaderError, OutcomeUnknownError, OverloadedError, ProposalDroppedError, SessionExpiredError, UnavailableError } from '../../src/util/index.js';
 import type { NodeId } from '../../src/util/index.js';
 import type { HostedNode } from './driver-host.js';
 import type { EventQueue } from './event-queue.js';
@@ -358,7 +358,10 @@ export class SimNode implements PauseGate {
   /** The protocol's answer for an error of the driver; anything unexpected is a violation. */
   private failure(reqId: number, e: unknown, what: 'write' | 'read'): ClientResponse {
     if (e instanceof NotLeaderError) return { type: 'notLeader', reqId, leader: e.leaderId };
-    if (e instanceof OutcomeUnknownError) return what === 'write' ? { type: 'unknown', reqId } : { type: 'dropped', reqId };
+    // A write refused at apply as a possible replay (FAILED_PRECONDITION) or because its session is
+    // gone (SESSION_EXPIRED, an earlier attempt may have applied): its outcome is unknown.
+    const unknown = e instanceof OutcomeUnknownError || e instanceof SessionExpiredError || e instanceof FailedPreconditionError;
+    if (unknown) return what === 'write' ? { type: 'unknown', reqId } : { type: 'dropped', reqId };
     if (e instanceof UnavailableError || e instanceof OverloadedError) return { type: 'dropped', reqId };
     this.host.background(`${what} on ${this.id}`, Promise.reject(e));
     return { type: 'dropped', reqId };
