@@ -46,7 +46,7 @@ function background(args: readonly string[], ready: RegExp): Promise<{ child: Ch
 }
 
 describe('raftkv lease', () => {
-  it('grants, lists, inspects, renews and revokes a lease; put --lease attaches a key that revoke deletes', async () => {
+  it('grants, lists and inspects a lease; put --lease attaches a key', async () => {
     const granted = await raftkv(['lease', 'grant', '60']);
     expect(granted.code, granted.stderr).toBe(0);
     const id = /^lease ([0-9a-f]+) granted with TTL\(60s\)\n$/.exec(granted.stdout)?.[1];
@@ -58,6 +58,11 @@ describe('raftkv lease', () => {
     expect(ttl.stdout).toMatch(new RegExp(`^lease ${id} granted with TTL\\(60s\\), remaining\\(\\d+s\\), attached keys\\(\\[cli/leased\\]\\)\\n$`));
     const json = JSON.parse((await raftkv(['lease', 'time-to-live', id!, '-o', 'json'])).stdout) as { idHex: string; grantedTtlS: number; keyCount: number };
     expect(json).toMatchObject({ idHex: id, grantedTtlS: 60, keyCount: 1 });
+  });
+
+  it('renews a lease once, revokes it (deleting its key), and exits 1 for a lease that is gone', async () => {
+    const id = /lease ([0-9a-f]+)/.exec((await raftkv(['lease', 'grant', '60'])).stdout)?.[1];
+    expect(await raftkv(['put', 'cli/leased', 'v', '--lease', id!])).toMatchObject({ code: 0, stdout: 'OK\n' });
     expect(await raftkv(['lease', 'keep-alive', id!, '--once'])).toMatchObject({ code: 0, stdout: `lease ${id} keepalived with TTL(60)\n` });
     expect(await raftkv(['lease', 'revoke', id!])).toMatchObject({ code: 0, stdout: `lease ${id} revoked (1 keys deleted)\n` });
     expect((await raftkv(['get', 'cli/leased'])).code).toBe(1);
