@@ -24,12 +24,19 @@ export interface KeyValueMsg {
   createRevision: Uint64;
   modRevision: Uint64;
   version: Uint64;
+  /** The key's lease. In-process only (the etcd adapter reads it): not on the raftkv.v1 wire yet. */
+  lease?: number;
 }
 
 export interface PutRequestMsg {
   key: Uint8Array;
   value: Uint8Array;
   prevKv?: boolean;
+  /**
+   * Attach the key to this lease. In-process only (the etcd adapter sets it, on the leader, with
+   * forwarding refused): not on the raftkv.v1 wire yet, so a forwarded request never carries it.
+   */
+  lease?: number;
   clientId?: string;
   seq?: Uint64;
   ackSeq?: Uint64;

@@ -152,7 +152,7 @@ function sessionOf(req: { clientId?: string; seq?: M.Uint64; ackSeq?: M.Uint64 }
 }
 
 function putOp(req: M.PutRequestMsg): PutOp {
-  return { type: 'put', key: req.key ?? empty, value: req.value ?? empty, prevKv: req.prevKv === true };
+  return { type: 'put', key: req.key ?? empty, value: req.value ?? empty, prevKv: req.prevKv === true, ...(req.lease ? { lease: req.lease } : {}) };
 }
 
 /**
@@ -211,7 +211,7 @@ function txnOp(req: M.TxnRequestMsg): TxnOp {
 }
 
 function kvMsg(kv: KeyValue): M.KeyValueMsg {
-  return { key: kv.key, value: kv.value, createRevision: kv.createRevision, modRevision: kv.modRevision, version: kv.version };
+  return { key: kv.key, value: kv.value, createRevision: kv.createRevision, modRevision: kv.modRevision, version: kv.version, ...(kv.lease ? { lease: kv.lease } : {}) };
 }
 
 function rangeMsg(r: RangeResult): Omit<M.RangeResponseMsg, 'header' | 'stalenessMs'> {

@@ -23,6 +23,7 @@ import { BackupScheduler } from './backup-scheduler.js';
 import { ClusterAdmin } from './cluster-admin.js';
 import { clusterServiceImplementation } from './cluster-service.js';
 import { addEtcdServices } from './etcd/index.js';
+import { NodeLeaseApi } from './leases/node-lease-api.js';
 import { startHttpServer } from './http-server.js';
 import { kvServiceImplementation } from './kv-service.js';
 import { maintenanceServiceImplementation } from './maintenance-service.js';
@@ -176,6 +177,7 @@ export class RaftkvNode {
       ...serviceDeps,
       raftkvKv,
       raftkvAuth,
+      leases: new NodeLeaseApi(driver, options.requestTimeoutMs),
       clientUrlScheme: tls.summary.client === 'plaintext' ? 'http' : 'https',
       peerUrlScheme: tls.summary.peer === 'plaintext' ? 'http' : 'https',
       activeAlarms: () => ((driver?.kv.dataBytes ?? 0) >= options.limits.dataBytesMax ? ['NOSPACE'] : []),
