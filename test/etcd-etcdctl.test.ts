@@ -189,15 +189,36 @@ describe.skipIf(etcdctlPath === null)('etcdctl 3.4 against raftkv', () => {
     expect(verified.stdout).toMatch(/verified\s+ok/);
   });
 
-  it('alarm list is empty on a healthy cluster; leases are refused until raftkv has them', async () => {
+  it('alarm list is empty on a healthy cluster', async () => {
     const alarms = await etcdctl(all(), ['alarm', 'list']);
     expect(alarms.code, alarms.stderr).toBe(0);
     expect(alarms.stdout).toBe('');
-    const grant = await etcdctl(all(), ['lease', 'grant', '10']);
-    expect(grant.code).not.toBe(0);
-    expect(grant.stderr).toContain('leases are not available');
-    const put = await etcdctl(all(), ['put', 'leased', 'v', '--lease=1234']);
-    expect(put.code).not.toBe(0);
-    expect(put.stderr).toContain('etcdserver: requested lease not found');
+  });
+
+  it('lease grant, put --lease, timetolive, keep-alive --once, list, revoke (on a follower: passed on to the leader)', async () => {
+    const leader = (await statusRows()).find((s) => s.isLeader);
+    const follower = (await statusRows()).find((s) => !s.isLeader)?.endpoint ?? '';
+    expect(leader).toBeDefined();
+    const grant = await etcdctl(follower, ['lease', 'grant', '60']);
+    expect(grant.code, grant.stderr).toBe(0);
+    const id = /^lease ([0-9a-f]+) granted with TTL\(60s\)$/.exec(grant.stdout.trim())?.[1] ?? '';
+    expect(id).not.toBe('');
+    expect((await etcdctl(follower, ['put', 'leased/a', 'v', `--lease=${id}`])).stdout).toBe('OK\n');
+    const json = JSON.parse((await etcdctl(all(), ['get', 'leased/a', '-w', 'json'])).stdout) as { kvs: { lease: number }[] };
+    expect(json.kvs[0]?.lease).toBe(Number.parseInt(id, 16));
+    const ttl = await etcdctl(follower, ['lease', 'timetolive', id, '--keys']);
+    expect(ttl.code, ttl.stderr).toBe(0);
+    expect(ttl.stdout).toMatch(new RegExp(`^lease ${id} granted with TTL\\(60s\\), remaining\\(\\d+s\\), attached keys\\(\\[leased/a\\]\\)`));
+    const keep = await etcdctl(follower, ['lease', 'keep-alive', '--once', id]);
+    expect(keep.code, keep.stderr).toBe(0);
+    expect(keep.stdout).toBe(`lease ${id} keepalived with TTL(60)\n`);
+    expect((await etcdctl(all(), ['lease', 'list'])).stdout).toContain(id);
+    const revoke = await etcdctl(follower, ['lease', 'revoke', id]);
+    expect(revoke.stdout).toBe(`lease ${id} revoked\n`);
+    expect((await etcdctl(all(), ['get', 'leased/a'])).stdout).toBe('');
+    expect((await etcdctl(all(), ['lease', 'timetolive', id])).stdout).toBe(`lease ${id} already expired\n`);
+    const unknown = await etcdctl(all(), ['put', 'leased/b', 'v', '--lease=1234567']);
+    expect(unknown.code).not.toBe(0);
+    expect(unknown.stderr).toContain('etcdserver: requested lease not found');
   });
 });

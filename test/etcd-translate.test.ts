@@ -30,19 +30,17 @@ describe('etcd compares and txns as raftkv ones', () => {
     ]);
   });
 
-  it('decides LEASE compares now (every key has lease 0): true ones vanish, false ones never hold', () => {
-    expect(raftkvCompares({ key: b('k'), target: EtcdCompareTarget.LEASE, result: EtcdCompareResult.EQUAL, lease: 0 }, 0)).toEqual([]);
-    expect(raftkvCompares({ key: b('k'), target: EtcdCompareTarget.LEASE, result: EtcdCompareResult.EQUAL, lease: 7 }, 0)).toEqual([
-      { key: b('k'), target: CompareTarget.VERSION, result: CompareResult.LESS, version: 0 },
-    ]);
-    expect(raftkvCompares({ key: b('k'), target: EtcdCompareTarget.LEASE, result: EtcdCompareResult.LESS, lease: 7 }, 0)).toEqual([]);
+  it('carries a Put\'s lease; a LEASE compare has no raftkv equivalent', () => {
+    const { request } = raftkvTxn({ success: [{ requestPut: { key: b('k'), value: b('v'), lease: 5 } }] }, 128);
+    expect(request.success[0]?.requestPut?.lease).toBe(5);
+    expect(() => raftkvCompares({ key: b('k'), target: EtcdCompareTarget.LEASE, result: EtcdCompareResult.EQUAL, lease: 0 }, 0)).toThrow('LEASE');
   });
 
   it('refuses what raftkv cannot do, in etcd\'s words or UNIMPLEMENTED', () => {
     expect(() => raftkvCompares({ key: b('a'), rangeEnd: b('b'), target: EtcdCompareTarget.VERSION }, 0)).toThrow('range_end');
     expect(() => raftkvCompares({ target: EtcdCompareTarget.VERSION }, 0)).toThrow('etcdserver: key is not provided');
     expect(() => raftkvTxn({ success: [{ requestTxn: {} }] }, 128)).toThrow('nested txns');
-    expect(() => raftkvTxn({ success: [{ requestPut: { key: b('k'), lease: 5 } }] }, 128)).toThrow('etcdserver: requested lease not found');
+    expect(() => raftkvTxn({ success: [{ requestPut: { key: b('k'), ignoreLease: true } }] }, 128)).toThrow('ignore_lease');
     expect(() => raftkvTxn({ success: [put('a'), put('b'), put('c')] }, 2)).toThrow('etcdserver: too many operations in txn request');
   });
 

@@ -23,6 +23,7 @@ import { BackupScheduler } from './backup-scheduler.js';
 import { ClusterAdmin } from './cluster-admin.js';
 import { clusterServiceImplementation } from './cluster-service.js';
 import { addEtcdServices } from './etcd/index.js';
+import { NodeLeaseApi } from './leases/node-lease-api.js';
 import { startHttpServer } from './http-server.js';
 import { kvServiceImplementation } from './kv-service.js';
 import { pipelineServiceImplementation } from './pipeline-service.js';
@@ -34,7 +35,6 @@ import type { InitialMember, NodeOptions } from './options.js';
 import { FileSnapshotStaging, systemWorld } from './driver/system-world.js';
 import { forwardedKvImplementation, forwardedKvService } from './forwarding/forwarded-kv-service.js';
 import { leaseForwardedMethods, withWriteForwarding, WriteForwarder } from './forwarding/write-forwarder.js';
-import { NodeLeaseApi } from './leases/node-lease-api.js';
 import { leaseServiceImplementation } from './leases/lease-service.js';
 import type { LeaseApi } from './leases/lease-api.js';
 import { RaftDriver } from './raft-driver.js';
@@ -192,6 +192,7 @@ export class RaftkvNode {
       ...serviceDeps,
       raftkvKv,
       raftkvAuth,
+      leases: leaseApi,
       clientUrlScheme: tls.summary.client === 'plaintext' ? 'http' : 'https',
       peerUrlScheme: tls.summary.peer === 'plaintext' ? 'http' : 'https',
       activeAlarms: () => ((driver?.kv.dataBytes ?? 0) >= options.limits.dataBytesMax ? ['NOSPACE'] : []),

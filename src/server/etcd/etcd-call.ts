@@ -13,6 +13,7 @@
 import { Metadata } from '@grpc/grpc-js';
 import type { handleUnaryCall, sendUnaryData, ServerUnaryCall, UntypedServiceImplementation } from '@grpc/grpc-js';
 import { status as grpcStatus } from '@grpc/grpc-js';
+import { RequestHeader } from '../../api/index.js';
 import type { EtcdMsg } from '../../api/etcd/index.js';
 import { requireEtcdWellFormed } from '../../api/etcd/index.js';
 import { DeadlineExceededError } from '../../util/index.js';
@@ -86,14 +87,18 @@ export function authorizedCall(call: EtcdCallContext): AuthorizedCall {
 
 /**
  * Runs raftkv.v1 method `method` of `service` with `request` on behalf of `call`, with its deadline
- * and its credentials. Resolves with the raftkv response; rejects with `RaftkvAnswerError`.
+ * and its credentials (`noForward`: answered NOT_LEADER rather than forwarded on a follower).
+ * Resolves with the raftkv response; rejects with `RaftkvAnswerError`.
  */
-export function raftkvCall<Res>(service: UntypedServiceImplementation, method: string, request: unknown, call: EtcdCallContext, deadlineMs: number): Promise<Res> {
+export function raftkvCall<Res>(service: UntypedServiceImplementation, method: string, request: unknown, call: EtcdCallContext, deadlineMs: number, options: { noForward?: boolean } = {}): Promise<Res> {
   const handler = service[method] as handleUnaryCall<unknown, unknown> | undefined;
   if (handler === undefined) return Promise.reject(new Error(`raftkv.v1 has no ${method} handler`));
+  const metadata = raftkvMetadata(call.metadata);
+  // A write that must run here (it carries what the forwarded wire cannot: a lease) is refused rather than forwarded.
+  if (options.noForward === true) metadata.set(RequestHeader.forward, 'never');
   const inner = {
     request,
-    metadata: raftkvMetadata(call.metadata),
+    metadata,
     getDeadline: () => deadlineMs,
     getAuthContext: () => call.getAuthContext?.() ?? null,
     getPeer: () => 'etcd-adapter',

@@ -8,6 +8,7 @@ import { toNumber } from '../../api/index.js';
 import type { EtcdMsg } from '../../api/etcd/index.js';
 import type { Logger } from '../../util/index.js';
 import type { ClusterServiceDeps } from '../cluster-service.js';
+import type { LeaseApi } from '../leases/lease-api.js';
 import { clusterIdOf, memberIdOf } from './etcd-ids.js';
 
 /** The alarms this node reports to etcd's Alarm GET (see etcd-maintenance-service.ts). */
@@ -18,6 +19,8 @@ export interface EtcdServiceDeps extends ClusterServiceDeps {
   readonly logger: Logger;
   /** raftkv.v1.KV as registered on the client port (with write forwarding): etcd's KV runs through it. */
   readonly raftkvKv: UntypedServiceImplementation;
+  /** raftkv's lease API: etcd's Lease runs through it. */
+  readonly leases: LeaseApi;
   /** raftkv.v1.Auth: etcd's Auth runs through it. */
   readonly raftkvAuth: UntypedServiceImplementation;
   /** `http` or `https`: the scheme of the client URLs etcd clients are given. */

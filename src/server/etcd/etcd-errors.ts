@@ -36,6 +36,8 @@ export const etcdErrors = {
   futureRev: e(status.OUT_OF_RANGE, 'etcdserver: mvcc: required revision is a future revision'),
   noSpace: e(status.RESOURCE_EXHAUSTED, 'etcdserver: mvcc: database space exceeded'),
   leaseNotFound: e(status.NOT_FOUND, 'etcdserver: requested lease not found'),
+  leaseExists: e(status.FAILED_PRECONDITION, 'etcdserver: lease already exists'),
+  leaseTtlTooLarge: e(status.OUT_OF_RANGE, 'etcdserver: too large lease TTL'),
   memberNotFound: e(status.NOT_FOUND, 'etcdserver: member not found'),
   noLeader: e(status.UNAVAILABLE, 'etcdserver: no leader'),
   notLeader: e(status.FAILED_PRECONDITION, 'etcdserver: not leader'),
@@ -98,8 +100,13 @@ function mapRaftkvCode(code: string, details: string, metadata: Metadata): EtcdE
       return /dataBytesMax|space/i.test(details) ? etcdErrors.noSpace() : etcdErrors.tooManyRequests();
     case 'INVALID_ARGUMENT':
       if (/txnOpsMax/.test(details)) return etcdErrors.tooManyOps();
+      if (/lease TTL .* out of range/.test(details)) return etcdErrors.leaseTtlTooLarge();
       if (/requestBytesMax/.test(details)) return etcdErrors.requestTooLarge();
       return null;
+    case 'NOT_FOUND':
+      return /lease/.test(details) ? etcdErrors.leaseNotFound() : null;
+    case 'ALREADY_EXISTS':
+      return /lease/.test(details) ? etcdErrors.leaseExists() : null;
     case 'COMPACTED':
       return etcdErrors.compacted();
     case 'CORRUPTION':

@@ -4,6 +4,9 @@
  * forwarding from a follower), validation and permission checks. What etcd has and raftkv.v1
  * does not is built here from raftkv's operations (etcd-range.ts, etcd-txn.ts).
  *
+ * Leases: a Put or Txn attaching a lease runs on the leader (a follower passes the etcd call on,
+ * etcd-leader-proxy.ts), since raftkv.v1's forwarded wire does not carry leases yet.
+ *
  * Revisions: raftkv keeps no MVCC history, so a Range at an older revision than the one it read
  * is "compacted", a newer one "future" (etcd's errors), and Compact has nothing to do.
  */
@@ -11,6 +14,7 @@ import type { UntypedServiceImplementation } from '@grpc/grpc-js';
 import type * as M from '../../api/index.js';
 import { CompareResult, CompareTarget, toNumber } from '../../api/index.js';
 import type { EtcdMsg } from '../../api/etcd/index.js';
+import { etcdKvService } from '../../api/etcd/index.js';
 import { etcdUnary, raftkvCall } from './etcd-call.js';
 import type { EtcdCallContext, EtcdHandler } from './etcd-call.js';
 import { etcdHeader, etcdHeaderOf } from './etcd-deps.js';
@@ -19,7 +23,8 @@ import { etcdErrors } from './etcd-errors.js';
 import { int } from './etcd-ids.js';
 import { ignoreValueAttemptsMax } from './etcd-kv-limits.js';
 import { etcdKv, finishRange, raftkvRange } from './etcd-range.js';
-import { checkPut, etcdResponseOp, raftkvTxn } from './etcd-txn.js';
+import { checkPut, etcdResponseOp, raftkvTxn, txnAttachesLeases } from './etcd-txn.js';
+import type { EtcdLeaderProxy } from './etcd-leader-proxy.js';
 
 const empty = new Uint8Array(0);
 
@@ -30,9 +35,9 @@ export function requireCurrentRevision(requested: number, current: number): void
 }
 
 /** Builds the `etcdserverpb.KV` implementation. */
-export function etcdKvImplementation(deps: EtcdServiceDeps): UntypedServiceImplementation {
+export function etcdKvImplementation(deps: EtcdServiceDeps, proxy: EtcdLeaderProxy): UntypedServiceImplementation {
   const kv = deps.raftkvKv;
-  const call = <Res>(method: string, request: unknown, c: EtcdCallContext, deadlineMs: number): Promise<Res> => raftkvCall<Res>(kv, method, request, c, deadlineMs);
+  const call = <Res>(method: string, request: unknown, c: EtcdCallContext, deadlineMs: number, noForward = false): Promise<Res> => raftkvCall<Res>(kv, method, request, c, deadlineMs, { noForward });
 
   const range: EtcdHandler = async (req, deadlineMs, c) => {
     const { request, finish } = raftkvRange(req);
@@ -46,26 +51,31 @@ export function etcdKvImplementation(deps: EtcdServiceDeps): UntypedServiceImple
     checkPut(req);
     const key = req.key as Uint8Array;
     const prevKv = req.prevKv === true;
-    if (req.ignoreValue === true) return putKeepingValue(key, prevKv, deadlineMs, c);
-    const putReq: M.PutRequestMsg = { key, value: (req.value as Uint8Array | undefined) ?? empty, prevKv };
-    if (req.ignoreLease === true) {
-      // The lease is kept (always none yet), but etcd requires the key to exist: one atomic txn.
-      const res = await call<M.TxnResponseMsg>('Txn', { compare: [exists(key)], success: [{ requestPut: putReq }], failure: [] }, c, deadlineMs);
-      if (!res.succeeded) throw etcdErrors.keyNotFound();
-      return putAnswer(res.header, res.responses[0]?.responsePut ?? null);
-    }
-    const res = await call<M.PutResponseMsg>('Put', putReq, c, deadlineMs);
-    return putAnswer(res.header, res);
+    const lease = int(req.lease, 'lease');
+    const keep = { value: req.ignoreValue === true, lease: req.ignoreLease === true };
+    // A lease travels only in-process: such a put runs on the leader (a follower passes the etcd call on).
+    const leased = lease !== 0 || keep.lease;
+    const run: EtcdHandler = async (_req, d, cc) => {
+      if (keep.value || keep.lease) return putKeeping(key, (req.value as Uint8Array | undefined) ?? empty, lease, keep, prevKv, d, cc, leased);
+      const res = await call<M.PutResponseMsg>('Put', { key, value: (req.value as Uint8Array | undefined) ?? empty, prevKv, ...(lease !== 0 ? { lease } : {}) }, cc, d, leased);
+      return putAnswer(res.header, res);
+    };
+    return leased ? proxy.onLeader(etcdKvService.Put, run)(req, deadlineMs, c) : run(req, deadlineMs, c);
   };
 
-  /** Put{ignore_value}: the key's current value written back, if the key did not change meanwhile. */
-  const putKeepingValue = async (key: Uint8Array, prevKv: boolean, deadlineMs: number, c: EtcdCallContext): Promise<EtcdMsg> => {
+  /**
+   * Put{ignore_value} and Put{ignore_lease}: the key must exist; its current value (or lease) is
+   * written back, if the key did not change in between (a compare on its mod revision).
+   */
+  const putKeeping = async (key: Uint8Array, value: Uint8Array, lease: number, keep: { value: boolean; lease: boolean }, prevKv: boolean, deadlineMs: number, c: EtcdCallContext, noForward: boolean): Promise<EtcdMsg> => {
     for (let attempt = 0; attempt < ignoreValueAttemptsMax; attempt++) {
       const now = await call<M.RangeResponseMsg>('Range', { key }, c, deadlineMs);
       const current = now.kvs[0];
       if (current === undefined) throw etcdErrors.keyNotFound();
       const unchanged: M.CompareMsg = { key, target: CompareTarget.MOD, result: CompareResult.EQUAL, modRevision: toNumber(current.modRevision) };
-      const res = await call<M.TxnResponseMsg>('Txn', { compare: [unchanged], success: [{ requestPut: { key, value: current.value, prevKv } }], failure: [] }, c, deadlineMs);
+      const leaseNow = keep.lease ? (current.lease ?? 0) : lease;
+      const write: M.PutRequestMsg = { key, value: keep.value ? current.value : value, prevKv, ...(leaseNow !== 0 ? { lease: leaseNow } : {}) };
+      const res = await call<M.TxnResponseMsg>('Txn', { compare: [unchanged], success: [{ requestPut: write }], failure: [] }, c, deadlineMs, noForward);
       if (res.succeeded) return putAnswer(res.header, res.responses[0]?.responsePut ?? null);
     }
     throw etcdErrors.tooManyRequests();
@@ -86,10 +96,14 @@ export function etcdKvImplementation(deps: EtcdServiceDeps): UntypedServiceImple
 
   const txn: EtcdHandler = async (req, deadlineMs, c) => {
     const { request, finishes } = raftkvTxn(req, deps.driver.kv.limits.txnOpsMax);
-    const res = await call<M.TxnResponseMsg>('Txn', request, c, deadlineMs);
-    const header = etcdHeaderOf(deps, res.header);
-    const branch = res.succeeded ? finishes.success : finishes.failure;
-    return { header, succeeded: res.succeeded, responses: res.responses.map((r, i) => etcdResponseOp(r, branch[i] ?? null, header)) };
+    const leased = txnAttachesLeases(req);
+    const run: EtcdHandler = async (_req, d, cc) => {
+      const res = await call<M.TxnResponseMsg>('Txn', request, cc, d, leased);
+      const header = etcdHeaderOf(deps, res.header);
+      const branch = res.succeeded ? finishes.success : finishes.failure;
+      return { header, succeeded: res.succeeded, responses: res.responses.map((r, i) => etcdResponseOp(r, branch[i] ?? null, header)) };
+    };
+    return leased ? proxy.onLeader(etcdKvService.Txn, run)(req, deadlineMs, c) : run(req, deadlineMs, c);
   };
 
   // Nothing to compact (no MVCC history); a revision that does not exist yet is refused as etcd does.
@@ -108,7 +122,3 @@ export function etcdKvImplementation(deps: EtcdServiceDeps): UntypedServiceImple
   };
 }
 
-/** A compare that holds when `key` exists. */
-function exists(key: Uint8Array): M.CompareMsg {
-  return { key, target: CompareTarget.VERSION, result: CompareResult.GREATER, version: 0 };
-}

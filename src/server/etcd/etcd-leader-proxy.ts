@@ -11,6 +11,7 @@
 import * as grpc from '@grpc/grpc-js';
 import type { MethodDefinition } from '@grpc/grpc-js';
 import type { EtcdMsg } from '../../api/etcd/index.js';
+import { etcdLeaseService } from '../../api/etcd/index.js';
 import type { NodeId } from '../../util/index.js';
 import type { EtcdCallContext, EtcdHandler } from './etcd-call.js';
 import { etcdTokenHeader } from './etcd-call.js';
@@ -53,6 +54,23 @@ export class EtcdLeaderProxy {
         else reject(new EtcdError(grpc.status.UNAVAILABLE, `etcdserver: the leader ${leader} at ${address} could not be reached: ${e?.details ?? 'no answer'}`));
       });
     });
+  }
+
+  /**
+   * A keep-alive stream to the leader's client port for a follower's client, or null when there
+   * is none to open (no leader known, already passed on once, or a TLS client port).
+   */
+  keepAliveUpstream(metadata: grpc.Metadata): grpc.ClientDuplexStream<EtcdMsg, EtcdMsg> | null {
+    const { driver } = this.deps;
+    const leader = driver.leader;
+    if (leader === null || metadata.get(etcdForwardedHeader).length > 0 || this.deps.clientUrlScheme !== 'http') return null;
+    const address = driver.clientAddresses.get(leader) ?? '';
+    if (address === '') return null;
+    const out = new grpc.Metadata();
+    for (const key of carried) for (const value of metadata.get(key)) out.add(key, value);
+    out.set(etcdForwardedHeader, this.deps.options.id);
+    const definition = etcdLeaseService.LeaseKeepAlive;
+    return this.clientFor(address).makeBidiStreamRequest(definition.path, definition.requestSerialize, definition.responseDeserialize, out);
   }
 
   private clientFor(address: string): grpc.Client {

@@ -82,9 +82,9 @@ export function raftkvRange(req: EtcdMsg, serializableAllowed = true): { request
   };
 }
 
-/** The etcd KeyValue of a raftkv one (no leases yet: lease 0). */
+/** The etcd KeyValue of a raftkv one. */
 export function etcdKv(kv: M.KeyValueMsg): EtcdMsg {
-  return { key: kv.key, value: kv.value, createRevision: toNumber(kv.createRevision), modRevision: toNumber(kv.modRevision), version: toNumber(kv.version), lease: 0 };
+  return { key: kv.key, value: kv.value, createRevision: toNumber(kv.createRevision), modRevision: toNumber(kv.modRevision), version: toNumber(kv.version), lease: kv.lease ?? 0 };
 }
 
 function sortValue(kv: M.KeyValueMsg, target: number): number | Uint8Array {

@@ -4,11 +4,11 @@
  *
  * - etcd's VALUE compare on a missing key is always false (raftkv's `!=` is true there), so
  *   NOT_EQUAL on VALUE also requires the key to exist (`version > 0`);
- * - LEASE compares: until leases exist every key has lease 0, so the compare is decided now: a
- *   true one is dropped, a false one becomes `version < 0` (never true);
- * - a compare with range_end, a nested txn, and a Put with ignore_value or ignore_lease inside a
- *   txn have no raftkv equivalent and answer UNIMPLEMENTED (raftkv's txn is flat and compares
- *   single keys).
+ * - a LEASE compare, a compare with range_end, a nested txn, and a Put with ignore_value or
+ *   ignore_lease inside a txn have no raftkv equivalent and answer UNIMPLEMENTED (raftkv's txn is
+ *   flat and compares single keys on value, version and revisions);
+ * - a Put with a lease carries it (raftkv attaches keys to leases); such a txn must run on the
+ *   leader (etcd-kv-service.ts).
  *
  * etcd's own checks come first, with etcd's messages: too many operations (raftkv's
  * `txnOpsMax`, which counts compares and both branches together) and a key put twice, or put and
@@ -38,25 +38,6 @@ const resultMap: Record<number, number> = {
   [EtcdCompareResult.NOT_EQUAL]: CompareResult.NOT_EQUAL,
 };
 
-/** A compare that never holds (no key has a negative version). */
-function never(key: Uint8Array): M.CompareMsg {
-  return { key, target: CompareTarget.VERSION, result: CompareResult.LESS, version: 0 };
-}
-
-/** Whether `a <result> b` holds for numbers. */
-function holds(result: number, a: number, b: number): boolean {
-  switch (result) {
-    case EtcdCompareResult.EQUAL:
-      return a === b;
-    case EtcdCompareResult.GREATER:
-      return a > b;
-    case EtcdCompareResult.LESS:
-      return a < b;
-    default:
-      return a !== b;
-  }
-}
-
 /** The raftkv compares equivalent to etcd compare `c` (all must hold). */
 export function raftkvCompares(c: EtcdMsg, i: number): M.CompareMsg[] {
   const key = (c.key as Uint8Array | undefined) ?? empty;
@@ -78,8 +59,7 @@ export function raftkvCompares(c: EtcdMsg, i: number): M.CompareMsg[] {
       return result === EtcdCompareResult.NOT_EQUAL ? [compare, { key, target: CompareTarget.VERSION, result: CompareResult.GREATER, version: 0 }] : [compare];
     }
     case EtcdCompareTarget.LEASE:
-      // No key has a lease yet: every key (and a missing one) compares as lease 0.
-      return holds(result, 0, int(c.lease, `compare[${i}].lease`)) ? [] : [never(key)];
+      throw etcdUnimplemented(`compare[${i}] on LEASE: raftkv's txn compares value, version and revisions only`);
     default:
       throw new InvalidArgumentError(`compare[${i}].target`, `unknown value ${target}`);
   }
@@ -96,8 +76,12 @@ export function checkPut(put: EtcdMsg): void {
   if (((put.key as Uint8Array | undefined) ?? empty).length === 0) throw etcdErrors.emptyKey();
   if (put.ignoreValue === true && ((put.value as Uint8Array | undefined) ?? empty).length > 0) throw etcdErrors.valueProvided();
   if (put.ignoreLease === true && int(put.lease, 'lease') !== 0) throw etcdErrors.leaseProvided();
-  // No lease exists until leases are merged: every lease id is unknown.
-  if (int(put.lease, 'lease') !== 0) throw etcdErrors.leaseNotFound();
+}
+
+/** Whether any Put of txn `req` (either branch) attaches a lease. */
+export function txnAttachesLeases(req: EtcdMsg): boolean {
+  const ops = [...((req.success as EtcdMsg[] | undefined) ?? []), ...((req.failure as EtcdMsg[] | undefined) ?? [])];
+  return ops.some((r) => r.requestPut !== undefined && r.requestPut !== null && int((r.requestPut as EtcdMsg).lease, 'lease') !== 0);
 }
 
 function translateOp(r: EtcdMsg, where: string): TranslatedOp {
@@ -110,7 +94,8 @@ function translateOp(r: EtcdMsg, where: string): TranslatedOp {
     const put = r.requestPut as EtcdMsg;
     checkPut(put);
     if (put.ignoreValue === true || put.ignoreLease === true) throw etcdUnimplemented(`${where}: ignore_value and ignore_lease are not supported inside a txn`);
-    return { op: { requestPut: { key: put.key as Uint8Array, value: (put.value as Uint8Array | undefined) ?? empty, prevKv: put.prevKv === true } }, finish: null };
+    const lease = int(put.lease, `${where}.lease`);
+    return { op: { requestPut: { key: put.key as Uint8Array, value: (put.value as Uint8Array | undefined) ?? empty, prevKv: put.prevKv === true, ...(lease !== 0 ? { lease } : {}) } }, finish: null };
   }
   if (r.requestDeleteRange) {
     const del = r.requestDeleteRange as EtcdMsg;

@@ -20,9 +20,9 @@ export { memberIdOf, clusterIdOf } from './etcd-ids.js';
 /** Registers every etcd service on `server` (the client port's); `close` releases their channels. */
 export function addEtcdServices(server: Server, deps: EtcdServiceDeps): { close(): void } {
   const proxy = new EtcdLeaderProxy(deps);
-  server.addService(etcdKvService, etcdKvImplementation(deps));
+  server.addService(etcdKvService, etcdKvImplementation(deps, proxy));
   server.addService(etcdWatchService, etcdWatchImplementation(deps));
-  server.addService(etcdLeaseService, etcdLeaseImplementation(deps));
+  server.addService(etcdLeaseService, etcdLeaseImplementation(deps, proxy));
   server.addService(etcdClusterService, etcdClusterImplementation(deps, proxy));
   server.addService(etcdMaintenanceService, etcdMaintenanceImplementation(deps));
   server.addService(etcdAuthService, etcdAuthImplementation(deps, proxy));
