@@ -52,7 +52,7 @@ export type { Answered, CasResult, DeleteResult, Freshness, GetFound, GetMissing
 export { Watch } from './watch.js';
 export type { WatchEvent } from './watch.js';
 export { leaderTransferTimeoutDefaultMs, membershipTimeoutDefaultMs } from './cluster-api.js';
-export type { AdminCallOptions, ClusterApi, EndpointStatus, LeaderTransferResult, Member, MemberToAdd, NodeRole, NodeStatus, StatusOptions } from './cluster-api.js';
+export type { AdminCallOptions, AlarmEntry, ClusterApi, EndpointStatus, LeaderTransferResult, Member, MemberToAdd, NodeRole, NodeStatus, StatusOptions } from './cluster-api.js';
 export { packageInfo } from '../api/package-info.js';
 export type { AttemptDoneEvent, AttemptEvent, BreakerStateChangeEvent, ClientHooks, LeaderChangeEvent, RetryEvent, WatchResumeEvent } from './hooks.js';
 export type { BackoffOptions } from './backoff.js';

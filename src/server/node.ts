@@ -13,10 +13,13 @@ import { HealthImplementation } from 'grpc-health-check';
 import type { Server as HttpServer } from 'node:http';
 import { authService, clusterService, kvService, maintenanceService, packageInfo, resolveProtoFile } from '../api/index.js';
 import type { NodeId, Logger } from '../util/index.js';
+import { hasAlarm } from '../kv/index.js';
 import { LevelStorage } from '../storage/index.js';
 import { addRaftPeerService, GrpcTransport, peerServerOptions, registerPeerSecurityMetrics } from '../transport/index.js';
 import type { TransportMetrics } from '../transport/index.js';
 import { FailedPreconditionError } from '../util/index.js';
+import { alarmHandler, alarmList } from './alarms/alarm-service.js';
+import { probeSpace } from './alarms/space-probe.js';
 import { authServiceImplementation } from './auth/auth-service.js';
 import { Authorizer } from './auth/authorizer.js';
 import { BackupScheduler } from './backup-scheduler.js';
@@ -26,6 +29,7 @@ import { startHttpServer } from './http-server.js';
 import { kvServiceImplementation } from './kv-service.js';
 import { maintenanceServiceImplementation } from './maintenance-service.js';
 import { NodeMetrics } from './metrics.js';
+import type { AlarmName } from './metrics.js';
 import { nodeTls } from './node-tls.js';
 import type { NodeTls } from './node-tls.js';
 import type { InitialMember, NodeOptions } from './options.js';
@@ -88,6 +92,19 @@ export class RaftkvNode {
       throw e;
     }
     let driver: RaftDriver | null = null;
+    let node: RaftkvNode | null = null;
+    // After a disk fault (the NOSPACE alarm) the driver reopens storage in process, as a restart
+    // would: probe for space, close the failed handle, open and verify the data dir again.
+    let liveStorage = storage;
+    const reopenStorage = async (): Promise<{ storage: LevelStorage; image: Awaited<ReturnType<LevelStorage['loadKvImage']>> }> => {
+      await probeSpace(options.dataDir);
+      await liveStorage.close();
+      liveStorage = await LevelStorage.open({ path: options.dataDir, nodeId: options.id, logger });
+      if (node !== null) node.parts.storage = liveStorage;
+      await recoverFromStagedSnapshot(liveStorage, options.dataDir, logger);
+      await removeStagedSnapshots(options.dataDir);
+      return { storage: liveStorage, image: await liveStorage.loadKvImage() };
+    };
     const watches = new WatchHub(options.limits.watchersMax, () => driver?.kv.revision ?? (0 as never));
     const handlers = {
       onMessage: (m: Parameters<RaftDriver['step']>[0]) => driver?.step(m),
@@ -112,7 +129,7 @@ export class RaftkvNode {
       ...(tls.peerCredentials === undefined ? {} : { peerCredentials: tls.peerCredentials }),
     });
     driver = new RaftDriver(
-      { options, storage, staging: new FileSnapshotStaging(options.dataDir), transport, world: systemWorld(), metrics, logger, onFatal, onApplied: (changes) => watches.publish(changes) },
+      { options, storage, staging: new FileSnapshotStaging(options.dataDir), transport, world: systemWorld(), metrics, logger, onFatal, onApplied: (changes) => watches.publish(changes), reopenStorage },
       image,
     );
     transport.setPeers(driver.peers());
@@ -161,11 +178,11 @@ export class RaftkvNode {
       keys: () => driver?.kv.keyCount ?? 0,
       dataBytes: () => driver?.kv.dataBytes ?? 0,
       watchers: () => watches.size,
-      alarms: () => [...((driver?.kv.dataBytes ?? 0) >= options.limits.dataBytesMax ? (['nospace'] as const) : []), ...(member() ? [] : (['not_member'] as const))],
+      alarms: () => ({ self: options.id, raised: driver === null ? [] : nodeAlarms(driver, options, member()) }),
     });
     clientServer.addService(kvService, withWriteForwarding(kv, forwarder));
     clientServer.addService(clusterService, clusterServiceImplementation(serviceDeps));
-    clientServer.addService(maintenanceService, maintenanceServiceImplementation(serviceDeps));
+    clientServer.addService(maintenanceService, { ...maintenanceServiceImplementation(serviceDeps), Alarm: alarmHandler(serviceDeps) });
     clientServer.addService(authService, authServiceImplementation(serviceDeps));
     const health = new HealthImplementation({ '': 'NOT_SERVING', 'raftkv.v1.KV': 'NOT_SERVING' });
     health.addToServer(clientServer);
@@ -173,7 +190,7 @@ export class RaftkvNode {
     new ReflectionService(packageDefinition).addToServer(clientServer);
     await bind(clientServer, options.listenClient, 'client', tls.clientServerCredentials);
 
-    const node = new RaftkvNode(options, driver, metrics, { storage, transport, clientServer, peerServer, http: null as never, health, watches, admin, backups, forwarder, tls, logger });
+    node = new RaftkvNode(options, driver, metrics, { storage, transport, clientServer, peerServer, http: null as never, health, watches, admin, backups, forwarder, tls, logger });
     node.parts.http = await startHttpServer(options.listenHttp, metrics.registry, {
       liveness: () => (node.stopping ? 'shutting down' : null),
       readiness: () => node.readiness(),
@@ -196,6 +213,9 @@ export class RaftkvNode {
   /** Null when the node can serve linearizable requests, else why not. */
   readiness(): string | null {
     if (this.stopping) return 'shutting down';
+    const alarm = this.driver.diskAlarm;
+    if (alarm !== null) return `NOSPACE alarm: a write to the data dir failed (${alarm})`;
+    if (hasAlarm(this.driver.kv.alarms, this.options.id, 'corrupt')) return 'CORRUPT alarm: this member\'s state diverged from the majority\'s; restore it from a backup, or remove and re-add it';
     if (this.driver.leader === null) return 'no leader known';
     return null;
   }
@@ -221,6 +241,8 @@ export class RaftkvNode {
       snapshotIndex: this.driver.snapshotIndexNow,
       clientAddress: this.options.advertiseClient,
       stateHash: this.driver.kv.stateHash(),
+      digest: this.driver.kv.digest(),
+      alarms: alarmList(this.driver, this.options.id),
     };
   }
 
@@ -283,6 +305,15 @@ export class RaftkvNode {
     while (Date.now() < end && this.driver.role === 'leader') await new Promise((r) => setTimeout(r, 20));
     this.parts.logger.info({ to: best.id, transferred: this.driver.role !== 'leader' }, 'node: leadership handed over before shutdown');
   }
+}
+
+/** Every alarm this node knows: the replicated list, its own disk fault, the quota, membership. */
+function nodeAlarms(driver: RaftDriver, options: NodeOptions, member: boolean): { type: AlarmName; member: string }[] {
+  const raised: { type: AlarmName; member: string }[] = driver.kv.alarms.alarms.map((a) => ({ type: a.type, member: a.member }));
+  if (driver.diskAlarm !== null && !raised.some((a) => a.type === 'nospace' && a.member === options.id)) raised.push({ type: 'nospace', member: options.id });
+  if (driver.kv.dataBytes >= options.limits.dataBytesMax) raised.push({ type: 'quota', member: options.id });
+  if (!member) raised.push({ type: 'not_member', member: options.id });
+  return raised;
 }
 
 /** The cluster id founding members record: derived from the initial membership, so all agree. */

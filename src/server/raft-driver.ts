@@ -26,6 +26,8 @@ import { fabricatedSuccess, noopResult } from './driver/results.js';
 import { SnapshotPipeline } from './driver/snapshot-pipeline.js';
 import type { AppliedChange, StateCapture, WriteSession } from './driver/types.js';
 import type { Cancellable, DriverStorage, DriverWorld, SnapshotStaging } from './driver/world.js';
+import { classifyDiskFault, diskAlarmLimits, NoSpaceAlarmError } from './alarms/disk-fault.js';
+import type { DiskFault } from './alarms/disk-fault.js';
 import type { NodeMetrics } from './metrics.js';
 import type { NodeOptions } from './options.js';
 
@@ -49,6 +51,14 @@ export interface RaftDriverDeps {
   readonly onApplied?: (changes: readonly AppliedChange[]) => void;
   /** Negative controls for the simulator: deliberately broken driver behaviour. Never set outside tests. */
   readonly driverFaults?: DriverFaults;
+  /**
+   * Reopens storage after a disk fault (docs/design-notes.md, "Alarms"): closes the failed handle,
+   * checks there is space again, opens the data dir and loads its image, as a restart would. It
+   * throws while the disk is still full. Without it a disk fault is fatal (`onFatal`).
+   */
+  readonly reopenStorage?: () => Promise<{ readonly storage: DriverStorage; readonly image: KvStateImage }>;
+  /** Called when this node's NOSPACE alarm is raised (a write failed: the reason) or cleared (null). */
+  readonly onDiskAlarm?: (reason: string | null) => void;
 }
 
 /** Deliberate driver bugs the simulator must catch (negative controls). */
@@ -63,20 +73,28 @@ export interface DriverFaults {
 
 /** The node's Raft driver. */
 export class RaftDriver {
-  /** The Raft core. */
-  readonly raw: RawNode;
+  /** The Raft core (rebuilt from storage after a disk fault, see `resume`). */
+  private rawNode!: RawNode;
+  /** The durable log and KV store (reopened after a disk fault). */
+  private storage!: DriverStorage;
   /** The state machine (replaced when a snapshot is installed). */
-  private kvMachine: KvStateMachine;
+  private kvMachine!: KvStateMachine;
   /** The membership as of the last applied entry. */
-  private conf: ConfState;
+  private conf!: ConfState;
   private soft: SoftState = { leader: null, role: 'follower' };
   /** How stale this node's state may be, as far as it can prove (freshness.ts). */
-  private readonly freshness: Freshness;
+  private freshness!: Freshness;
   private readonly proposals = new ProposalTracker();
   private readonly reads: ReadTracker;
   private readCounter = 0;
-  private readonly book: AddressBook;
-  private readonly snapshots: SnapshotPipeline;
+  private book!: AddressBook;
+  private snapshots!: SnapshotPipeline;
+  /** Set while a disk fault holds the NOSPACE alarm: the Raft instance is gone until `resume`. */
+  private diskFault: { readonly reason: string; probeMs: number; probe: Cancellable | null } | null = null;
+  /** True while `resume` reopens storage (one attempt at a time). */
+  private resuming = false;
+  /** How many times the Raft instance was built (seeds each core differently). */
+  private boots = 0;
   /** Work that needs the in-memory and stored state machines to agree (see `captureState`). */
   private quiescentTasks: (() => void)[] = [];
   /** When this node last received a message from each peer (monotonic ms). */
@@ -94,16 +112,28 @@ export class RaftDriver {
   private markIdle: () => void = () => {};
 
   constructor(private readonly deps: RaftDriverDeps, image: KvStateImage) {
-    const { options, storage } = deps;
+    this.reads = new ReadTracker((issuedAtMs, index) => this.freshness.onReadReleased(issuedAtMs, index, this.kvMachine.appliedIndex));
+    this.boot(deps.storage, image);
+  }
+
+  /**
+   * Builds everything that comes from storage: the state machine, the membership, the address
+   * book, the snapshot pipeline and the Raft core. At construction, and again in `resume` after a
+   * disk fault, exactly as a restart would (the core then holds only what is on disk).
+   */
+  private boot(storage: DriverStorage, image: KvStateImage): void {
+    const { options } = this.deps;
+    const deps = this.deps;
+    this.storage = storage;
+    this.boots++;
     // Apply runs by the replicated cluster limits, never this node's flags (kv/cluster-limits.ts).
     this.kvMachine = new KvStateMachine({ limits: defaultClusterLimits, sessionTtlMs: defaultClusterLimits.sessionTtlMs, image });
     this.conf = storage.initialState().confState;
     this.freshness = new Freshness(options.electionTicks * options.tickIntervalMs);
-    this.reads = new ReadTracker((issuedAtMs, index) => this.freshness.onReadReleased(issuedAtMs, index, this.kvMachine.appliedIndex));
     this.book = new AddressBook({ id: options.id, peerAddress: options.advertisePeer, clientAddress: options.advertiseClient }, storage.clusterId);
     for (const m of options.initialCluster) this.book.peerAddresses.set(m.id, m.peerAddress);
     this.book.load(storage, storage.snapshot(), this.conf, this.kvMachine.appliedIndex);
-    this.snapshots = new SnapshotPipeline(
+    const pipeline: SnapshotPipeline = new SnapshotPipeline(
       { options, storage, staging: deps.staging, transport: deps.transport, metrics: deps.metrics, logger: deps.logger, nowMs: () => this.now() },
       {
         captureState: () => this.captureState(),
@@ -113,13 +143,15 @@ export class RaftDriver {
           this.raw.reportSnapshot(to, ok);
           this.kick();
         },
-        isStopped: () => this.stopped,
+        // A pipeline of a Raft instance that a disk fault replaced stops with it.
+        isStopped: (): boolean => this.stopped || this.snapshots !== pipeline,
       },
     );
-    this.raw = new RawNode({
+    this.snapshots = pipeline;
+    this.rawNode = new RawNode({
       id: options.id,
       storage,
-      prng: new SeededPrng(deps.world.seed),
+      prng: new SeededPrng(deps.world.seed + this.boots - 1),
       electionTicks: options.electionTicks,
       heartbeatTicks: options.heartbeatTicks,
       applied: this.kvMachine.appliedIndex,
@@ -130,6 +162,11 @@ export class RaftDriver {
       logger: deps.logger,
       ...(deps.driverFaults?.raft ? { testFaults: deps.driverFaults.raft } : {}),
     });
+  }
+
+  /** The Raft core. */
+  get raw(): RawNode {
+    return this.rawNode;
   }
 
   /** The current state machine (read-only use: reads are served from it). */
@@ -205,7 +242,9 @@ export class RaftDriver {
 
   /** A message from a peer. Malformed or misaddressed messages are logged and dropped. */
   step(message: Message): void {
-    if (this.stopped) return;
+    // A node that cannot persist must not acknowledge: while the NOSPACE alarm holds, Raft
+    // traffic is dropped (its peers see it as unreachable and retry).
+    if (this.stopped || this.diskFault !== null) return;
     if (message.to !== this.deps.options.id) {
       this.deps.logger.warn({ from: message.from, to: message.to }, 'dropped a peer message addressed to another node');
       return;
@@ -314,6 +353,7 @@ export class RaftDriver {
    * the call (Raft thesis §6.4, ReadIndex): then a read of local state is linearizable.
    */
   async linearizableRead(timeoutMs: number): Promise<void> {
+    if (this.diskFault !== null) throw new UnavailableError(`this node holds the NOSPACE alarm (${this.diskFault.reason}) and cannot confirm a linearizable read: read from another node, or use a STALE read here`);
     this.assertServing();
     if (this.deps.options.testFaults.staleLinearizableReads) return;
     const { limits } = this.deps.options;
@@ -359,7 +399,7 @@ export class RaftDriver {
 
   /** True while this node has no membership and no log: it joined and waits for a snapshot. */
   awaitingFirstSnapshot(): boolean {
-    return this.conf.voters.length === 0 && this.conf.learners.length === 0 && this.deps.storage.lastIndex() === 0;
+    return this.conf.voters.length === 0 && this.conf.learners.length === 0 && this.storage.lastIndex() === 0;
   }
 
   /**
@@ -377,13 +417,13 @@ export class RaftDriver {
         const sessionCount = this.kvMachine.sessionRecordCount(); // what the stored session keyspace holds
         let term: Term;
         try {
-          term = this.deps.storage.term(applied);
+          term = this.storage.term(applied);
         } catch (e) {
           reject(e instanceof Error ? e : new Error(String(e)));
           return;
         }
         // kvSnapshotIterator takes the storage snapshot synchronously, before its first await.
-        this.deps.storage.kvSnapshotIterator().then((reader) => {
+        this.storage.kvSnapshotIterator().then((reader) => {
           if (reader.appliedIndex !== applied) {
             void reader.close();
             reject(new Error(`state capture raced with apply: stored ${reader.appliedIndex}, in memory ${applied}`));
@@ -435,6 +475,7 @@ export class RaftDriver {
     if (this.stopped) return;
     this.stopped = true;
     this.tickTimer?.cancel();
+    this.diskFault?.probe?.cancel();
     this.failWaiting('the node is shutting down');
     if (this.processing) await this.idle;
     this.runQuiescentTasks();
@@ -453,10 +494,91 @@ export class RaftDriver {
 
   private assertServing(): void {
     if (this.stopped) throw new UnavailableError('the node is shutting down');
+    if (this.diskFault !== null) throw new NoSpaceAlarmError(this.diskFault.reason);
+  }
+
+  /** The reason this node holds its NOSPACE alarm (a disk write failed), or null. */
+  get diskAlarm(): string | null {
+    return this.diskFault?.reason ?? null;
+  }
+
+  /**
+   * A write to the data dir failed with a disk fault: raise the NOSPACE alarm and drop the Raft
+   * instance, whose unstable entries and hard state may not be on disk (docs/design-notes.md,
+   * "Alarms"). Nothing it held is acknowledged afterwards: acknowledgements were only ever sent
+   * after their batch was durable, and from now on messages are dropped. Writes waiting for an
+   * entry fail with an unknown outcome (the entry may have reached other members); reads waiting
+   * for confirmation fail. A probe then tries `resume` with a bounded back-off.
+   */
+  private suspend(fault: DiskFault): void {
+    const reason = `${fault.code}: ${fault.message}`;
+    assert(this.diskFault === null, 'suspend: the NOSPACE alarm is already held');
+    this.diskFault = { reason, probeMs: diskAlarmLimits.probeIntervalMs, probe: null };
+    this.failWaiting(`a write to this node's data dir failed (${reason}); it holds the NOSPACE alarm`);
+    if (this.soft.role === 'leader') {
+      this.freshness.onLostLeadership(this.deps.options.id, this.conf.voters, this.now());
+      this.roundTrips.clear();
+    }
+    this.soft = { leader: null, role: 'follower' };
+    this.deps.logger.error({ kind: fault.kind, err: reason }, 'storage: a write failed; NOSPACE alarm raised, Raft paused until the data dir is writable again');
+    this.deps.onDiskAlarm?.(reason);
+    this.updateGauges();
+    this.scheduleProbe();
+  }
+
+  private scheduleProbe(): void {
+    const fault = this.diskFault;
+    if (fault === null || this.stopped) return;
+    fault.probe = this.deps.world.scheduler.after(fault.probeMs, () => void this.resume());
+  }
+
+  /**
+   * Tries to leave the NOSPACE alarm now (the probe's timer, or \`raftkv alarm disarm\`): reopens
+   * storage and rebuilds the Raft instance from it, as a restart would. Resolves true once the
+   * node runs again (or held no alarm), false if the disk is still not writable.
+   */
+  async resume(): Promise<boolean> {
+    const fault = this.diskFault;
+    const reopen = this.deps.reopenStorage;
+    if (fault === null) return true;
+    if (this.stopped || this.resuming || reopen === undefined) return false;
+    fault.probe?.cancel();
+    fault.probe = null;
+    this.resuming = true;
+    try {
+      const { storage, image } = await reopen();
+      if (this.stopped) return false;
+      this.boot(storage, image);
+      // The new core holds exactly what is on disk: no entry the failed instance had not written.
+      assert(this.raw.status().lastIndex === storage.lastIndex(), () => `resume: the core's last index ${this.raw.status().lastIndex} differs from the stored ${storage.lastIndex()}`);
+      this.diskFault = null;
+      this.deps.transport.setPeers(this.peers());
+      // The state machine restarted from the stored image: watchers resume from a reset.
+      this.deps.onApplied?.([{ index: this.kvMachine.appliedIndex, revision: this.kvMachine.revision, mutations: [], reset: true }]);
+      this.deps.onDiskAlarm?.(null);
+      this.deps.logger.warn({ applied: this.kvMachine.appliedIndex, lastIndex: storage.lastIndex() }, 'storage: the data dir is writable again; NOSPACE alarm cleared, Raft restarted from storage');
+      this.updateGauges();
+      this.kick();
+      return true;
+    } catch (e) {
+      if (classifyDiskFault(e) === null) {
+        this.deps.logger.error({ err: e instanceof Error ? e.message : String(e) }, 'storage: reopening the data dir failed with an error that is not a disk fault');
+        this.stopped = true;
+        this.tickTimer?.cancel();
+        this.deps.onFatal(e);
+        return false;
+      }
+      fault.probeMs = Math.min(fault.probeMs * 2, diskAlarmLimits.probeIntervalMsMax);
+      this.deps.logger.warn({ err: e instanceof Error ? e.message : String(e), nextProbeMs: fault.probeMs }, 'storage: the data dir is still not writable; NOSPACE alarm kept');
+      this.scheduleProbe();
+      return false;
+    } finally {
+      this.resuming = false;
+    }
   }
 
   private onTick(): void {
-    if (this.stopped) return;
+    if (this.stopped || this.diskFault !== null) return;
     this.raw.tick();
     this.reads.expire(this.now());
     this.kick();
@@ -464,6 +586,7 @@ export class RaftDriver {
 
   /** Schedules a turn of the Ready loop (coalesced). */
   private kick(): void {
+    if (this.diskFault !== null) return; // no Raft instance until `resume`
     if (this.processing) {
       this.again = true;
       return;
@@ -477,12 +600,19 @@ export class RaftDriver {
     try {
       do {
         this.again = false;
-        while (!this.stopped && this.raw.hasReady()) {
+        while (!this.stopped && this.diskFault === null && this.raw.hasReady()) {
           await this.handleReady(this.raw.ready());
           this.runQuiescentTasks();
         }
-      } while (this.again && !this.stopped);
+      } while (this.again && !this.stopped && this.diskFault === null);
     } catch (e) {
+      // A full or failing disk raises the NOSPACE alarm and the node goes on without Raft until
+      // the disk is writable again (suspend/resume); any other failure stops it.
+      const fault = this.deps.reopenStorage === undefined || this.stopped ? null : classifyDiskFault(e);
+      if (fault !== null) {
+        this.suspend(fault);
+        return;
+      }
       this.stopped = true;
       this.tickTimer?.cancel();
       // Nobody waits forever on a node that cannot go on: its clients get an honest error.
@@ -504,7 +634,8 @@ export class RaftDriver {
   }
 
   private async handleReady(rd: Ready): Promise<void> {
-    const { storage, metrics } = this.deps;
+    const { metrics } = this.deps;
+    const storage = this.storage;
     if (rd.softState) this.onSoftState(rd.softState);
     // A leader whose term and vote did not change sends while its own batch is written (Raft
     // thesis §10.2.1): its fsync and the followers' overlap. Every other Ready sends only after
@@ -620,7 +751,7 @@ export class RaftDriver {
       // by a later synced write in the new file) and lose an earlier batch in the old file: the
       // replica would silently miss that batch's writes forever (design-notes.md, "The storage
       // fault model").
-      await this.deps.storage.applyBatch(
+      await this.storage.applyBatch(
         {
           appliedIndex: this.kvMachine.appliedIndex,
           revision: this.kvMachine.revision,

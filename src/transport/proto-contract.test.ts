@@ -42,7 +42,7 @@ describe('proto/kv.proto (public client API, package raftkv.v1)', () => {
       '/raftkv.v1.Cluster/ClusterLimitsGet unary->unary',
       '/raftkv.v1.Cluster/ClusterLimitsSet unary->unary',
     ]);
-    expect(methods('Maintenance')).toEqual(['/raftkv.v1.Maintenance/Backup unary->stream']);
+    expect(methods('Maintenance')).toEqual(['/raftkv.v1.Maintenance/Backup unary->stream', '/raftkv.v1.Maintenance/Alarm unary->unary']);
   });
 
   it('keeps the exact field numbers and types of the required messages', () => {

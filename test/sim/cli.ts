@@ -223,7 +223,7 @@ async function runNode(args: CliArgs): Promise<boolean> {
     `simulated time:     ${(t.simulatedMs / 1000).toFixed(1)} s`,
     `client operations:  ${t.writesAcked} writes acknowledged, ${t.linearizableReads} linearizable reads, ${t.staleReadsServed} bounded STALE reads served, ${t.staleReadsRefused} refused`,
     `power losses:       ${t.powerLosses} (${t.nodesPowerLost} node power cuts, ${t.crashAfterAck} right after a vote or acknowledgement), ${t.unsyncedWritesLost} unsynced writes lost, ${t.rotations} WAL rotations`,
-    `other faults:       ${t.crashes} crashes, ${t.fsyncErrors} fsync errors, ${t.diskFullErrors} full disks, ${t.fatalRestarts} restarts after a fatal alarm, ${t.partitions} partitions, ${t.clockJumps} clock jumps`,
+    `other faults:       ${t.crashes} crashes, ${t.fsyncErrors} fsync errors, ${t.diskFullErrors} full disks, ${t.diskAlarmsRaised} NOSPACE alarms (${t.diskAlarmsCleared} cleared), ${t.fatalRestarts} restarts after a fatal alarm, ${t.partitions} partitions, ${t.clockJumps} clock jumps`,
     `snapshots:          ${t.snapshotsStaged} staged, ${t.restartsMidInstall} restarts mid-install; ${t.joins} joins (--join)`,
     `violations found:   ${failed.length}${failed.length === 0 ? '' : ` (seeds ${[...new Set(failed.map((f) => f.seed))].slice(0, 10).join(', ')})`}`,
     `wall time:          ${wallS.toFixed(1)} s (${(wallS / args.seeds).toFixed(3)} s per seed)`,

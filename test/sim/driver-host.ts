@@ -7,6 +7,7 @@
  * production code.
  */
 import { KvStateMachine } from '../../src/kv/index.js';
+import type { KvStateImage } from '../../src/kv/index.js';
 import type { Message, SnapshotMessage } from '../../src/raft/index.js';
 import { NodeMetrics } from '../../src/server/metrics.js';
 import { resolveNodeOptions } from '../../src/server/options.js';
@@ -39,6 +40,11 @@ export class HostedNode {
   /** Starts that finished an interrupted snapshot install from the staged copy. */
   installsFinished = 0;
   fatal: unknown = null;
+  /** NOSPACE alarms this node raised (a disk fault) and cleared (storage reopened in process). */
+  diskAlarmsRaised = 0;
+  diskAlarmsCleared = 0;
+  /** NOSPACE alarms still held when the process crashed (a restart ends them). */
+  diskAlarmsEndedByCrash = 0;
   /** The negative control this node's driver runs with, if any. */
   faults: DriverFaults | undefined;
 
@@ -73,7 +79,23 @@ export class HostedNode {
     const transport = this.cluster.transportFor(this, this.generation);
     const world = this.cluster.world.worldFor(this.cluster.prng.int(0, 0x7fffffff), { nowMs: () => this.cluster.world.nowMs + this.skewMs, monotonicMs: () => this.cluster.world.nowMs });
     const driver = new RaftDriver(
-      { options, storage, staging: this.staging, transport, world, metrics: new NodeMetrics(), logger: noopLogger, onFatal: (e) => (this.fatal ??= e), ...(this.faults ? { driverFaults: this.faults } : {}) },
+      {
+        options,
+        storage,
+        staging: this.staging,
+        transport,
+        world,
+        metrics: new NodeMetrics(),
+        logger: noopLogger,
+        onFatal: (e) => (this.fatal ??= e),
+        // A full or failing disk raises the NOSPACE alarm and recovers in process, as node.ts does.
+        reopenStorage: () => this.reopenStorage(),
+        onDiskAlarm: (reason) => {
+          if (reason !== null) this.diskAlarmsRaised++;
+          else this.diskAlarmsCleared++;
+        },
+        ...(this.faults ? { driverFaults: this.faults } : {}),
+      },
       image,
     );
     this.disk.fsyncWait = fsyncWait;
@@ -84,9 +106,26 @@ export class HostedNode {
     await this.cluster.world.settle();
   }
 
+  /** The driver's `reopenStorage`: close the failed handle, open the disk again, load the image. */
+  private async reopenStorage(): Promise<{ storage: LevelStorage; image: KvStateImage }> {
+    const generation = this.generation;
+    await this.storage?.close();
+    this.storage = null;
+    const storage = await LevelStorage.open({ path: `sim/${this.id}`, nodeId: this.id, db: this.disk.open() });
+    if (generation !== this.generation) {
+      // The process crashed meanwhile: this handle belongs to no one.
+      await storage.close();
+      throw new Error('the process crashed while reopening its storage');
+    }
+    if (await finishInterruptedInstall(storage, `sim/${this.id}`, noopLogger, (target) => this.staging.openForRecovery(target))) this.installsFinished++;
+    this.storage = storage;
+    return { storage, image: await storage.loadKvImage() };
+  }
+
   /** The process dies: memory is gone, everything written to the disk stays. */
   async crash(): Promise<void> {
     const driver = this.driver;
+    if (driver?.diskAlarm !== null && driver?.diskAlarm !== undefined) this.diskAlarmsEndedByCrash++;
     this.driver = null;
     this.storage = null;
     this.generation++;
