@@ -242,7 +242,7 @@ export class RaftkvNode {
       clientAddress: this.options.advertiseClient,
       stateHash: this.driver.kv.stateHash(),
       digest: this.driver.kv.digest(),
-      alarms: alarmList(this.driver, this.options.id),
+      alarms: alarmList(this.driver, this.options.id).map((a) => ({ member: a.memberId, type: a.type, reason: a.reason, raisedIndex: a.raisedIndex, local: a.local })),
     };
   }
 

@@ -33,19 +33,23 @@ const ioCodes = new Set(['EIO', 'EROFS', 'LEVEL_IO_ERROR']);
 const nospaceText = /no space left on device|disk quota exceeded|ENOSPC/i;
 const ioText = /\bIO error\b|input\/output error|read-only file system/i;
 
-/** The disk fault behind `e` (searching its cause chain), or null if it is not one. */
+/**
+ * The disk fault behind `e` (searching its cause chain), or null if it is not one. The deepest
+ * match names it: storage wraps the OS error ("refused: an earlier write failed (...)").
+ */
 export function classifyDiskFault(e: unknown): DiskFault | null {
+  let nospace: DiskFault | null = null;
   let io: DiskFault | null = null;
   let current: unknown = e;
   for (let depth = 0; depth < diskAlarmLimits.causeDepthMax && current instanceof Error; depth++) {
     const code = 'code' in current && typeof current.code === 'string' ? current.code : '';
     // A full disk wins over a generic IO error anywhere in the chain: LevelDB reports ENOSPC as
     // LEVEL_IO_ERROR with the OS message inside.
-    if (nospaceCodes.has(code) || nospaceText.test(current.message)) return { kind: 'nospace', code: code || 'ENOSPC', message: current.message };
-    if (io === null && (ioCodes.has(code) || ioText.test(current.message))) io = { kind: 'io', code: code || 'EIO', message: current.message };
+    if (nospaceCodes.has(code) || nospaceText.test(current.message)) nospace = { kind: 'nospace', code: nospaceCodes.has(code) ? code : 'ENOSPC', message: current.message };
+    else if (ioCodes.has(code) || ioText.test(current.message)) io = { kind: 'io', code: code || 'EIO', message: current.message };
     current = current.cause;
   }
-  return io;
+  return nospace ?? io;
 }
 
 /** A write refused because this node holds the NOSPACE alarm: nothing was proposed (not applied). */
