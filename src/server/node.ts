@@ -19,6 +19,8 @@ import { addRaftPeerService, GrpcTransport, peerServerOptions, registerPeerSecur
 import type { TransportMetrics } from '../transport/index.js';
 import { FailedPreconditionError } from '../util/index.js';
 import { alarmHandler, alarmList } from './alarms/alarm-service.js';
+import { CorruptionCheck } from './alarms/corruption-check.js';
+import { integrityImplementation, integrityService } from './alarms/integrity-service.js';
 import { probeSpace } from './alarms/space-probe.js';
 import { authServiceImplementation } from './auth/auth-service.js';
 import { Authorizer } from './auth/authorizer.js';
@@ -64,6 +66,7 @@ export class RaftkvNode {
       admin: ClusterAdmin;
       backups: BackupScheduler;
       forwarder: WriteForwarder;
+      corruption: CorruptionCheck;
       tls: NodeTls;
       logger: Logger;
     },
@@ -164,6 +167,8 @@ export class RaftkvNode {
     const peerServer = new grpc.Server(peerServerOptions());
     addRaftPeerService(peerServer, { nodeId: options.id, limits: options.limits, handlers, logger, metrics: transportMetrics, authentication: tls.peerAuthentication, isKnownPeer });
     peerServer.addService(forwardedKvService, forwardedKvImplementation(kv, peerAdmission));
+    peerServer.addService(integrityService, integrityImplementation(() => (driver as RaftDriver).kv, peerAdmission));
+    const corruption = new CorruptionCheck({ selfId: options.id, driver, credentials: (peer) => tls.peerCredentials?.(peer) ?? grpc.credentials.createInsecure(), logger });
     await bind(peerServer, options.listenPeer, 'peer', tls.peerServerCredentials);
 
     const clientServer = new grpc.Server({
@@ -190,7 +195,7 @@ export class RaftkvNode {
     new ReflectionService(packageDefinition).addToServer(clientServer);
     await bind(clientServer, options.listenClient, 'client', tls.clientServerCredentials);
 
-    node = new RaftkvNode(options, driver, metrics, { storage, transport, clientServer, peerServer, http: null as never, health, watches, admin, backups, forwarder, tls, logger });
+    node = new RaftkvNode(options, driver, metrics, { storage, transport, clientServer, peerServer, http: null as never, health, watches, admin, backups, forwarder, corruption, tls, logger });
     node.parts.http = await startHttpServer(options.listenHttp, metrics.registry, {
       liveness: () => (node.stopping ? 'shutting down' : null),
       readiness: () => node.readiness(),
@@ -200,6 +205,9 @@ export class RaftkvNode {
     driver.start();
     admin.start();
     backups.start();
+    corruption.start();
+    // Negative control of the CORRUPT alarm: this replica diverges on purpose (never outside tests).
+    if (options.testFaults.divergeReplica) driver.kv.divergeForTest(new TextEncoder().encode('raftkv-test-divergence'), new TextEncoder().encode(options.id));
     node.healthTimer = setInterval(() => node.updateHealth(), 200);
     logger.info(
       { id: options.id, client: options.listenClient, peer: options.listenPeer, http: options.listenHttp, dataDir: options.dataDir, applied: image.appliedIndex, clientTls: tls.summary.client, peerTls: tls.summary.peer },
@@ -266,6 +274,7 @@ export class RaftkvNode {
     logger.info({}, 'node: shutting down');
     if (this.healthTimer) clearInterval(this.healthTimer);
     admin.stop();
+    this.parts.corruption.stop();
     await backups.stop();
     this.updateHealth();
     await this.handOverLeadership();
