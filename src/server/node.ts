@@ -19,6 +19,7 @@ import { addRaftPeerService, GrpcTransport, peerServerOptions, registerPeerSecur
 import type { TransportMetrics } from '../transport/index.js';
 import { FailedPreconditionError } from '../util/index.js';
 import { alarmHandler, alarmList } from './alarms/alarm-service.js';
+import { AlarmReporter } from './alarms/alarm-reporter.js';
 import { CorruptionCheck } from './alarms/corruption-check.js';
 import { integrityImplementation, integrityService } from './alarms/integrity-service.js';
 import { probeSpace } from './alarms/space-probe.js';
@@ -67,6 +68,7 @@ export class RaftkvNode {
       backups: BackupScheduler;
       forwarder: WriteForwarder;
       corruption: CorruptionCheck;
+      reporter: AlarmReporter;
       tls: NodeTls;
       logger: Logger;
     },
@@ -95,6 +97,13 @@ export class RaftkvNode {
       throw e;
     }
     let driver: RaftDriver | null = null;
+    // This node's NOSPACE alarm goes to the leader, which replicates it (alarm-reporter.ts).
+    const reporter = new AlarmReporter({
+      selfId: options.id,
+      peers: () => driver?.peerAddresses ?? new Map(),
+      credentials: (peer) => tls.peerCredentials?.(peer) ?? grpc.credentials.createInsecure(),
+      logger,
+    });
     let node: RaftkvNode | null = null;
     // After a disk fault (the NOSPACE alarm) the driver reopens storage in process, as a restart
     // would: probe for space, close the failed handle, open and verify the data dir again.
@@ -132,7 +141,7 @@ export class RaftkvNode {
       ...(tls.peerCredentials === undefined ? {} : { peerCredentials: tls.peerCredentials }),
     });
     driver = new RaftDriver(
-      { options, storage, staging: new FileSnapshotStaging(options.dataDir), transport, world: systemWorld(), metrics, logger, onFatal, onApplied: (changes) => watches.publish(changes), reopenStorage },
+      { options, storage, staging: new FileSnapshotStaging(options.dataDir), transport, world: systemWorld(), metrics, logger, onFatal, onApplied: (changes) => watches.publish(changes), reopenStorage, onDiskAlarm: (reason) => reporter.report(reason) },
       image,
     );
     transport.setPeers(driver.peers());
@@ -167,7 +176,7 @@ export class RaftkvNode {
     const peerServer = new grpc.Server(peerServerOptions());
     addRaftPeerService(peerServer, { nodeId: options.id, limits: options.limits, handlers, logger, metrics: transportMetrics, authentication: tls.peerAuthentication, isKnownPeer });
     peerServer.addService(forwardedKvService, forwardedKvImplementation(kv, peerAdmission));
-    peerServer.addService(integrityService, integrityImplementation(() => (driver as RaftDriver).kv, peerAdmission));
+    peerServer.addService(integrityService, integrityImplementation({ driver: () => driver as RaftDriver, admission: peerAdmission }));
     const corruption = new CorruptionCheck({ selfId: options.id, driver, credentials: (peer) => tls.peerCredentials?.(peer) ?? grpc.credentials.createInsecure(), logger });
     await bind(peerServer, options.listenPeer, 'peer', tls.peerServerCredentials);
 
@@ -195,7 +204,7 @@ export class RaftkvNode {
     new ReflectionService(packageDefinition).addToServer(clientServer);
     await bind(clientServer, options.listenClient, 'client', tls.clientServerCredentials);
 
-    node = new RaftkvNode(options, driver, metrics, { storage, transport, clientServer, peerServer, http: null as never, health, watches, admin, backups, forwarder, corruption, tls, logger });
+    node = new RaftkvNode(options, driver, metrics, { storage, transport, clientServer, peerServer, http: null as never, health, watches, admin, backups, forwarder, corruption, reporter, tls, logger });
     node.parts.http = await startHttpServer(options.listenHttp, metrics.registry, {
       liveness: () => (node.stopping ? 'shutting down' : null),
       readiness: () => node.readiness(),
@@ -275,6 +284,7 @@ export class RaftkvNode {
     if (this.healthTimer) clearInterval(this.healthTimer);
     admin.stop();
     this.parts.corruption.stop();
+    this.parts.reporter.close();
     await backups.stop();
     this.updateHealth();
     await this.handOverLeadership();

@@ -7,14 +7,13 @@
  * started from a later snapshot) are skipped until a later round. Node-level: it runs on real
  * timers and the network, outside the pure core and the driver.
  */
-import * as grpc from '@grpc/grpc-js';
+import type * as grpc from '@grpc/grpc-js';
 import { toNumber } from '../../api/index.js';
 import { hasAlarm } from '../../kv/index.js';
-import { peerMetadataKeys } from '../../transport/index.js';
 import type { Logger, NodeId } from '../../util/index.js';
 import type { RaftDriver } from '../raft-driver.js';
-import { integrityService } from './integrity-service.js';
 import type { DigestResponseMsg } from './integrity-service.js';
+import { IntegrityPeers } from './integrity-peers.js';
 
 /** Named limits of the check. */
 export const corruptCheckLimits = Object.freeze({
@@ -23,8 +22,6 @@ export const corruptCheckLimits = Object.freeze({
   /** The deadline of one member's answer. */
   callTimeoutMs: 2_000,
 });
-
-const IntegrityClient = grpc.makeGenericClientConstructor(integrityService as unknown as grpc.ServiceDefinition, 'Integrity');
 
 /** What the check needs. */
 export interface CorruptionCheckDeps {
@@ -39,9 +36,11 @@ export interface CorruptionCheckDeps {
 export class CorruptionCheck {
   private timer: NodeJS.Timeout | null = null;
   private running = false;
-  private readonly clients = new Map<string, grpc.Client>();
+  private readonly peers: IntegrityPeers;
 
-  constructor(private readonly deps: CorruptionCheckDeps) {}
+  constructor(private readonly deps: CorruptionCheckDeps) {
+    this.peers = new IntegrityPeers(deps.selfId, deps.credentials);
+  }
 
   start(): void {
     this.timer = setInterval(() => void this.checkOnce().catch((e: unknown) => this.deps.logger.warn({ err: e instanceof Error ? e.message : String(e) }, 'corruption check: a round failed')), this.deps.intervalMs ?? corruptCheckLimits.intervalMs);
@@ -51,8 +50,7 @@ export class CorruptionCheck {
   stop(): void {
     if (this.timer !== null) clearInterval(this.timer);
     this.timer = null;
-    for (const c of this.clients.values()) c.close();
-    this.clients.clear();
+    this.peers.close();
   }
 
   /** One round; returns the members it raised CORRUPT for. */
@@ -93,22 +91,6 @@ export class CorruptionCheck {
 
   /** A member's digest at `index`, or null if it did not answer. */
   private ask(member: NodeId, index: number): Promise<DigestResponseMsg | null> {
-    const address = this.deps.driver.peerAddresses.get(member);
-    if (address === undefined || address === '') return Promise.resolve(null);
-    let client = this.clients.get(address);
-    if (client === undefined) {
-      client = new IntegrityClient(address, this.deps.credentials(member));
-      this.clients.set(address, client);
-    }
-    const metadata = new grpc.Metadata();
-    metadata.set(peerMetadataKeys.from, this.deps.selfId);
-    return new Promise((resolve) => {
-      (client as unknown as { Digest: (r: object, m: grpc.Metadata, o: grpc.CallOptions, cb: (e: grpc.ServiceError | null, r: DigestResponseMsg) => void) => void }).Digest(
-        { index },
-        metadata,
-        { deadline: Date.now() + corruptCheckLimits.callTimeoutMs },
-        (e, r) => resolve(e ? null : r),
-      );
-    });
+    return this.peers.call<DigestResponseMsg>('Digest', member, this.deps.driver.peerAddresses.get(member) ?? '', { index }, corruptCheckLimits.callTimeoutMs);
   }
 }
