@@ -128,7 +128,8 @@ describe('a three-node cluster', () => {
   });
 
   it('exports metrics, health endpoints and the gRPC health service', async () => {
-    const leader = cluster.spec(await leaderId());
+    const leaderIdNow = await leaderId();
+    const leader = cluster.spec(leaderIdNow);
     const metrics = await (await fetch(`http://${leader.httpAddress}/metrics`)).text();
     for (const name of [
       'raftkv_is_leader 1',
@@ -144,8 +145,10 @@ describe('a three-node cluster', () => {
       'grpc_server_handling_seconds_bucket{le="0.001",grpc_type="unary",grpc_service="raftkv.v1.KV",grpc_method="Put"}',
       'raftkv_has_leader 1',
       'raftkv_watchers 0',
-      'raftkv_alarm{alarm="nospace"} 0',
-      'raftkv_alarm{alarm="not_member"} 0',
+      `raftkv_alarm{type="nospace",member="${leaderIdNow}"} 0`,
+      `raftkv_alarm{type="corrupt",member="${leaderIdNow}"} 0`,
+      `raftkv_alarm{type="quota",member="${leaderIdNow}"} 0`,
+      `raftkv_alarm{type="not_member",member="${leaderIdNow}"} 0`,
       '# TYPE raftkv_proposals_failed_total counter',
       // Heartbeat round trips to each follower, on the leader.
       'raftkv_peer_round_trip_seconds_count{peer=',

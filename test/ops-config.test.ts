@@ -28,7 +28,7 @@ interface ComposeService {
 /** Every metric name a node exports (histograms with their series), plus Prometheus's own `up`. */
 function exportedMetricNames(): Set<string> {
   const metrics = new NodeMetrics();
-  metrics.observe({ hasLeader: () => true, dbSizeBytes: () => 0, keys: () => 0, dataBytes: () => 0, watchers: () => 0, alarms: () => [] });
+  metrics.observe({ hasLeader: () => true, dbSizeBytes: () => 0, keys: () => 0, dataBytes: () => 0, watchers: () => 0, alarms: () => ({ self: 'n1', raised: [] }) });
   const names = new Set<string>(['up']);
   for (const m of metrics.registry.getMetricsAsArray()) {
     const { name, type } = m as unknown as { name: string; type: string };

@@ -227,6 +227,24 @@ export interface ClusterLimitsResponseMsg {
   setIndex: Uint64;
 }
 
+export interface AlarmRequestMsg {
+  /** 0 = GET, 1 = DEACTIVATE. */
+  action?: number;
+  memberId?: string;
+  type?: string;
+}
+export interface AlarmMemberMsg {
+  memberId: string;
+  type: string;
+  reason: string;
+  raisedIndex: Uint64;
+  local: boolean;
+}
+export interface AlarmResponseMsg {
+  header: ResponseHeaderMsg;
+  alarms: AlarmMemberMsg[];
+}
+
 export interface BackupRequestMsg {
   local?: boolean;
 }

@@ -7,7 +7,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 /** The name of a contract in `proto/`. */
-export type ProtoFileName = 'raft.proto' | 'kv.proto' | 'forward.proto';
+export type ProtoFileName = 'raft.proto' | 'kv.proto' | 'forward.proto' | 'integrity.proto';
 
 /**
  * The absolute path of `proto/<name>`: the nearest one in this module's folder or any folder above.

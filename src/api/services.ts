@@ -54,6 +54,7 @@ export const clusterService = {
 /** `raftkv.v1.Maintenance`. */
 export const maintenanceService = {
   Backup: method<M.BackupRequestMsg, M.BackupResponseMsg>('Maintenance', 'Backup', 'BackupRequest', 'BackupResponse', true),
+  Alarm: method<M.AlarmRequestMsg, M.AlarmResponseMsg>('Maintenance', 'Alarm', 'AlarmRequest', 'AlarmResponse'),
 } satisfies ServiceDefinition;
 
 /** `raftkv.v1.Auth`. */

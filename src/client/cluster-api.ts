@@ -5,7 +5,7 @@
  */
 import type { MethodDefinition } from '@grpc/grpc-js';
 import type * as M from '../api/index.js';
-import { clusterService, RoleNumber, toNumber } from '../api/index.js';
+import { clusterService, maintenanceService, RoleNumber, toNumber } from '../api/index.js';
 import { UnavailableError } from '../util/index.js';
 import type { RaftkvError } from '../util/index.js';
 import type { CallOptions } from './call-options.js';
@@ -25,6 +25,17 @@ export const leaderTransferTimeoutDefaultMs = 15_000;
 export type AdminCallOptions = CallOptions;
 
 /** Options of `status()`. */
+/** One alarm (`ClusterApi.alarms`). */
+export interface AlarmEntry {
+  readonly member: string;
+  /** "nospace" or "corrupt". */
+  readonly type: string;
+  readonly reason: string;
+  /** The log index that raised it (0: held only locally by the member, not replicated yet). */
+  readonly raisedIndex: number;
+  readonly local: boolean;
+}
+
 export interface StatusOptions extends CallOptions {
   /** Also report members none of the known endpoints reached (default true). */
   readonly members?: boolean;
@@ -119,6 +130,37 @@ export class ClusterApi {
     private readonly router: Router,
     private readonly runner: CallRunner,
   ) {}
+
+  /**
+   * Every alarm the cluster holds (README "Alarms"), from every known endpoint in parallel and
+   * merged: a node with a full disk may hold its NOSPACE alarm only locally, so asking one node
+   * is not enough. With `disarm`, each endpoint is asked to clear the matching alarms (the leader
+   * through the log; a node with a local NOSPACE alarm retries its disk) and the list after that
+   * is returned. Throws only if no endpoint answered.
+   */
+  async alarms(request: { readonly disarm?: { readonly member?: string; readonly type?: string } } = {}, options: CallOptions = {}): Promise<AlarmEntry[]> {
+    const deadlineMs = Date.now() + (options.timeoutMs ?? this.options.timeoutMs);
+    const req: M.AlarmRequestMsg = request.disarm === undefined ? { action: 0 } : { action: 1, memberId: request.disarm.member ?? '', type: request.disarm.type ?? '' };
+    const answers = await Promise.allSettled(this.router.endpoints.map((e) => e.unary(maintenanceService.Alarm, req, deadlineMs, options.signal)));
+    const merged = new Map<string, AlarmEntry>();
+    let answered = 0;
+    let failure: unknown = null;
+    for (const a of answers) {
+      if (a.status === 'rejected') {
+        failure ??= a.reason;
+        continue;
+      }
+      answered++;
+      for (const m of a.value.alarms ?? []) {
+        const entry: AlarmEntry = { member: m.memberId, type: m.type, reason: m.reason, raisedIndex: toNumber(m.raisedIndex), local: m.local === true };
+        const key = `${entry.member}/${entry.type}`;
+        const known = merged.get(key);
+        if (known === undefined || (known.local && !entry.local)) merged.set(key, entry);
+      }
+    }
+    if (answered === 0) throw failure instanceof Error ? failure : new UnavailableError('no endpoint answered the alarm request');
+    return [...merged.values()].sort((x, y) => (x.member === y.member ? (x.type < y.type ? -1 : 1) : x.member < y.member ? -1 : 1));
+  }
 
   /**
    * Status of every known endpoint and every member, in parallel, each bounded by the deadline

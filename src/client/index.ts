@@ -58,7 +58,7 @@ export { Election } from './election.js';
 export type { ElectionOptions } from './election.js';
 export type { WatchEvent } from './watch.js';
 export { leaderTransferTimeoutDefaultMs, membershipTimeoutDefaultMs } from './cluster-api.js';
-export type { AdminCallOptions, ClusterApi, EndpointStatus, LeaderTransferResult, Member, MemberToAdd, NodeRole, NodeStatus, StatusOptions } from './cluster-api.js';
+export type { AdminCallOptions, AlarmEntry, ClusterApi, EndpointStatus, LeaderTransferResult, Member, MemberToAdd, NodeRole, NodeStatus, StatusOptions } from './cluster-api.js';
 export { packageInfo } from '../api/package-info.js';
 export type { AttemptDoneEvent, AttemptEvent, BreakerStateChangeEvent, ClientHooks, LeaderChangeEvent, RetryEvent, WatchResumeEvent } from './hooks.js';
 export type { BackoffOptions } from './backoff.js';

@@ -6,13 +6,16 @@
  *
  * Layout (format 2): `u8 format, u8 kind, ...` where kind 1 (setClusterLimits) is
  * `u8 flags(ifUnset), varint × clusterLimitNames.length` in `clusterLimitNames` order, and kind 2
- * (auth) is `u8 authCommandTypes index, fields` (see `writeAuthFields`).
+ * (auth) is `u8 authCommandTypes index, fields` (see `writeAuthFields`), and kind 3 (alarm) is
+ * `u8 action, string member, u8 type (0 = any), [string reason]` (alarm-state.ts).
  */
 import { InvalidArgumentError } from '../util/index.js';
 import { ByteReader } from './byte-reader.js';
 import { ByteWriter } from './byte-writer.js';
 import { authCommandTypes, checkAuthCommand, readPasswordHash, writePasswordHash } from './auth-state.js';
 import type { AuthCommand, PasswordHash } from './auth-state.js';
+import { checkAlarmCommand, readAlarmFields, writeAlarmFields } from './alarm-state.js';
+import type { AlarmCommand } from './alarm-state.js';
 import { checkClusterLimits, clusterLimitNames, preLeaseLimitCount, readClusterLimitValues } from './cluster-limits.js';
 import type { ClusterLimits } from './cluster-limits.js';
 
@@ -20,7 +23,7 @@ import type { ClusterLimits } from './cluster-limits.js';
 export const clusterCommandFormat = 2;
 
 /** Command kinds on the wire. */
-const commandKind = { setClusterLimits: 1, auth: 2 } as const;
+const commandKind = { setClusterLimits: 1, auth: 2, alarm: 3 } as const;
 
 /**
  * Replace the cluster limits. With `ifUnset`, it changes them only if no `setClusterLimits` was
@@ -38,8 +41,14 @@ export interface AuthClusterCommand {
   readonly auth: AuthCommand;
 }
 
+/** A change to the replicated alarm list (alarm-state.ts). */
+export interface AlarmClusterCommand {
+  readonly type: 'alarm';
+  readonly alarm: AlarmCommand;
+}
+
 /** Every cluster command. */
-export type ClusterCommand = SetClusterLimitsCommand | AuthClusterCommand;
+export type ClusterCommand = SetClusterLimitsCommand | AuthClusterCommand | AlarmClusterCommand;
 
 /** Encodes a cluster command; throws `InvalidArgumentError` if its limits are not valid. */
 export function encodeClusterCommand(command: ClusterCommand): Uint8Array {
@@ -53,17 +62,24 @@ export function encodeClusterCommand(command: ClusterCommand): Uint8Array {
       for (const name of clusterLimitNames) w.varint(command.limits[name], name);
       return w.finish();
     }
-    case 'auth': {
+    case 'auth':
       checkAuthCommand(command.auth);
-      const w = new ByteWriter(128);
-      w.u8(clusterCommandFormat);
-      w.u8(commandKind.auth);
-      writeAuthFields(w, command.auth);
-      return w.finish();
-    }
+      return framed(commandKind.auth, 128, (w) => writeAuthFields(w, command.auth));
+    case 'alarm':
+      checkAlarmCommand(command.alarm);
+      return framed(commandKind.alarm, 64, (w) => writeAlarmFields(w, command.alarm));
     default:
       throw new InvalidArgumentError('command.type', `unknown cluster command ${JSON.stringify((command as { type: unknown }).type)}`);
   }
+}
+
+/** A cluster command of `kind`: the format byte, the kind, then what `write` writes. */
+function framed(kind: number, sizeHint: number, write: (w: ByteWriter) => void): Uint8Array {
+  const w = new ByteWriter(sizeHint);
+  w.u8(clusterCommandFormat);
+  w.u8(kind);
+  write(w);
+  return w.finish();
 }
 
 /**
@@ -79,6 +95,11 @@ export function decodeClusterCommand(bytes: Uint8Array): ClusterCommand {
     const auth = readAuthFields(r);
     r.end();
     return { type: 'auth', auth };
+  }
+  if (kind === commandKind.alarm) {
+    const alarm = readAlarmFields(r);
+    r.end();
+    return { type: 'alarm', alarm };
   }
   if (kind !== commandKind.setClusterLimits) throw r.error(`unknown cluster command kind ${kind}`);
   const flags = r.u8('flags');

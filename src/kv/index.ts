@@ -33,3 +33,8 @@ export { clientIdBytesMax, clockStepMsMax, savedResultBytesMax, sessionResponses
 export { allows, applyAuthCommand, authLimits, authRecordId, emptyAuthState, isRoot, rootRole, rootUser } from './auth-state.js';
 export type { Access, AuthCommand, AuthRole, AuthState, AuthUser, PasswordHash, Permission } from './auth-state.js';
 export type { AuthClusterCommand } from './cluster-command-codec.js';
+export { alarmLimits, alarmRecordId, alarmTypes, applyAlarmCommand, emptyAlarmState, hasAlarm } from './alarm-state.js';
+export type { Alarm, AlarmCommand, AlarmState, AlarmType } from './alarm-state.js';
+export type { AlarmClusterCommand } from './cluster-command-codec.js';
+export { digestLimits, DigestCheckpoints, KeySpaceDigest, stateDigest } from './state-digest.js';
+export type { DigestCheckpoint } from './state-digest.js';

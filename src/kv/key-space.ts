@@ -6,6 +6,7 @@
 import { assert } from '../util/index.js';
 import type { ResolvedRange } from './key-range.js';
 import { compareStrings, OrderedTree } from './ordered-tree.js';
+import { KeySpaceDigest } from './state-digest.js';
 import type { KeyValue } from './types.js';
 
 /** The bytes a live key counts against the quota. */
@@ -19,6 +20,8 @@ export class KeySpace {
   private readonly tree = new OrderedTree<string, KeyValue>(undefined, compareStrings);
   /** Sum of key and value bytes over live keys. Invariant: equals the sum over `tree`. */
   private bytes = 0;
+  /** The order-independent digest of the live keys, updated by every set and delete (state-digest.ts). */
+  readonly digest = new KeySpaceDigest();
 
   /** Sum of key and value bytes over live keys. */
   get dataBytes(): number {
@@ -40,6 +43,7 @@ export class KeySpace {
     const previous = this.tree.get(key);
     this.bytes += sizeOf(kv) - (previous === undefined ? 0 : sizeOf(previous));
     this.tree.set(key, kv);
+    this.digest.onSet(kv, previous);
   }
 
   /** Removes `key`, returning what it held. */
@@ -48,6 +52,7 @@ export class KeySpace {
     if (previous === undefined) return undefined;
     this.tree.delete(key);
     this.bytes -= sizeOf(previous);
+    this.digest.onDelete(previous);
     assert(this.bytes >= 0, () => `dataBytes went negative (${this.bytes})`);
     return previous;
   }

@@ -12,6 +12,8 @@
  */
 import { assert, InvalidArgumentError, logIndex, revision } from '../util/index.js';
 import type { Limits, LogIndex, Revision } from '../util/index.js';
+import { alarmRecord, alarmRecordId, applyAlarmCommand, checkAlarmCommand, decodeAlarmRecord, emptyAlarmState } from './alarm-state.js';
+import type { AlarmState } from './alarm-state.js';
 import { applyAuthCommand, authRecord, authRecordId, checkAuthCommand, decodeAuthRecord, emptyAuthState } from './auth-state.js';
 import type { AuthState } from './auth-state.js';
 import { toBinaryString } from './binary-key.js';
@@ -29,6 +31,8 @@ import { clockStepMsMax, savedResultBytesMax, sessionResponsesMax, sessionsExpir
 import { acknowledge, findResponse, newSession, saveResponse } from './session-record.js';
 import { RetiredSessions, retiredSessionPrefix } from './retired-sessions.js';
 import { SessionTable } from './session-table.js';
+import { DigestCheckpoints, stateDigest } from './state-digest.js';
+import type { DigestCheckpoint } from './state-digest.js';
 import { Fnv1a64 } from './state-hash.js';
 import type { ApplyOutcome, ErrorResult, KeyValue, KvCommand, KvStateImage, Mutation, RangeOp, RangeResult, SessionRecord, WriteResult } from './types.js';
 import { validateCommand, validateRangeOp } from './validate-command.js';
@@ -54,6 +58,10 @@ export class KvStateMachine {
   private settings: ClusterSettings;
   /** Users, roles and the auth switch (replicated state, auth-state.ts). */
   private authState: AuthState = emptyAuthState;
+  /** The alarm list (replicated state, alarm-state.ts). */
+  private alarmState: AlarmState = emptyAlarmState;
+  /** State digests at the last checkpoint indexes applied (the corruption check, state-digest.ts). */
+  private readonly checkpoints = new DigestCheckpoints();
   /** Live keys. */
   private readonly keys = new KeySpace();
   /** Live client sessions. */
@@ -84,6 +92,26 @@ export class KvStateMachine {
   /** Users, roles, the auth switch and the token key, as of the last applied entry. */
   get auth(): AuthState {
     return this.authState;
+  }
+
+  /** The alarm list, as of the last applied entry. */
+  get alarms(): AlarmState {
+    return this.alarmState;
+  }
+
+  /** The incremental digest of the state now (state-digest.ts): cheap, order-independent. */
+  digest(): string {
+    return stateDigest(this.keys.digest.sum, this.rev);
+  }
+
+  /** The digest recorded at checkpoint `index`, if this replica applied it and still keeps it. */
+  digestAt(index: number): DigestCheckpoint | undefined {
+    return this.checkpoints.at(index);
+  }
+
+  /** The newest checkpoint at or below `index` this replica keeps. */
+  latestCheckpoint(atOrBelow: number = this.applied): DigestCheckpoint | undefined {
+    return this.checkpoints.latestAtOrBelow(atOrBelow);
   }
 
   /** The cluster limits and the index of the entry that set them (0: never set, the initial values). */
@@ -141,11 +169,11 @@ export class KvStateMachine {
 
   /**
    * Number of records in the session keyspace, as the stored state and a backup hold them: the
-   * live sessions, the retired ones, the cluster limits record once limits were set, and the auth
-   * record once auth was changed.
+   * live sessions, the retired ones, one record per live lease, the cluster limits record once
+   * limits were set, the auth record once auth was changed, and the alarm record once an alarm was.
    */
   sessionRecordCount(): number {
-    return this.sessions.size + this.retired.size + this.leaseTable.size + (this.settings.setIndex > 0 ? 1 : 0) + (this.authState.setIndex > 0 ? 1 : 0);
+    return this.sessions.size + this.retired.size + this.leaseTable.size + (this.settings.setIndex > 0 ? 1 : 0) + (this.authState.setIndex > 0 ? 1 : 0) + (this.alarmState.setIndex > 0 ? 1 : 0);
   }
 
   /** Every live lease, in id order (a copy). */
@@ -257,6 +285,7 @@ export class KvStateMachine {
   applyCluster(index: LogIndex, command: ClusterCommand): ApplyOutcome {
     this.advance(index);
     if (command.type === 'auth') return this.applyAuth(command.auth);
+    if (command.type === 'alarm') return this.applyAlarm(command.alarm);
     try {
       checkClusterLimits(command.limits);
     } catch (e) {
@@ -289,9 +318,39 @@ export class KvStateMachine {
     return this.outcome({ type: 'auth', setIndex: this.applied }, [{ type: 'putSession', session: authRecord(this.authState) }], false);
   }
 
+  /**
+   * Applies an alarm command (already advanced to its index): raise or clear, the same on every
+   * replica; FAILED_PRECONDITION when the list is full.
+   */
+  private applyAlarm(command: Extract<ClusterCommand, { type: 'alarm' }>['alarm']): ApplyOutcome {
+    try {
+      checkAlarmCommand(command);
+    } catch (e) {
+      if (e instanceof InvalidArgumentError) return this.outcome(errorResult('INVALID_ARGUMENT', e.message), [], false);
+      throw e;
+    }
+    const applied = applyAlarmCommand(this.alarmState, command, this.applied);
+    if ('refused' in applied) return this.outcome(errorResult('FAILED_PRECONDITION', applied.refused), [], false);
+    if (!applied.changed) return this.outcome({ type: 'alarm', alarms: this.alarmState.alarms, changed: false }, [], false);
+    this.alarmState = applied.state;
+    return this.outcome({ type: 'alarm', alarms: this.alarmState.alarms, changed: true }, [{ type: 'putSession', session: alarmRecord(this.alarmState) }], false);
+  }
+
   /** Records that the entry at `index` (a leader's no-op or a configuration change) was applied. */
   applyNoop(index: LogIndex): void {
     this.advance(index);
+    this.noteCheckpoint();
+  }
+
+  /**
+   * Deliberately diverges this replica (the CORRUPT alarm's negative control, gated by
+   * RAFTKV_ENABLE_TEST_FAULTS in the server): stores `value` under `key` without a log entry, so
+   * this replica's state differs from the others' from now on. Never called outside tests.
+   */
+  divergeForTest(key: Uint8Array, value: Uint8Array): void {
+    const bin = toBinaryString(key);
+    const previous = this.keys.get(bin);
+    this.keys.set(bin, { key, value, createRevision: previous?.createRevision ?? revision(Math.max(1, this.rev)), modRevision: revision(Math.max(1, this.rev)), version: (previous?.version ?? 0) + 1 });
   }
 
   /** The live key `key`, or null. The returned arrays are shared: do not modify them. */
@@ -314,9 +373,9 @@ export class KvStateMachine {
    */
   image(): KvStateImage {
     const sessions = this.sessions.snapshot();
-    // The auth record, then the cluster limits record, then retired sessions: their ids sort first,
-    // in this order, in the stored session keyspace too.
-    const settings = [...(this.authState.setIndex > 0 ? [authRecord(this.authState)] : []), ...(this.settings.setIndex > 0 ? [clusterLimitsRecord(this.settings)] : [])];
+    // The alarm record, the auth record, then the cluster limits record: their ids sort first, in
+    // this order, in the stored session keyspace too (then the lease records, then retired sessions).
+    const settings = [...(this.alarmState.setIndex > 0 ? [alarmRecord(this.alarmState)] : []), ...(this.authState.setIndex > 0 ? [authRecord(this.authState)] : []), ...(this.settings.setIndex > 0 ? [clusterLimitsRecord(this.settings)] : [])];
     const retired = this.retired.snapshot();
     const leases = this.leaseTable.records();
     return {
@@ -349,6 +408,7 @@ export class KvStateMachine {
       for (const name of clusterLimitNames) hash.uint(this.settings.limits[name]);
     }
     // The auth state by its canonical encoding (users and roles sorted by name).
+    if (this.alarmState.setIndex > 0) hash.raw(alarmTag).bytes(alarmRecord(this.alarmState).responses[0]?.result ?? new Uint8Array(0));
     if (this.authState.setIndex > 0) hash.raw(authTag).bytes(authRecord(this.authState).responses[0]?.result ?? new Uint8Array(0));
     for (const kv of this.keys.values()) {
       hash.raw(kvTag).bytes(kv.key).bytes(kv.value).uint(kv.createRevision).uint(kv.modRevision).uint(kv.version);
@@ -368,7 +428,13 @@ export class KvStateMachine {
     this.applied = index;
   }
 
+  /** Records the digest when the entry just applied is at a checkpoint index (every entry passes here once, after its effects). */
+  private noteCheckpoint(): void {
+    if (this.checkpoints.isCheckpoint(this.applied)) this.checkpoints.record({ index: this.applied, revision: this.rev, digest: this.digest() });
+  }
+
   private outcome(result: WriteResult, mutations: readonly Mutation[], duplicate: boolean): ApplyOutcome {
+    this.noteCheckpoint();
     return { result, mutations, duplicate, appliedIndex: this.applied, revision: this.rev, clockMs: this.clock };
   }
 
@@ -452,6 +518,12 @@ export class KvStateMachine {
       this.keys.set(key, kv);
     }
     for (const session of image.sessions) {
+      if (session.clientId === alarmRecordId) {
+        assert(this.alarmState.setIndex === 0, 'image holds the alarm record twice');
+        this.alarmState = decodeAlarmRecord(session);
+        assert(this.alarmState.setIndex > 0 && this.alarmState.setIndex <= this.applied, () => `image alarms were set at index ${this.alarmState.setIndex}, outside [1, ${this.applied}]`);
+        continue;
+      }
       if (session.clientId === authRecordId) {
         assert(this.authState.setIndex === 0, 'image holds the auth record twice');
         this.authState = decodeAuthRecord(session);
@@ -497,6 +569,7 @@ const sessionTag = new Uint8Array([2]);
 const endTag = new Uint8Array([0]);
 const limitsTag = new Uint8Array([3]);
 const authTag = new Uint8Array([4]);
+const alarmTag = new Uint8Array([5]);
 const kvLeaseTag = new Uint8Array([6]);
 
 /**

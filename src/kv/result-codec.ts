@@ -107,6 +107,8 @@ function writeResult(w: ByteWriter, result: WriteResult | RangeResult, topLevel:
       throw new InvalidArgumentError('result', 'a cluster limits result is not saved in a session');
     case 'auth':
       throw new InvalidArgumentError('result', 'an auth result is not saved in a session');
+    case 'alarm':
+      throw new InvalidArgumentError('result', 'an alarm result is not saved in a session');
     default:
       throw new InvalidArgumentError('result.type', `unknown result type ${JSON.stringify((result as { type: unknown }).type)}`);
   }

@@ -192,8 +192,30 @@ export interface AuthResult {
   readonly setIndex: number;
 }
 
+/** An alarm type (alarm-state.ts): a full or failing disk, or a replica whose state diverged. */
+export type AlarmType = 'nospace' | 'corrupt';
+
+/** One raised alarm of the replicated list (alarm-state.ts). */
+export interface Alarm {
+  readonly member: string;
+  readonly type: AlarmType;
+  /** The index of the entry that raised it. */
+  readonly raisedIndex: number;
+  /** Why, in words (the disk error, the digests that differed). */
+  readonly reason: string;
+}
+
+/** The answer to an `alarm` cluster command (alarm-state.ts). */
+export interface AlarmResult {
+  readonly type: 'alarm';
+  /** The alarm list after the command. */
+  readonly alarms: readonly Alarm[];
+  /** False if the command changed nothing (the alarm was already raised, or none matched). */
+  readonly changed: boolean;
+}
+
 /** The answer to a write command. */
-export type WriteResult = PutResult | DeleteResult | TxnResult | LeaseGrantResult | LeaseRevokeResult | ErrorResult | ClusterLimitsResult | AuthResult;
+export type WriteResult = PutResult | DeleteResult | TxnResult | LeaseGrantResult | LeaseRevokeResult | ErrorResult | ClusterLimitsResult | AuthResult | AlarmResult;
 
 /** A client session: the saved answers that make retried writes exactly-once. */
 export interface SessionRecord {

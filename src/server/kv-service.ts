@@ -15,6 +15,7 @@ import { CompareResult, CompareTarget, Consistency, EventType, requireWellFormed
 import type { Compare, DeleteOp, DeleteResult, KeyValue, PutOp, PutResult, RangeOp, RangeResult, TxnOp, TxnResult } from '../kv/index.js';
 import { validateRangeOp } from '../kv/index.js';
 import { DeadlineExceededError, InvalidArgumentError, OutcomeUnknownError, ProposalDroppedError } from '../util/index.js';
+import { assertReadable } from './alarms/alarm-guards.js';
 import { txnAccesses } from './auth/authorizer.js';
 import type { AuthorizedCall, Authorizer } from './auth/authorizer.js';
 import { toGrpcError } from './grpc-errors.js';
@@ -51,6 +52,7 @@ export function kvServiceImplementation(deps: KvServiceDeps): UntypedServiceImpl
   const { driver, authorizer } = deps;
   const header = (revision?: number): M.ResponseHeaderMsg => responseHeader(deps, revision);
   const read = async (consistency: number | undefined, maxStalenessMs: M.Uint64 | undefined, deadlineMs: number): Promise<number> => {
+    assertReadable(driver.kv.alarms, deps.options.id); // a CORRUPT member serves no reads
     const c = consistency ?? Consistency.LINEARIZABLE;
     if (c !== Consistency.LINEARIZABLE && c !== Consistency.STALE) throw new InvalidArgumentError('consistency', `unknown value ${c} (LINEARIZABLE = 0, STALE = 1)`);
     const wanted: ReadConsistency = c === Consistency.LINEARIZABLE ? { kind: 'linearizable' } : { kind: 'stale', maxStalenessMs: toNumber(maxStalenessMs) };

@@ -152,19 +152,23 @@ export class NodeMetrics {
     gauge('raftkv_watchers', 'Watch streams open on this node', () => source.watchers());
     new Gauge({
       name: 'raftkv_alarm',
-      help: '1 while an alarm is raised: nospace (the dataBytesMax quota is reached: writes that grow the data are refused), not_member (this node is not a member: removed, or waiting to join)',
-      labelNames: ['alarm'] as const,
+      help:
+        '1 while an alarm is raised, by type and member: nospace (a write to the member\'s data dir failed: disk full or failing; it refuses writes), corrupt (the member\'s state diverged from the majority\'s; it refuses reads), quota (the dataBytesMax quota is reached: writes that grow the data are refused), not_member (this node is not a member: removed, or waiting to join)',
+      labelNames: ['type', 'member'] as const,
       registers: [this.registry],
       collect() {
-        const raised = source.alarms();
-        for (const alarm of alarmNames) this.set({ alarm }, raised.includes(alarm) ? 1 : 0);
+        this.reset();
+        const { self, raised } = source.alarms();
+        // This node's series always exist (0 or 1); other members' only while raised.
+        for (const type of alarmNames) this.set({ type, member: self }, 0);
+        for (const a of raised) this.set({ type: a.type, member: a.member }, 1);
       },
     });
   }
 }
 
-/** The alarms `raftkv_alarm` reports. */
-export const alarmNames = ['nospace', 'not_member'] as const;
+/** The alarm types `raftkv_alarm` reports. */
+export const alarmNames = ['nospace', 'corrupt', 'quota', 'not_member'] as const;
 export type AlarmName = (typeof alarmNames)[number];
 
 /** What `observe` reads on each scrape. */
@@ -174,7 +178,8 @@ export interface ObservedState {
   keys(): number;
   dataBytes(): number;
   watchers(): number;
-  alarms(): readonly AlarmName[];
+  /** This node's id, and every alarm raised (this node's own and the replicated list's). */
+  alarms(): { readonly self: string; readonly raised: readonly { readonly type: AlarmName; readonly member: string }[] };
 }
 
 /** The gRPC labels of one method (in the order they are printed). */

@@ -13,10 +13,16 @@ import { HealthImplementation } from 'grpc-health-check';
 import type { Server as HttpServer } from 'node:http';
 import { authService, clusterService, kvService, leaseService, maintenanceService, packageInfo, pipelineService, resolveProtoFile } from '../api/index.js';
 import type { NodeId, Logger } from '../util/index.js';
+import { hasAlarm } from '../kv/index.js';
 import { LevelStorage } from '../storage/index.js';
 import { addRaftPeerService, GrpcTransport, peerServerOptions, registerPeerSecurityMetrics } from '../transport/index.js';
 import type { TransportMetrics } from '../transport/index.js';
 import { FailedPreconditionError } from '../util/index.js';
+import { alarmHandler, alarmList } from './alarms/alarm-service.js';
+import { AlarmReporter } from './alarms/alarm-reporter.js';
+import { CorruptionCheck } from './alarms/corruption-check.js';
+import { integrityImplementation, integrityService } from './alarms/integrity-service.js';
+import { probeSpace } from './alarms/space-probe.js';
 import { authServiceImplementation } from './auth/auth-service.js';
 import { Authorizer } from './auth/authorizer.js';
 import { BackupScheduler } from './backup-scheduler.js';
@@ -24,11 +30,13 @@ import { ClusterAdmin } from './cluster-admin.js';
 import { clusterServiceImplementation } from './cluster-service.js';
 import { addEtcdServices } from './etcd/index.js';
 import { NodeLeaseApi } from './leases/node-lease-api.js';
+import type { EtcdAlarm } from './etcd/index.js';
 import { startHttpServer } from './http-server.js';
 import { kvServiceImplementation } from './kv-service.js';
 import { pipelineServiceImplementation } from './pipeline-service.js';
 import { maintenanceServiceImplementation } from './maintenance-service.js';
 import { NodeMetrics } from './metrics.js';
+import type { AlarmName } from './metrics.js';
 import { nodeTls } from './node-tls.js';
 import type { NodeTls } from './node-tls.js';
 import type { InitialMember, NodeOptions } from './options.js';
@@ -66,6 +74,8 @@ export class RaftkvNode {
       backups: BackupScheduler;
       forwarder: WriteForwarder;
       etcd: { close(): void };
+      corruption: CorruptionCheck;
+      reporter: AlarmReporter;
       tls: NodeTls;
       logger: Logger;
       leases: LeaseApi;
@@ -100,6 +110,26 @@ export class RaftkvNode {
       throw e;
     }
     let driver: RaftDriver | null = null;
+    // This node's NOSPACE alarm goes to the leader, which replicates it (alarm-reporter.ts).
+    const reporter = new AlarmReporter({
+      selfId: options.id,
+      peers: () => driver?.peerAddresses ?? new Map(),
+      credentials: (peer) => tls.peerCredentials?.(peer) ?? grpc.credentials.createInsecure(),
+      logger,
+    });
+    let node: RaftkvNode | null = null;
+    // After a disk fault (the NOSPACE alarm) the driver reopens storage in process, as a restart
+    // would: probe for space, close the failed handle, open and verify the data dir again.
+    let liveStorage = storage;
+    const reopenStorage = async (): Promise<{ storage: LevelStorage; image: Awaited<ReturnType<LevelStorage['loadKvImage']>> }> => {
+      await probeSpace(options.dataDir);
+      await liveStorage.close();
+      liveStorage = await LevelStorage.open({ path: options.dataDir, nodeId: options.id, logger });
+      if (node !== null) node.parts.storage = liveStorage;
+      await recoverFromStagedSnapshot(liveStorage, options.dataDir, logger);
+      await removeStagedSnapshots(options.dataDir);
+      return { storage: liveStorage, image: await liveStorage.loadKvImage() };
+    };
     const watches = new WatchHub(options.limits.watchersMax, () => driver?.kv.revision ?? (0 as never));
     const handlers = {
       onMessage: (m: Parameters<RaftDriver['step']>[0]) => driver?.step(m),
@@ -124,7 +154,7 @@ export class RaftkvNode {
       ...(tls.peerCredentials === undefined ? {} : { peerCredentials: tls.peerCredentials }),
     });
     driver = new RaftDriver(
-      { options, storage, staging: new FileSnapshotStaging(options.dataDir), transport, world: systemWorld(), metrics, logger, onFatal, onApplied: (changes) => watches.publish(changes) },
+      { options, storage, staging: new FileSnapshotStaging(options.dataDir), transport, world: systemWorld(), metrics, logger, onFatal, onApplied: (changes) => watches.publish(changes), reopenStorage, onDiskAlarm: (reason) => reporter.report(reason) },
       image,
     );
     transport.setPeers(driver.peers());
@@ -162,6 +192,8 @@ export class RaftkvNode {
     addRaftPeerService(peerServer, { nodeId: options.id, limits: options.limits, handlers, logger, metrics: transportMetrics, authentication: tls.peerAuthentication, isKnownPeer });
     const forwardedHandlers = { Put: kv['Put'], Delete: kv['Delete'], Txn: kv['Txn'], LeaseGrant: lease['Grant'], LeaseRevoke: lease['Revoke'] };
     peerServer.addService(forwardedKvService, forwardedKvImplementation(forwardedHandlers as Parameters<typeof forwardedKvImplementation>[0], peerAdmission));
+    peerServer.addService(integrityService, integrityImplementation({ driver: () => driver as RaftDriver, admission: peerAdmission }));
+    const corruption = new CorruptionCheck({ selfId: options.id, driver, credentials: (peer) => tls.peerCredentials?.(peer) ?? grpc.credentials.createInsecure(), logger });
     await bind(peerServer, options.listenPeer, 'peer', tls.peerServerCredentials);
 
     const clientServer = new grpc.Server({
@@ -176,7 +208,7 @@ export class RaftkvNode {
       keys: () => driver?.kv.keyCount ?? 0,
       dataBytes: () => driver?.kv.dataBytes ?? 0,
       watchers: () => watches.size,
-      alarms: () => [...((driver?.kv.dataBytes ?? 0) >= options.limits.dataBytesMax ? (['nospace'] as const) : []), ...(member() ? [] : (['not_member'] as const))],
+      alarms: () => ({ self: options.id, raised: driver === null ? [] : nodeAlarms(driver, options, member()) }),
     });
     const raftkvKv = withWriteForwarding(kv, forwarder);
     const raftkvAuth = authServiceImplementation(serviceDeps);
@@ -185,7 +217,7 @@ export class RaftkvNode {
     // Pipelined requests run through the same handlers as the unary ones (forwarding included).
     clientServer.addService(pipelineService, pipelineServiceImplementation({ kv: raftkvKv, metrics, logger }));
     clientServer.addService(clusterService, clusterServiceImplementation(serviceDeps));
-    clientServer.addService(maintenanceService, maintenanceServiceImplementation(serviceDeps));
+    clientServer.addService(maintenanceService, { ...maintenanceServiceImplementation(serviceDeps), Alarm: alarmHandler(serviceDeps) });
     clientServer.addService(authService, raftkvAuth);
     // etcd's v3 API on the same port, through the raftkv.v1 services above (server/etcd/).
     const etcd = addEtcdServices(clientServer, {
@@ -195,7 +227,7 @@ export class RaftkvNode {
       leases: leaseApi,
       clientUrlScheme: tls.summary.client === 'plaintext' ? 'http' : 'https',
       peerUrlScheme: tls.summary.peer === 'plaintext' ? 'http' : 'https',
-      activeAlarms: () => ((driver?.kv.dataBytes ?? 0) >= options.limits.dataBytesMax ? ['NOSPACE'] : []),
+      activeAlarms: () => etcdAlarms(driver, options),
     });
     const health = new HealthImplementation({ '': 'NOT_SERVING', 'raftkv.v1.KV': 'NOT_SERVING' });
     health.addToServer(clientServer);
@@ -203,7 +235,7 @@ export class RaftkvNode {
     new ReflectionService(packageDefinition).addToServer(clientServer);
     await bind(clientServer, options.listenClient, 'client', tls.clientServerCredentials);
 
-    const node = new RaftkvNode(options, driver, metrics, { storage, transport, clientServer, peerServer, http: null as never, health, watches, admin, backups, forwarder, etcd, tls, logger, leases: leaseApi });
+    node = new RaftkvNode(options, driver, metrics, { storage, transport, clientServer, peerServer, http: null as never, health, watches, admin, backups, forwarder, etcd, corruption, reporter, tls, logger, leases: leaseApi });
     node.parts.http = await startHttpServer(options.listenHttp, metrics.registry, {
       liveness: () => (node.stopping ? 'shutting down' : null),
       readiness: () => node.readiness(),
@@ -213,6 +245,9 @@ export class RaftkvNode {
     driver.start();
     admin.start();
     backups.start();
+    corruption.start();
+    // Negative control of the CORRUPT alarm: this replica diverges on purpose (never outside tests).
+    if (options.testFaults.divergeReplica) driver.kv.divergeForTest(new TextEncoder().encode('raftkv-test-divergence'), new TextEncoder().encode(options.id));
     node.healthTimer = setInterval(() => node.updateHealth(), 200);
     logger.info(
       { id: options.id, client: options.listenClient, peer: options.listenPeer, http: options.listenHttp, dataDir: options.dataDir, applied: image.appliedIndex, clientTls: tls.summary.client, peerTls: tls.summary.peer },
@@ -226,6 +261,9 @@ export class RaftkvNode {
   /** Null when the node can serve linearizable requests, else why not. */
   readiness(): string | null {
     if (this.stopping) return 'shutting down';
+    const alarm = this.driver.diskAlarm;
+    if (alarm !== null) return `NOSPACE alarm: a write to the data dir failed (${alarm})`;
+    if (hasAlarm(this.driver.kv.alarms, this.options.id, 'corrupt')) return 'CORRUPT alarm: this member\'s state diverged from the majority\'s; restore it from a backup, or remove and re-add it';
     if (this.driver.leader === null) return 'no leader known';
     return null;
   }
@@ -251,6 +289,8 @@ export class RaftkvNode {
       snapshotIndex: this.driver.snapshotIndexNow,
       clientAddress: this.options.advertiseClient,
       stateHash: this.driver.kv.stateHash(),
+      digest: this.driver.kv.digest(),
+      alarms: alarmList(this.driver, this.options.id).map((a) => ({ member: a.memberId, type: a.type, reason: a.reason, raisedIndex: a.raisedIndex, local: a.local })),
     };
   }
 
@@ -274,6 +314,8 @@ export class RaftkvNode {
     logger.info({}, 'node: shutting down');
     if (this.healthTimer) clearInterval(this.healthTimer);
     admin.stop();
+    this.parts.corruption.stop();
+    this.parts.reporter.close();
     await backups.stop();
     this.updateHealth();
     await this.handOverLeadership();
@@ -314,6 +356,26 @@ export class RaftkvNode {
     while (Date.now() < end && this.driver.role === 'leader') await new Promise((r) => setTimeout(r, 20));
     this.parts.logger.info({ to: best.id, transferred: this.driver.role !== 'leader' }, 'node: leadership handed over before shutdown');
   }
+}
+
+/** Every alarm this node knows: the replicated list, its own disk fault, the quota, membership. */
+function nodeAlarms(driver: RaftDriver, options: NodeOptions, member: boolean): { type: AlarmName; member: string }[] {
+  const raised: { type: AlarmName; member: string }[] = driver.kv.alarms.alarms.map((a) => ({ type: a.type, member: a.member }));
+  if (driver.diskAlarm !== null && !raised.some((a) => a.type === 'nospace' && a.member === options.id)) raised.push({ type: 'nospace', member: options.id });
+  if (driver.kv.dataBytes >= options.limits.dataBytesMax) raised.push({ type: 'quota', member: options.id });
+  if (!member) raised.push({ type: 'not_member', member: options.id });
+  return raised;
+}
+
+/**
+ * The alarms etcd's Maintenance Status and Alarm GET report: every member's replicated NOSPACE
+ * and CORRUPT alarms, this node's NOSPACE while it holds it only locally (alarmList), and this
+ * node's data-size quota as NOSPACE (etcd's NOSPACE is its quota alarm).
+ */
+function etcdAlarms(driver: RaftDriver, options: NodeOptions): { member: string; alarm: EtcdAlarm }[] {
+  const raised = alarmList(driver, options.id).map((a) => ({ member: a.memberId, alarm: a.type === 'nospace' ? ('NOSPACE' as const) : ('CORRUPT' as const) }));
+  if (driver.kv.dataBytes >= options.limits.dataBytesMax && !raised.some((a) => a.member === options.id && a.alarm === 'NOSPACE')) raised.push({ member: options.id, alarm: 'NOSPACE' });
+  return raised;
 }
 
 /** The cluster id founding members record: derived from the initial membership, so all agree. */

@@ -20,7 +20,7 @@ export interface InitialMember {
 export const testFaultsEnvName = 'RAFTKV_ENABLE_TEST_FAULTS';
 
 /** The option names of the test faults (hidden from `--help`). */
-export const testFaultOptionNames = ['testStaleLinearizableReads', 'testAckBeforeCommit', 'testSkipDuplicateCheck'] as const;
+export const testFaultOptionNames = ['testStaleLinearizableReads', 'testAckBeforeCommit', 'testSkipDuplicateCheck', 'testDivergeReplica'] as const;
 
 /** TLS on the client port. */
 export interface ClientTlsOptions {
@@ -55,6 +55,8 @@ export interface NodeTestFaults {
   readonly ackBeforeCommit: boolean;
   /** Apply retried writes again instead of answering from the session. */
   readonly skipDuplicateCheck: boolean;
+  /** Change one key in this replica's state machine at start, without a log entry (the CORRUPT alarm's negative control). */
+  readonly divergeReplica: boolean;
 }
 
 /** Everything `raftkv serve` needs. */
@@ -265,6 +267,7 @@ export function checkTestFaults(options: NodeOptions, env: Readonly<Record<strin
     ...(options.testFaults.staleLinearizableReads ? ['testStaleLinearizableReads'] : []),
     ...(options.testFaults.ackBeforeCommit ? ['testAckBeforeCommit'] : []),
     ...(options.testFaults.skipDuplicateCheck ? ['testSkipDuplicateCheck'] : []),
+    ...(options.testFaults.divergeReplica ? ['testDivergeReplica'] : []),
   ];
   const first = on[0];
   if (first !== undefined && env[testFaultsEnvName] !== '1') {
@@ -333,6 +336,7 @@ export function resolveNodeOptions(...sources: RawOptions[]): NodeOptions {
       staleLinearizableReads: toBoolean('testStaleLinearizableReads', pick('testStaleLinearizableReads')),
       ackBeforeCommit: toBoolean('testAckBeforeCommit', pick('testAckBeforeCommit')),
       skipDuplicateCheck: toBoolean('testSkipDuplicateCheck', pick('testSkipDuplicateCheck')),
+      divergeReplica: toBoolean('testDivergeReplica', pick('testDivergeReplica')),
     },
   };
   if (options.heartbeatTicks >= options.electionTicks) {

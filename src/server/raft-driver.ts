@@ -8,27 +8,25 @@
  * Its parts live in `driver/`, one concept each: the proposer (admission and proposals) and the
  * proposal tracker (pending writes), the apply step (the state machine and its batches), the read
  * tracker (pending and confirmed reads), the address book (member addresses, cluster id,
- * promotions), state capture (consistent reads of the stored state between Ready turns), and
- * the snapshot pipeline (send, receive, install, take, compact).
+ * promotions), state capture (consistent reads of the stored state between Ready turns), the
+ * snapshot pipeline (send, receive, install, take, compact), and the NOSPACE alarm's in-process
+ * recovery (disk-fault-recovery.ts: after a disk fault the Raft instance is rebuilt from storage).
  */
 import type { ClusterCommand, ClusterLimits, KvStateImage, KvStateMachine, WriteOp, WriteResult } from '../kv/index.js';
-import { RawNode } from '../raft/index.js';
-import type { ConfChange, ConfState, Entry, Message, RaftTestFaults, ReadState, Ready, Role, Snapshot, SnapshotMessage, SoftState } from '../raft/index.js';
+import type { ConfChange, ConfState, Entry, Message, RaftTestFaults, RawNode, ReadState, Ready, Role, Snapshot, SnapshotMessage, SoftState } from '../raft/index.js';
 import type { Transport } from '../transport/index.js';
-import { assert, NotLeaderError, OutcomeUnknownError, SeededPrng, UnavailableError } from '../util/index.js';
+import { assert, NotLeaderError, OutcomeUnknownError, UnavailableError } from '../util/index.js';
 import type { Logger, LogIndex, NodeId } from '../util/index.js';
+import { NoSpaceAlarmError } from './alarms/disk-fault.js';
 import { proposeBootstrapLimits } from './apply-notes.js';
-import { AddressBook } from './driver/address-book.js';
-import { ApplyStep } from './driver/apply-step.js';
-import { LeaseKeeper } from './driver/lease-keeper.js';
 import type { AppliedInMemory } from './driver/apply-step.js';
-import { Freshness } from './driver/freshness.js';
-import { LinearizableReads } from './driver/linearizable-reads.js';
-import { PeerContact } from './driver/peer-contact.js';
+import { DiskFaultRecovery } from './driver/disk-fault-recovery.js';
+import type { ReopenStorage } from './driver/disk-fault-recovery.js';
+import { LeaseKeeper } from './driver/lease-keeper.js';
 import { ProposalTracker } from './driver/proposal-tracker.js';
-import { Proposer } from './driver/proposer.js';
+import { buildRaftInstance } from './driver/raft-instance.js';
+import type { RaftInstance } from './driver/raft-instance.js';
 import { ReadTracker } from './driver/read-tracker.js';
-import { SnapshotPipeline } from './driver/snapshot-pipeline.js';
 import { captureNow, QuiescentTasks } from './driver/state-capture.js';
 import type { AppliedChange, StateCapture, WriteSession } from './driver/types.js';
 import type { Cancellable, DriverStorage, DriverWorld, SnapshotStaging } from './driver/world.js';
@@ -55,6 +53,10 @@ export interface RaftDriverDeps {
   readonly onApplied?: (changes: readonly AppliedChange[]) => void;
   /** Negative controls for the simulator: deliberately broken driver behaviour. Never set outside tests. */
   readonly driverFaults?: DriverFaults;
+  /** Reopens storage after a disk fault, as a restart would (disk-fault-recovery.ts). Without it a disk fault is fatal. */
+  readonly reopenStorage?: ReopenStorage;
+  /** Called when this node's NOSPACE alarm is raised (a write failed: the reason) or cleared (null). */
+  readonly onDiskAlarm?: (reason: string | null) => void;
 }
 
 /** Deliberate driver bugs the simulator must catch (negative controls). */
@@ -69,23 +71,17 @@ export interface DriverFaults {
 
 /** The node's Raft driver. */
 export class RaftDriver {
-  /** The Raft core. */
-  readonly raw: RawNode;
-  /** The state machine and the membership as of its applied index. */
-  private readonly applied: ApplyStep;
-  private readonly proposer: Proposer;
+  /** Everything built from storage (raft-instance.ts): at construction, and again after a disk fault. */
+  private inst!: RaftInstance;
+  /** How many times the Raft instance was built (seeds each core differently). */
+  private boots = 0;
   private soft: SoftState = { leader: null, role: 'follower' };
-  /** How stale this node's state may be, as far as it can prove (freshness.ts). */
-  private readonly freshness: Freshness;
   private readonly proposals = new ProposalTracker();
   private readonly reads: ReadTracker;
-  private readonly linearizable: LinearizableReads;
-  private readonly book: AddressBook;
-  private readonly snapshots: SnapshotPipeline;
   /** Work that needs the in-memory and stored state machines to agree (see `captureState`). */
   private readonly quiescentTasks = new QuiescentTasks();
-  /** Last contact, heartbeat round trips and freshness evidence by peer. */
-  private readonly contact: PeerContact;
+  /** The NOSPACE alarm this node holds locally after a disk fault, and its probe. */
+  private readonly recovery: DiskFaultRecovery;
   /** Lease deadlines and expiry while this node leads (driver/lease-keeper.ts). */
   readonly leases: LeaseKeeper;
   private processing = false;
@@ -97,64 +93,60 @@ export class RaftDriver {
   private markIdle: () => void = () => {};
 
   constructor(private readonly deps: RaftDriverDeps, image: KvStateImage) {
-    const { options, storage, metrics, logger, transport } = deps;
-    this.freshness = new Freshness(options.electionTicks * options.tickIntervalMs);
-    this.contact = new PeerContact(this.freshness);
-    this.reads = new ReadTracker((issuedAtMs, index) => this.freshness.onReadReleased(issuedAtMs, index, this.kvMachine.appliedIndex));
-    this.book = new AddressBook({ id: options.id, peerAddress: options.advertisePeer, clientAddress: options.advertiseClient }, storage.clusterId);
-    const { book, proposals, reads, freshness } = this;
-    this.applied = new ApplyStep(
-      { options, metrics, logger, transport, book, proposals, reads, freshness, applyConfChange: (c) => this.raw.applyConfChange(c), peers: () => this.peers(), onResult: (r) => this.leases.onApplied(r), ...(deps.onApplied ? { onApplied: deps.onApplied } : {}) },
-      image,
-      storage.initialState().confState,
-    );
-    for (const m of options.initialCluster) book.peerAddresses.set(m.id, m.peerAddress);
-    book.load(storage, storage.snapshot(), this.conf, this.kvMachine.appliedIndex);
-    this.snapshots = new SnapshotPipeline(
-      { options, storage, staging: deps.staging, transport: deps.transport, metrics: deps.metrics, logger: deps.logger, nowMs: () => this.now() },
-      {
-        captureState: () => this.captureState(),
-        snapshotData: (conf) => this.book.snapshotData(conf),
-        step: (m) => this.step(m),
-        reportSnapshot: (to, ok) => {
-          this.raw.reportSnapshot(to, ok);
-          this.kick();
-        },
-        isStopped: () => this.stopped,
-      },
-    );
+    this.reads = new ReadTracker((issuedAtMs, index) => this.inst.freshness.onReadReleased(issuedAtMs, index, this.kvMachine.appliedIndex));
     this.leases = new LeaseKeeper({
       nowMs: () => this.now(),
       leases: () => this.kvMachine.leases(),
       hasLease: (id) => this.kvMachine.leaseInfo(id) !== null,
       proposeRevoke: (id) => this.write({ type: 'leaseRevoke', id }, { clientId: '', seq: 0, ackSeq: 0 }),
     });
-    this.raw = new RawNode({
-      id: options.id,
+    const { logger, world, reopenStorage, onDiskAlarm } = deps;
+    this.recovery = new DiskFaultRecovery({ logger, scheduler: world.scheduler, reopenStorage, onDiskAlarm, isStopped: () => this.stopped, pause: (why) => this.pause(why), reboot: (st, im) => this.reboot(st, im), fatal: (e) => this.fail(e, 'the node stopped: its data dir could not be reopened') });
+    this.boot(deps.storage, image);
+  }
+
+  /**
+   * Builds the Raft instance: everything that comes from storage (raft-instance.ts). At
+   * construction, and again after a disk fault (`reboot`), exactly as a restart would.
+   */
+  private boot(storage: DriverStorage, image: KvStateImage): void {
+    const { deps, proposals, reads } = this;
+    const boot = ++this.boots;
+    this.inst = buildRaftInstance(
+      {
+        ...deps,
+        raftTestFaults: deps.driverFaults?.raft,
+        proposals,
+        reads,
+        onApplied: deps.onApplied,
+        onResult: (r) => this.leases.onApplied(r),
+        peers: () => this.peers(),
+        captureState: () => this.captureState(),
+        step: (m) => this.step(m),
+        kick: () => this.kick(),
+        requireLeader: () => this.requireLeader(),
+        // A pipeline of an instance that a disk fault replaced stops with it.
+        isRetired: () => this.stopped || this.boots !== boot,
+      },
       storage,
-      prng: new SeededPrng(deps.world.seed),
-      electionTicks: options.electionTicks,
-      heartbeatTicks: options.heartbeatTicks,
-      applied: this.kvMachine.appliedIndex,
-      inflightAppendsMax: options.limits.inflightAppendsMax,
-      appendBytesMax: options.limits.appendBytesMax,
-      uncommittedBytesMax: options.limits.uncommittedBytesMax,
-      applyBytesMax: options.limits.applyBytesMax,
-      logger: deps.logger,
-      ...(deps.driverFaults?.raft ? { testFaults: deps.driverFaults.raft } : {}),
-    });
-    this.linearizable = new LinearizableReads({ options, metrics, world: deps.world, raw: this.raw, reads, kick: () => this.kick() });
-    this.proposer = new Proposer({ options, metrics, clock: deps.world.clock, load: deps.world.load, raw: this.raw, proposals, kv: () => this.kvMachine, requireLeader: () => this.requireLeader(), kick: () => this.kick() });
+      image,
+      boot,
+    );
+  }
+
+  /** The Raft core (rebuilt from storage after a disk fault, see `boot`). */
+  get raw(): RawNode {
+    return this.inst.raw;
   }
 
   /** The state machine (replaced when a snapshot is installed). */
   private get kvMachine(): KvStateMachine {
-    return this.applied.kv;
+    return this.inst.applied.kv;
   }
 
   /** The membership as of the last applied entry. */
   private get conf(): ConfState {
-    return this.applied.conf;
+    return this.inst.applied.conf;
   }
 
   /** The current state machine (read-only use: reads are served from it). */
@@ -164,7 +156,7 @@ export class RaftDriver {
 
   /** The index of the last snapshot taken or installed. */
   get snapshotIndexNow(): LogIndex {
-    return this.snapshots.snapshotIndex;
+    return this.inst.snapshots.snapshotIndex;
   }
 
   /** The membership as of the last applied entry. */
@@ -184,22 +176,22 @@ export class RaftDriver {
 
   /** Client addresses of members, by id, for leader hints. */
   get clientAddresses(): Map<NodeId, string> {
-    return this.book.clientAddresses;
+    return this.inst.book.clientAddresses;
   }
 
   /** Peer addresses of members, by id. */
   get peerAddresses(): Map<NodeId, string> {
-    return this.book.peerAddresses;
+    return this.inst.book.peerAddresses;
   }
 
   /** Learners to promote once caught up (added by `member add` without `--learner`). */
   get promoteWhenCaughtUp(): Set<NodeId> {
-    return this.book.promoteWhenCaughtUp;
+    return this.inst.book.promoteWhenCaughtUp;
   }
 
   /** The cluster id: the data dir's, else the one the last snapshot carried ('' if unknown). */
   get clusterId(): string {
-    return this.book.clusterId;
+    return this.inst.book.clusterId;
   }
 
   /**
@@ -208,17 +200,17 @@ export class RaftDriver {
    */
   stalenessMs(): number {
     const leader = this.soft.role === 'leader' ? { self: this.deps.options.id, voters: this.conf.voters } : null;
-    return this.freshness.stalenessMs(leader, this.now());
+    return this.inst.freshness.stalenessMs(leader, this.now());
   }
 
   /** The peers the transport should connect to (see `AddressBook.peers`). */
   peers(): Map<NodeId, string> {
-    return this.book.peers(this.conf);
+    return this.inst.book.peers(this.conf);
   }
 
   /** Milliseconds since this node last received a message from `peer` (Infinity if never). */
   sinceHeardMs(peer: NodeId): number {
-    return this.contact.sinceHeardMs(peer, this.now());
+    return this.inst.contact.sinceHeardMs(peer, this.now());
   }
 
   /** Starts ticking. */
@@ -229,7 +221,9 @@ export class RaftDriver {
 
   /** A message from a peer. Malformed or misaddressed messages are logged and dropped. */
   step(message: Message): void {
-    if (this.stopped) return;
+    // A node that cannot persist must not acknowledge: while the NOSPACE alarm holds, Raft
+    // traffic is dropped (its peers see it as unreachable and retry).
+    if (this.stopped || this.recovery.held) return;
     if (message.to !== this.deps.options.id) {
       this.deps.logger.warn({ from: message.from, to: message.to }, 'dropped a peer message addressed to another node');
       return;
@@ -238,25 +232,25 @@ export class RaftDriver {
       // A node that joined with no membership must start from a snapshot (which carries the
       // membership): replaying the log from index 1 would apply membership changes on top of an
       // empty configuration. Leaders compact index 1 away (see SnapshotPipeline.maybeTake).
-      if (this.contact.joinWarningDue(this.now())) {
+      if (this.inst.contact.joinWarningDue(this.now())) {
         this.deps.logger.warn({ from: message.from }, 'join: waiting for a snapshot; dropped an append that would replay the log from index 1');
       }
       return;
     }
     const now = this.now();
-    const roundTripMs = this.contact.received(message, now, this.soft.role === 'leader');
+    const roundTripMs = this.inst.contact.received(message, now, this.soft.role === 'leader');
     if (roundTripMs !== null) this.deps.metrics.peerRoundTrip.observe({ peer: message.from }, roundTripMs / 1000);
     const termBefore = this.raw.term;
     this.raw.step(message);
     if (message.term === termBefore && message.term === this.raw.term) {
-      this.contact.observeFreshness(message, now, { leading: this.soft.role === 'leader', leader: this.soft.leader, voters: this.conf.voters, appliedIndex: this.kvMachine.appliedIndex });
+      this.inst.contact.observeFreshness(message, now, { leading: this.soft.role === 'leader', leader: this.soft.leader, voters: this.conf.voters, appliedIndex: this.kvMachine.appliedIndex });
     }
     this.kick();
   }
 
   /** The transport lost messages to `peer`: let the leader probe it. */
   reportUnreachable(peer: NodeId): void {
-    if (!this.stopped) this.raw.reportUnreachable(peer);
+    if (!this.stopped && !this.recovery.held) this.raw.reportUnreachable(peer);
   }
 
   /**
@@ -266,7 +260,7 @@ export class RaftDriver {
    * while it is in flight.
    */
   async write(op: WriteOp, session: WriteSession): Promise<WriteResult> {
-    return this.proposer.write(op, session);
+    return this.inst.proposer.write(op, session);
   }
 
   /**
@@ -282,7 +276,7 @@ export class RaftDriver {
    * resolves with its result once applied here.
    */
   async proposeClusterCommand(command: ClusterCommand, what: string): Promise<WriteResult> {
-    return this.proposer.proposeClusterCommand(command, what);
+    return this.inst.proposer.proposeClusterCommand(command, what);
   }
 
   /**
@@ -290,9 +284,11 @@ export class RaftDriver {
    * the call (Raft thesis §6.4, ReadIndex): then a read of local state is linearizable.
    */
   async linearizableRead(timeoutMs: number): Promise<void> {
+    const disk = this.diskAlarm;
+    if (disk !== null) throw new UnavailableError(`this node holds the NOSPACE alarm (${disk}) and cannot confirm a linearizable read: read from another node, or use a STALE read here`);
     this.assertServing();
     if (this.deps.options.testFaults.staleLinearizableReads) return;
-    return this.linearizable.begin(timeoutMs);
+    return this.inst.linearizable.begin(timeoutMs);
   }
 
   /**
@@ -300,13 +296,13 @@ export class RaftDriver {
    * `FailedPreconditionError` if another change is not applied yet or the change is invalid.
    */
   async changeMembership(change: ConfChange): Promise<ConfState> {
-    await this.proposer.changeMembership(change, () => this.notLeader());
+    await this.inst.proposer.changeMembership(change, () => this.notLeader());
     return this.conf;
   }
 
   /** True while this node has no membership and no log: it joined and waits for a snapshot. */
   awaitingFirstSnapshot(): boolean {
-    return this.conf.voters.length === 0 && this.conf.learners.length === 0 && this.deps.storage.lastIndex() === 0;
+    return this.conf.voters.length === 0 && this.conf.learners.length === 0 && this.inst.storage.lastIndex() === 0;
   }
 
   /**
@@ -318,14 +314,14 @@ export class RaftDriver {
   captureState(): Promise<StateCapture> {
     this.assertServing();
     return new Promise<StateCapture>((resolve, reject) => {
-      this.quiescentTasks.push(() => captureNow(this.kvMachine, this.deps.storage).then(resolve, reject));
+      this.quiescentTasks.push(() => captureNow(this.kvMachine, this.inst.storage).then(resolve, reject));
       if (!this.processing) this.quiescentTasks.run();
     });
   }
 
   /** The snapshot data (address book and cluster id) for a snapshot of membership `conf`. */
   snapshotData(conf: ConfState): Uint8Array {
-    return this.book.snapshotData(conf);
+    return this.inst.book.snapshotData(conf);
   }
 
   /** Asks the core to hand leadership to `to`. */
@@ -338,13 +334,13 @@ export class RaftDriver {
   /** A `NotLeaderError` naming the leader and its client address when known. */
   notLeader(): NotLeaderError {
     const leader = this.soft.leader;
-    return new NotLeaderError(leader, leader === null ? null : (this.book.clientAddresses.get(leader) ?? null));
+    return new NotLeaderError(leader, leader === null ? null : (this.inst.book.clientAddresses.get(leader) ?? null));
   }
 
   /** A peer is streaming a snapshot: stage it, then step it (see `SnapshotPipeline.receive`). */
   async receiveSnapshot(message: SnapshotMessage, chunks: AsyncIterable<Uint8Array>): Promise<void> {
     this.assertServing();
-    await this.snapshots.receive(message, chunks);
+    await this.inst.snapshots.receive(message, chunks);
   }
 
   /** Status for `/status`, `Cluster.Status` and readiness. */
@@ -362,6 +358,7 @@ export class RaftDriver {
     if (this.stopped) return;
     this.stopped = true;
     this.tickTimer?.cancel();
+    this.recovery.stop();
     this.deps.world.load?.close();
     this.failWaiting('the node is shutting down');
     if (this.processing) await this.idle;
@@ -381,6 +378,52 @@ export class RaftDriver {
 
   private assertServing(): void {
     if (this.stopped) throw new UnavailableError('the node is shutting down');
+    const disk = this.diskAlarm;
+    if (disk !== null) throw new NoSpaceAlarmError(disk);
+  }
+
+  /** The reason this node holds its NOSPACE alarm (a disk write failed), or null. */
+  get diskAlarm(): string | null {
+    return this.recovery.reason;
+  }
+
+  /**
+   * Tries to leave the NOSPACE alarm now (`raftkv alarm disarm`; a probe also tries on its own):
+   * true once the node runs again (or held no alarm), false if the disk is still not writable.
+   */
+  async resume(): Promise<boolean> {
+    return this.recovery.resume();
+  }
+
+  /**
+   * A disk fault: the Raft instance is dropped (its unstable entries and hard state may not be on
+   * disk; disk-fault-recovery.ts). Waiting writes fail with an unknown outcome (the entry may have
+   * reached other members), waiting reads fail; from now on no message is sent or acknowledged.
+   */
+  private pause(reason: string): void {
+    this.onSoftState({ leader: null, role: 'follower' }); // a leader steps down as on losing leadership
+    this.failWaiting(`a write to this node's data dir failed (${reason}); it holds the NOSPACE alarm`);
+    this.updateGauges();
+  }
+
+  /** The data dir is writable again: a new Raft instance from it, as after a restart. */
+  private reboot(storage: DriverStorage, image: KvStateImage): void {
+    this.boot(storage, image);
+    // The new core holds exactly what is on disk: no entry the failed instance had not written.
+    assert(this.raw.status().lastIndex === storage.lastIndex(), () => `reboot: the core's last index ${this.raw.status().lastIndex} differs from the stored ${storage.lastIndex()}`);
+    this.deps.transport.setPeers(this.peers());
+    // The state machine restarted from the stored image: watchers resume from a reset.
+    this.deps.onApplied?.([{ index: this.kvMachine.appliedIndex, revision: this.kvMachine.revision, mutations: [], reset: true }]);
+    this.updateGauges();
+    this.kick();
+  }
+
+  /** Stops the node after an error it cannot go on from: nobody waits forever on it. */
+  private fail(e: unknown, why: string): void {
+    this.stopped = true;
+    this.tickTimer?.cancel();
+    this.failWaiting(why);
+    this.deps.onFatal(e);
   }
 
   private requireLeader(): void {
@@ -389,7 +432,7 @@ export class RaftDriver {
   }
 
   private onTick(): void {
-    if (this.stopped) return;
+    if (this.stopped || this.recovery.held) return;
     this.raw.tick();
     this.reads.expire(this.now());
     this.leases.tick();
@@ -398,6 +441,7 @@ export class RaftDriver {
 
   /** Schedules a turn of the Ready loop (coalesced). */
   private kick(): void {
+    if (this.recovery.held) return; // no Raft instance until `reboot`
     if (this.processing) {
       this.again = true;
       return;
@@ -411,17 +455,15 @@ export class RaftDriver {
     try {
       do {
         this.again = false;
-        while (!this.stopped && this.raw.hasReady()) {
+        while (!this.stopped && !this.recovery.held && this.raw.hasReady()) {
           await this.handleReady(this.raw.ready());
           this.quiescentTasks.run();
         }
-      } while (this.again && !this.stopped);
+      } while (this.again && !this.stopped && !this.recovery.held);
     } catch (e) {
-      this.stopped = true;
-      this.tickTimer?.cancel();
-      // Nobody waits forever on a node that cannot go on: its clients get an honest error.
-      this.failWaiting('the node stopped after a storage failure (see its alarm)');
-      this.deps.onFatal(e);
+      // A full or failing disk raises the NOSPACE alarm and the node goes on without Raft until
+      // the disk is writable again (disk-fault-recovery.ts); any other failure stops it.
+      if (this.stopped || !this.recovery.suspendOn(e)) this.fail(e, 'the node stopped after a storage failure (see its alarm)');
     } finally {
       this.processing = false;
       this.markIdle();
@@ -450,11 +492,11 @@ export class RaftDriver {
       await this.installSnapshot(rd.snapshot);
       written = Promise.resolve();
     } else {
-      applied = rd.committedEntries.length > 0 ? this.applied.applyInMemory(rd.committedEntries) : null;
+      applied = rd.committedEntries.length > 0 ? this.inst.applied.applyInMemory(rd.committedEntries) : null;
       if (applied !== null && this.deps.driverFaults?.unsyncedApplyBatches === true) {
         // Negative control, defect c's shape: the apply batch written on its own, unsynced.
         const batch = applied.batch;
-        written = this.persist(rd).then(() => this.deps.storage.applyBatch(batch, { sync: false }));
+        written = this.persist(rd).then(() => this.inst.storage.applyBatch(batch, { sync: false }));
       } else written = this.persist(rd, applied);
       written.catch(() => {}); // awaited below; a failure stops the loop there
       // Messages depend on the batch only if it must sync (entries, term, vote): the commit index
@@ -465,10 +507,10 @@ export class RaftDriver {
     if (rd.snapshot && rd.committedEntries.length > 0) applied = await this.applyAlone(rd.committedEntries);
     for (const rs of rd.readStates) this.onReadState(rs);
     await written;
-    if (applied !== null) this.applied.written(applied);
+    if (applied !== null) this.inst.applied.written(applied);
     this.raw.advance();
     this.updateGauges();
-    await this.snapshots.maybeTake(this.kvMachine.appliedIndex, this.conf);
+    await this.inst.snapshots.maybeTake(this.kvMachine.appliedIndex, this.conf);
   }
 
   /**
@@ -478,7 +520,8 @@ export class RaftDriver {
    * index again from the leader; load-state.ts raises it to the applied index if needed).
    */
   private async persist(rd: Ready, applied: AppliedInMemory | null = null): Promise<void> {
-    const { storage, metrics } = this.deps;
+    const { metrics } = this.deps;
+    const storage = this.inst.storage;
     const batch = { hardState: rd.hardState, entries: rd.entries, snapshot: rd.snapshot, sync: rd.mustSync };
     if (applied === null && !rd.snapshot && !rd.hardState && rd.entries.length === 0) return;
     const end = metrics.fsyncDuration.startTimer();
@@ -492,14 +535,14 @@ export class RaftDriver {
     this.soft = s;
     if (s.leader !== before.leader && s.leader !== null) this.deps.metrics.leaderChanges.inc();
     if (before.role !== 'leader' && s.role === 'leader') {
-      this.freshness.onBecameLeader();
+      this.inst.freshness.onBecameLeader();
       this.leases.onBecameLeader();
       // A new leader records its flags as the cluster limits if the log never set them.
       proposeBootstrapLimits(this.kvMachine, this.deps.options, this.deps.logger, (data) => this.raw.propose(data));
     }
     if (before.role === 'leader' && s.role !== 'leader') {
-      this.freshness.onLostLeadership(this.deps.options.id, this.conf.voters, this.now());
-      this.contact.lostLeadership();
+      this.inst.freshness.onLostLeadership(this.deps.options.id, this.conf.voters, this.now());
+      this.inst.contact.lostLeadership();
       this.leases.onLostLeadership();
       this.proposals.failAll(new OutcomeUnknownError('leadership was lost while the write was in flight; it may or may not apply'));
     }
@@ -510,34 +553,34 @@ export class RaftDriver {
   private send(messages: readonly Message[]): void {
     const plain: Message[] = [];
     for (const m of messages) {
-      if (m.type === 'snapshot') void this.snapshots.send(m);
+      if (m.type === 'snapshot') void this.inst.snapshots.send(m);
       else plain.push(m);
     }
-    this.contact.sending(messages, this.now());
+    this.inst.contact.sending(messages, this.now());
     if (plain.length > 0) this.deps.transport.send(plain);
   }
 
   /** Installs an incoming snapshot the core accepted and swaps in the state machine it holds. */
   private async installSnapshot(snapshot: Snapshot): Promise<void> {
     const index = snapshot.metadata.index;
-    const { image, conf, staged } = await this.snapshots.install(snapshot);
+    const { image, conf, staged } = await this.inst.snapshots.install(snapshot);
     const { transport } = this.deps;
-    this.applied.replace(image, conf);
-    this.book.learnSnapshotData(snapshot.data, conf, true);
+    this.inst.applied.replace(image, conf);
+    this.inst.book.learnSnapshotData(snapshot.data, conf, true);
     transport.setPeers(this.peers());
     this.proposals.failUpTo(index, new OutcomeUnknownError('a snapshot replaced the log while the write was in flight'));
     // Reads confirmed at or below the snapshot's index are answered now: nothing else may be
     // applied for a long time on an idle cluster.
     this.reads.release(this.kvMachine.appliedIndex);
-    this.freshness.onApplied(this.kvMachine.appliedIndex);
+    this.inst.freshness.onApplied(this.kvMachine.appliedIndex);
     this.deps.logger.info({ index, keys: this.kvMachine.keyCount, voters: this.conf.voters, learners: this.conf.learners }, 'snapshot: installed');
     this.deps.onApplied?.([{ index, revision: staged.revision, mutations: [], reset: true }]);
   }
 
   /** Applies `entries` after a snapshot install and writes their batch on its own, synced (defect c). */
   private async applyAlone(entries: readonly Entry[]): Promise<AppliedInMemory | null> {
-    const applied = this.applied.applyInMemory(entries);
-    if (applied !== null) await this.deps.storage.applyBatch(applied.batch);
+    const applied = this.inst.applied.applyInMemory(entries);
+    if (applied !== null) await this.inst.storage.applyBatch(applied.batch);
     return applied;
   }
 

@@ -42,17 +42,17 @@ describe('proto/kv.proto (public client API, package raftkv.v1)', () => {
       '/raftkv.v1.Cluster/ClusterLimitsGet unary->unary',
       '/raftkv.v1.Cluster/ClusterLimitsSet unary->unary',
     ]);
-    expect(methods('Maintenance')).toEqual(['/raftkv.v1.Maintenance/Backup unary->stream']);
+    expect(methods('Maintenance')).toEqual(['/raftkv.v1.Maintenance/Backup unary->stream', '/raftkv.v1.Maintenance/Alarm unary->unary']);
   });
 
   it('keeps the exact field numbers and types of the required messages', () => {
     // Proves the wire shapes named in the API contract; renumbering any of them breaks clients.
-    expect(fields(root, 'raftkv.v1.PutRequest')).toEqual(['key=1:bytes', 'value=2:bytes', 'prev_kv=3:bool', 'client_id=4:string', 'seq=5:uint64', 'ack_seq=6:uint64']);
+    expect(fields(root, 'raftkv.v1.PutRequest')).toEqual(['key=1:bytes', 'value=2:bytes', 'prev_kv=3:bool', 'client_id=4:string', 'seq=5:uint64', 'ack_seq=6:uint64', 'lease=7:uint64']);
     expect(fields(root, 'raftkv.v1.PutResponse')).toEqual(['header=1:ResponseHeader', 'prev_kv=2:KeyValue']);
     expect(fields(root, 'raftkv.v1.GetRequest')).toEqual(['key=1:bytes', 'consistency=2:Consistency', 'max_staleness_ms=3:uint64']);
     expect(fields(root, 'raftkv.v1.GetResponse')).toEqual(['header=1:ResponseHeader', 'found=2:bool', 'value=3:bytes', 'kv=4:KeyValue', 'staleness_ms=5:uint64']);
     expect(fields(root, 'raftkv.v1.ResponseHeader')).toEqual(['revision=1:uint64', 'raft_term=2:uint64', 'node_id=3:string', 'applied_index=4:uint64', 'leader_id=5:string']);
-    expect(fields(root, 'raftkv.v1.KeyValue')).toEqual(['key=1:bytes', 'value=2:bytes', 'create_revision=3:uint64', 'mod_revision=4:uint64', 'version=5:uint64']);
+    expect(fields(root, 'raftkv.v1.KeyValue')).toEqual(['key=1:bytes', 'value=2:bytes', 'create_revision=3:uint64', 'mod_revision=4:uint64', 'version=5:uint64', 'lease=6:uint64']);
     expect(root.lookupEnum('raftkv.v1.Consistency').values).toEqual({ LINEARIZABLE: 0, STALE: 1 });
     expect(root.lookupEnum('raftkv.v1.Compare.CompareTarget').values).toEqual({ VALUE: 0, VERSION: 1, MOD: 2, CREATE: 3 });
     expect(root.lookupEnum('raftkv.v1.Compare.CompareResult').values).toEqual({ EQUAL: 0, NOT_EQUAL: 1, LESS: 2, GREATER: 3 });

@@ -262,7 +262,7 @@ async function main(): Promise<void> {
     `power losses:       ${core.powerLosses + n.nodesPowerLost} node power cuts (core ${core.powerLosses}, node layer ${n.nodesPowerLost}), ${core.crashAfterAck + n.crashAfterAck} right after a vote or acknowledgement`,
     `unsynced writes lost: ${core.unsyncedWritesLost + n.unsyncedWritesLost} (core ${core.unsyncedWritesLost}, node layer ${n.unsyncedWritesLost})`,
     `log rotations:      ${core.rotations + n.rotations} WAL rotations (core ${core.rotations}, node layer ${n.rotations})`,
-    `disk faults:        ${core.fsyncErrors + n.fsyncErrors} fsync errors, ${core.diskFullErrors + n.diskFullErrors} full disks`,
+    `disk faults:        ${core.fsyncErrors + n.fsyncErrors} fsync errors, ${core.diskFullErrors + n.diskFullErrors} full disks; node layer ${n.diskAlarmsRaised} NOSPACE alarms (${n.diskAlarmsCleared} cleared in process, ${n.diskAlarmsEndedByCrash} ended by a crash)`,
     `clock jumps:        ${core.clockJumps + n.clockJumps} (core ${core.clockJumps}, node layer ${n.clockJumps})`,
     `snapshots:          ${core.snapshots} taken or installed (core), ${core.snapshotsStaged + n.snapshotsStaged} streamed and staged; ${core.crashesMidInstall} crashes mid-install, ${core.restartsMidInstall + n.restartsMidInstall} restarts mid-install`,
     `membership:         ${core.cycles} remove/re-add cycles (core), ${core.joins + n.joins} joins with --join (core ${core.joins}, node layer ${n.joins})`,

@@ -7,6 +7,7 @@
  * production code.
  */
 import { KvStateMachine } from '../../src/kv/index.js';
+import type { KvStateImage } from '../../src/kv/index.js';
 import type { Message, SnapshotMessage } from '../../src/raft/index.js';
 import { NodeMetrics } from '../../src/server/metrics.js';
 import { resolveNodeOptions } from '../../src/server/options.js';
@@ -43,6 +44,14 @@ export interface NodeEnvironment {
   onDriverCreated?(node: HostedNode, driver: RaftDriver, storage: LevelStorage): void;
   /** Sees every batch of changes a node applies (the driver's `onApplied`). */
   onApplied?(node: NodeId, changes: readonly AppliedChange[]): void;
+  /**
+   * True: a disk fault raises the NOSPACE alarm and the driver rebuilds its Raft instance from
+   * reopened storage in process (as node.ts runs it). Otherwise a disk fault is fatal and the
+   * front end's supervisor restarts the node: the core front end keeps that path, because its
+   * checks instrument the core and storage objects of each start (`onDriverCreated`), which an
+   * in-process rebuild replaces.
+   */
+  readonly inProcessRecovery?: boolean;
 }
 
 /** One simulated node: its disk and staging survive crashes; its driver does not. */
@@ -63,6 +72,11 @@ export class HostedNode {
   /** Starts that finished an interrupted snapshot install from the staged copy. */
   installsFinished = 0;
   fatal: unknown = null;
+  /** NOSPACE alarms this node raised (a disk fault) and cleared (storage reopened in process). */
+  diskAlarmsRaised = 0;
+  diskAlarmsCleared = 0;
+  /** NOSPACE alarms still held when the process crashed (a restart ends them). */
+  diskAlarmsEndedByCrash = 0;
   /** The negative control this node's driver runs with, if any. */
   faults: DriverFaults | undefined;
 
@@ -105,7 +119,30 @@ export class HostedNode {
     };
     const onApplied = (changes: readonly AppliedChange[]): void => this.env.onApplied?.(this.id, changes);
     const driver = new RaftDriver(
-      { options, storage, staging: this.staging, transport, world, metrics: this.metrics, logger: noopLogger, onFatal, onApplied, ...(this.faults ? { driverFaults: this.faults } : {}) },
+      {
+        options,
+        storage,
+        staging: this.staging,
+        transport,
+        world,
+        metrics: this.metrics,
+        logger: noopLogger,
+        onFatal,
+        onApplied,
+        // A full or failing disk raises the NOSPACE alarm and recovers in process, as node.ts
+        // does, where the front end asks for it (see `NodeEnvironment.inProcessRecovery`).
+        ...(this.env.inProcessRecovery === true
+          ? {
+              reopenStorage: () => this.reopenStorage(),
+              onDiskAlarm: (reason: string | null) => {
+                if (this.generation !== generation) return;
+                if (reason !== null) this.diskAlarmsRaised++;
+                else this.diskAlarmsCleared++;
+              },
+            }
+          : {}),
+        ...(this.faults ? { driverFaults: this.faults } : {}),
+      },
       image,
     );
     this.disk.fsyncWait = fsyncWait;
@@ -117,9 +154,26 @@ export class HostedNode {
     await this.env.world.settle();
   }
 
+  /** The driver's `reopenStorage`: close the failed handle, open the disk again, load the image. */
+  private async reopenStorage(): Promise<{ storage: LevelStorage; image: KvStateImage }> {
+    const generation = this.generation;
+    await this.storage?.close();
+    this.storage = null;
+    const storage = await LevelStorage.open({ path: `sim/${this.id}`, nodeId: this.id, db: this.disk.open() });
+    if (generation !== this.generation) {
+      // The process crashed meanwhile: this handle belongs to no one.
+      await storage.close();
+      throw new Error('the process crashed while reopening its storage');
+    }
+    if (await finishInterruptedInstall(storage, `sim/${this.id}`, noopLogger, (target) => this.staging.openForRecovery(target))) this.installsFinished++;
+    this.storage = storage;
+    return { storage, image: await storage.loadKvImage() };
+  }
+
   /** The process dies: memory is gone, everything written to the disk stays. */
   async crash(): Promise<void> {
     const driver = this.driver;
+    if (driver?.diskAlarm !== null && driver?.diskAlarm !== undefined) this.diskAlarmsEndedByCrash++;
     this.driver = null;
     this.storage = null;
     this.generation++;
@@ -152,6 +206,7 @@ export class HostedNode {
 /** A cluster of production drivers on one virtual world and one in-memory network. */
 export class DriverCluster implements NodeEnvironment {
   readonly world = new ManualWorld();
+  readonly inProcessRecovery = true;
   readonly prng: Prng;
   readonly nodes = new Map<NodeId, HostedNode>();
   /** Messages the link filter held, in order, for the test to deliver or drop. */

@@ -1,8 +1,9 @@
 // Proves the node-layer simulation (the production RaftDriver on LevelStorage on simulated LevelDB
 // disks, driver-sim.ts) finds no lost write, stale read, dishonest staleness, liveness or
-// convergence failure over 40 seeds with power losses, rotations, fsync errors, full disks,
-// crashes mid-install, clock jumps and joins; that one seed gives one run; and that it catches
-// the production driver writing apply batches unsynced (defect c's shape).
+// convergence failure over 40 seeds with power losses, rotations, fsync errors, full disks (the
+// NOSPACE alarm and its in-process recovery, never a fatal stop), crashes mid-install, clock jumps
+// and joins; that one seed gives one run; and that it catches the production driver writing apply
+// batches unsynced (defect c's shape).
 import { describe, expect, it } from 'vitest';
 import { addDriverSimStats, emptyDriverSimStats, runDriverSim } from './driver-sim.js';
 
@@ -29,6 +30,13 @@ describe(`node-layer simulation over ${seedCount} seeds`, () => {
       expect(totals.rotations).toBeGreaterThan(chunk * 10);
       expect(totals.crashes + totals.fatalRestarts + totals.crashAfterAck).toBeGreaterThan(chunk / 2);
       expect(totals.clockJumps).toBeGreaterThan(0);
+      // Full disks and fsync errors go through the NOSPACE alarm and in-process recovery (never a
+      // fatal stop), and every alarm raised was cleared by reopening storage (or ended by a crash
+      // of the process that held it).
+      expect(totals.diskAlarmsRaised).toBeGreaterThan(0);
+      expect(totals.diskAlarmsCleared).toBeGreaterThan(0);
+      expect(totals.diskAlarmsCleared + totals.diskAlarmsEndedByCrash).toBe(totals.diskAlarmsRaised);
+      expect(totals.fatalRestarts).toBe(0);
     }, chunkTimeoutMs);
   }
 

@@ -3,7 +3,8 @@
  * kv-requests.ts) on LevelStorage on simulated LevelDB disks (sim-level.ts), in virtual time, from
  * one seed. Clients write unique values and read at both consistencies while a nemesis injects
  * the faults of issue 10: power loss of one node, a minority, a majority or all; process crashes;
- * fsync errors and full disks (the node raises its fatal alarm and its supervisor restarts it);
+ * fsync errors and full disks (the node raises its NOSPACE alarm, drops its Raft instance, and
+ * rebuilds it from reopened storage in process);
  * WAL rotations at random points; partitions; clock jumps and skew between nodes; a node started
  * with different flags; crashes in the middle of a snapshot install; a node joining with --join.
  *
@@ -33,6 +34,10 @@ export interface DriverSimStats {
   crashes: number;
   fsyncErrors: number;
   diskFullErrors: number;
+  /** NOSPACE alarms raised by a disk fault, and cleared by reopening storage in process. */
+  diskAlarmsRaised: number;
+  diskAlarmsCleared: number;
+  diskAlarmsEndedByCrash: number;
   fatalRestarts: number;
   partitions: number;
   clockJumps: number;
@@ -87,6 +92,9 @@ export function emptyDriverSimStats(): DriverSimStats {
     crashes: 0,
     fsyncErrors: 0,
     diskFullErrors: 0,
+    diskAlarmsRaised: 0,
+    diskAlarmsCleared: 0,
+    diskAlarmsEndedByCrash: 0,
     fatalRestarts: 0,
     partitions: 0,
     clockJumps: 0,
@@ -447,6 +455,9 @@ export async function runDriverSim(seed: number, options: DriverSimOptions = {})
     stats.unsyncedWritesLost += n.disk.stats.unsyncedWritesLost;
     stats.fsyncErrors += n.disk.stats.fsyncErrors;
     stats.diskFullErrors += n.disk.stats.diskFullErrors;
+    stats.diskAlarmsRaised += n.diskAlarmsRaised;
+    stats.diskAlarmsCleared += n.diskAlarmsCleared;
+    stats.diskAlarmsEndedByCrash += n.diskAlarmsEndedByCrash;
     stats.snapshotsStaged += n.staging.staged;
     if (n.driver !== null) await n.crash();
   }

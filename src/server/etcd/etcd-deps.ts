@@ -28,10 +28,10 @@ export interface EtcdServiceDeps extends ClusterServiceDeps {
   /** The `http` or `https` scheme of peer URLs. */
   readonly peerUrlScheme: 'http' | 'https';
   /**
-   * The hook for alarms: the ones active on this node now. Until the alarms work (NOSPACE and
-   * CORRUPT raised through the log) is on main, node.ts passes the data-size check its metrics use.
+   * The alarms active now, cluster-wide, with the member each is raised for: the replicated
+   * NOSPACE and CORRUPT alarms, this node's local NOSPACE and its data-size quota (node.ts).
    */
-  readonly activeAlarms: () => readonly EtcdAlarm[];
+  readonly activeAlarms: () => readonly { readonly member: string; readonly alarm: EtcdAlarm }[];
 }
 
 /** The header of an answer at `revision` (default: this node's applied revision). */

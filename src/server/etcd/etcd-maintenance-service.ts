@@ -6,8 +6,9 @@
  * - Hash and HashKV: the replicated state hash (kv-state-machine.ts), its first 32 bits: equal on
  *   replicas that applied the same commands, as etcd's are;
  * - MoveLeader: raftkv's leadership transfer (on the leader, as in etcd);
- * - Alarm GET: the hook `activeAlarms` (etcd-deps.ts); activating or disarming an alarm by hand
- *   is not supported (raftkv raises and clears its own);
+ * - Alarm GET: the hook `activeAlarms` (etcd-deps.ts: every member's alarms); activating or
+ *   disarming an alarm by hand is not supported here (raftkv raises and clears its own; `raftkv
+ *   alarm disarm` is raftkv.v1's);
  * - Snapshot: an online raftkv backup, in the size etcd's clients check (etcd-snapshot.ts);
  * - Defragment: a no-op (LevelDB compacts itself).
  */
@@ -50,7 +51,7 @@ export function etcdMaintenanceImplementation(deps: EtcdServiceDeps): UntypedSer
     const errors: string[] = [];
     if (driver.awaitingFirstSnapshot()) errors.push('raftkv: joining: not a member yet, waiting to be added and sent a snapshot');
     else if (!conf.voters.includes(options.id) && !conf.learners.includes(options.id)) errors.push('raftkv: not a member of the cluster (removed?)');
-    for (const alarm of deps.activeAlarms()) errors.push(`memberID:${memberIdOf(options.id)} alarm:${alarm}`);
+    for (const { member, alarm } of deps.activeAlarms()) errors.push(`memberID:${memberIdOf(member)} alarm:${alarm}`);
     const dbSize = deps.dbSizeBytes();
     return {
       header: header(),
@@ -68,8 +69,7 @@ export function etcdMaintenanceImplementation(deps: EtcdServiceDeps): UntypedSer
   const alarm: EtcdHandler = async (req) => {
     const action = Number(req.action ?? 0);
     if (action !== AlarmAction.GET) throw etcdUnimplemented('Alarm ACTIVATE and DEACTIVATE: raftkv raises and clears its alarms itself');
-    const memberID = memberIdOf(options.id).toString();
-    return { header: header(), alarms: deps.activeAlarms().map((a) => ({ memberID, alarm: AlarmType[a] })) };
+    return { header: header(), alarms: deps.activeAlarms().map((a) => ({ memberID: memberIdOf(a.member).toString(), alarm: AlarmType[a.alarm] })) };
   };
   const hash: EtcdHandler = async () => ({ header: header(), hash: stateHash32(driver.kv.stateHash()) });
   const hashKv: EtcdHandler = async (req) => {

@@ -17,6 +17,7 @@ import { isRoot } from '../../kv/index.js';
 import { OverloadedError, PermissionDeniedError } from '../../util/index.js';
 import type { AuthorizedCall } from '../auth/authorizer.js';
 import { toGrpcError } from '../grpc-errors.js';
+import { assertReadable } from '../alarms/alarm-guards.js';
 import { responseHeader, sessionOf, unary } from '../kv-service.js';
 import type { Handler, KvServiceDeps } from '../kv-service.js';
 import type { LeaseApi } from './lease-api.js';
@@ -61,12 +62,14 @@ export function leaseServiceImplementation(deps: LeaseServiceDeps): UntypedServi
   };
   const timeToLive: Handler<M.LeaseTimeToLiveRequestMsg, M.LeaseTimeToLiveResponseMsg> = async (req, deadlineMs, call) => {
     authorizer.authenticate(call);
+    assertReadable(driver.kv.alarms, options.id); // a CORRUPT member serves no reads
     const answer = await leases.timeToLive(toNumber(req.id), { timeoutMs: timeoutMs(deadlineMs), keys: req.keys === true });
     authorizer.requireKeys(call, answer.keys.map((key) => ({ range: { key }, access: 'read' as const })), 'Lease/TimeToLive');
     return { header: header(answer.revision), id: answer.id, ttlS: answer.ttlS, grantedTtlS: answer.grantedTtlS, keys: [...answer.keys], keyCount: answer.keyCount };
   };
   const list: Handler<object, M.LeaseLeasesResponseMsg> = async (_req, deadlineMs, call) => {
     requireWriter(call, 'Lease/Leases');
+    assertReadable(driver.kv.alarms, options.id);
     const answer = await leases.list({ timeoutMs: timeoutMs(deadlineMs) });
     return { header: header(answer.revision), ids: [...answer.ids] };
   };
