@@ -1,73 +1,39 @@
 /**
- * The driver loop (docs/design.md, "The Ready loop"): the one place where the pure Raft core meets
+ * The Raft driver (docs/design.md, "The Ready loop"): the one place where the pure Raft core meets
  * time, disk and network. It ticks the core, steps peer messages into it, proposes client writes,
- * and for every Ready: persists (one synced batch), sends, applies (one batch with the applied
- * index), answers confirmed reads, then advances. Proposals that arrive while a batch is being
+ * and runs the Ready loop: one Ready at a time (driver/ready-step.ts: persist as one synced batch,
+ * send, apply, answer confirmed reads, advance). Proposals that arrive while a batch is being
  * fsynced wait in the core's unstable log and go out together in the next Ready: group commit.
  *
- * Its parts live in `driver/`, one concept each: the proposer (admission and proposals) and the
- * proposal tracker (pending writes), the apply step (the state machine and its batches), the read
- * tracker (pending and confirmed reads), the address book (member addresses, cluster id,
- * promotions), state capture (consistent reads of the stored state between Ready turns), the
- * snapshot pipeline (send, receive, install, take, compact), and the NOSPACE alarm's in-process
- * recovery (disk-fault-recovery.ts: after a disk fault the Raft instance is rebuilt from storage).
+ * Its parts live in `driver/`, one concept each: the Ready step; leadership (role, leader, and
+ * what a change of them does); the proposer (admission and proposals) and the proposal tracker
+ * (pending writes); the apply step (the state machine and its batches); the read tracker (pending
+ * and confirmed reads); the address book (member addresses, cluster id, promotions); state
+ * capture (consistent reads of the stored state between Ready turns); the snapshot pipeline
+ * (send, receive, install, take, compact); and the NOSPACE alarm's in-process recovery
+ * (disk-fault-recovery.ts: after a disk fault the Raft instance is rebuilt from storage).
  */
 import type { ClusterCommand, ClusterLimits, KvStateImage, KvStateMachine, WriteOp, WriteResult } from '../kv/index.js';
-import type { ConfChange, ConfState, Entry, Message, RaftTestFaults, RawNode, ReadState, Ready, Role, Snapshot, SnapshotMessage, SoftState } from '../raft/index.js';
-import type { Transport } from '../transport/index.js';
+import type { ConfChange, ConfState, Message, RawNode, Role, SnapshotMessage } from '../raft/index.js';
 import { assert, NotLeaderError, OutcomeUnknownError, UnavailableError } from '../util/index.js';
-import type { Logger, LogIndex, NodeId } from '../util/index.js';
+import type { LogIndex, NodeId } from '../util/index.js';
 import { NoSpaceAlarmError } from './alarms/disk-fault.js';
-import { proposeBootstrapLimits } from './apply-notes.js';
-import type { AppliedInMemory } from './driver/apply-step.js';
 import { DiskFaultRecovery } from './driver/disk-fault-recovery.js';
-import type { ReopenStorage } from './driver/disk-fault-recovery.js';
+import type { RaftDriverDeps } from './driver/driver-deps.js';
+import { Leadership } from './driver/leadership.js';
 import { LeaseKeeper } from './driver/lease-keeper.js';
 import { ProposalTracker } from './driver/proposal-tracker.js';
 import { buildRaftInstance } from './driver/raft-instance.js';
 import type { RaftInstance } from './driver/raft-instance.js';
 import { ReadTracker } from './driver/read-tracker.js';
-import { captureNow, QuiescentTasks } from './driver/state-capture.js';
-import type { AppliedChange, StateCapture, WriteSession } from './driver/types.js';
-import type { Cancellable, DriverStorage, DriverWorld, SnapshotStaging } from './driver/world.js';
-import type { NodeMetrics } from './metrics.js';
-import type { NodeOptions } from './options.js';
+import { ReadyLoop } from './driver/ready-loop.js';
+import { ReadyStep } from './driver/ready-step.js';
+import { captureNow } from './driver/state-capture.js';
+import type { StateCapture, WriteSession } from './driver/types.js';
+import type { Cancellable, DriverStorage } from './driver/world.js';
 
 export type { AppliedChange, StateCapture, WriteSession } from './driver/types.js';
-
-/** What the driver needs. */
-export interface RaftDriverDeps {
-  readonly options: NodeOptions;
-  /** The durable Raft log and hard state, and the KV state store (LevelStorage in production). */
-  readonly storage: DriverStorage;
-  /** Where incoming snapshots are staged before the core installs them. */
-  readonly staging: SnapshotStaging;
-  readonly transport: Transport;
-  /** Clock, scheduler, seed and incarnation (system-world.ts in production). */
-  readonly world: DriverWorld;
-  readonly metrics: NodeMetrics;
-  readonly logger: Logger;
-  /** Called once if the node hits an error it cannot continue after (disk failure, corruption). */
-  readonly onFatal: (e: unknown) => void;
-  /** Called after every applied batch with each entry's changes, for watchers. */
-  readonly onApplied?: (changes: readonly AppliedChange[]) => void;
-  /** Negative controls for the simulator: deliberately broken driver behaviour. Never set outside tests. */
-  readonly driverFaults?: DriverFaults;
-  /** Reopens storage after a disk fault, as a restart would (disk-fault-recovery.ts). Without it a disk fault is fatal. */
-  readonly reopenStorage?: ReopenStorage;
-  /** Called when this node's NOSPACE alarm is raised (a write failed: the reason) or cleared (null). */
-  readonly onDiskAlarm?: (reason: string | null) => void;
-}
-
-/** Deliberate driver bugs the simulator must catch (negative controls). */
-export interface DriverFaults {
-  /** Write apply batches without fsync (defect c's shape: a rotation can lose one while a later one survives). */
-  readonly unsyncedApplyBatches?: boolean;
-  /** Send every Ready's messages before its batch is durable (votes and acknowledgements too). */
-  readonly sendBeforePersist?: boolean;
-  /** Deliberate bugs of the Raft core itself, run inside the production driver. */
-  readonly raft?: RaftTestFaults;
-}
+export type { DriverFaults, RaftDriverDeps } from './driver/driver-deps.js';
 
 /** The node's Raft driver. */
 export class RaftDriver {
@@ -75,22 +41,18 @@ export class RaftDriver {
   private inst!: RaftInstance;
   /** How many times the Raft instance was built (seeds each core differently). */
   private boots = 0;
-  private soft: SoftState = { leader: null, role: 'follower' };
   private readonly proposals = new ProposalTracker();
   private readonly reads: ReadTracker;
-  /** Work that needs the in-memory and stored state machines to agree (see `captureState`). */
-  private readonly quiescentTasks = new QuiescentTasks();
   /** The NOSPACE alarm this node holds locally after a disk fault, and its probe. */
   private readonly recovery: DiskFaultRecovery;
   /** Lease deadlines and expiry while this node leads (driver/lease-keeper.ts). */
   readonly leases: LeaseKeeper;
-  private processing = false;
-  private again = false;
+  /** The role and the leader this node knows, and what a change of them does (driver/leadership.ts). */
+  private readonly leadership: Leadership;
+  /** The Ready loop (driver/ready-loop.ts), one Ready at a time (driver/ready-step.ts). */
+  private readonly loop: ReadyLoop;
   private stopped = false;
   private tickTimer: Cancellable | null = null;
-  /** Settles when the running turn of the loop ends (see `stop`). */
-  private idle: Promise<void> = Promise.resolve();
-  private markIdle: () => void = () => {};
 
   constructor(private readonly deps: RaftDriverDeps, image: KvStateImage) {
     this.reads = new ReadTracker((issuedAtMs, index) => this.inst.freshness.onReadReleased(issuedAtMs, index, this.kvMachine.appliedIndex));
@@ -99,6 +61,28 @@ export class RaftDriver {
       leases: () => this.kvMachine.leases(),
       hasLease: (id) => this.kvMachine.leaseInfo(id) !== null,
       proposeRevoke: (id) => this.write({ type: 'leaseRevoke', id }, { clientId: '', seq: 0, ackSeq: 0 }),
+    });
+    const { proposals, reads, leases } = this;
+    const instance = (): RaftInstance => this.inst;
+    const nowMs = (): number => this.now();
+    this.leadership = new Leadership({ deps, proposals, reads, leases, instance, nowMs });
+    const readyStep = new ReadyStep({
+      deps, proposals, reads, instance, nowMs,
+      leading: () => this.leadership.leading,
+      onSoftState: (s) => this.leadership.change(s),
+      peers: () => this.peers(),
+      updateGauges: () => this.updateGauges(),
+    });
+    this.loop = new ReadyLoop({
+      scheduler: deps.world.scheduler,
+      raw: () => this.raw,
+      handle: (rd) => readyStep.handle(rd),
+      running: () => !this.stopped && !this.recovery.held,
+      // A full or failing disk raises the NOSPACE alarm and the node goes on without Raft until
+      // the disk is writable again (disk-fault-recovery.ts); any other failure stops it.
+      onFailure: (e) => {
+        if (this.stopped || !this.recovery.suspendOn(e)) this.fail(e, 'the node stopped after a storage failure (see its alarm)');
+      },
     });
     const { logger, world, reopenStorage, onDiskAlarm } = deps;
     this.recovery = new DiskFaultRecovery({ logger, scheduler: world.scheduler, reopenStorage, onDiskAlarm, isStopped: () => this.stopped, pause: (why) => this.pause(why), reboot: (st, im) => this.reboot(st, im), fatal: (e) => this.fail(e, 'the node stopped: its data dir could not be reopened') });
@@ -166,12 +150,12 @@ export class RaftDriver {
 
   /** The leader this node knows, or null. */
   get leader(): NodeId | null {
-    return this.soft.leader;
+    return this.leadership.leader;
   }
 
   /** This node's role. */
   get role(): Role {
-    return this.soft.role;
+    return this.leadership.role;
   }
 
   /** Client addresses of members, by id, for leader hints. */
@@ -199,7 +183,7 @@ export class RaftDriver {
    * (freshness.ts); Infinity if it cannot prove any bound.
    */
   stalenessMs(): number {
-    const leader = this.soft.role === 'leader' ? { self: this.deps.options.id, voters: this.conf.voters } : null;
+    const leader = this.leadership.leading ? { self: this.deps.options.id, voters: this.conf.voters } : null;
     return this.inst.freshness.stalenessMs(leader, this.now());
   }
 
@@ -238,12 +222,12 @@ export class RaftDriver {
       return;
     }
     const now = this.now();
-    const roundTripMs = this.inst.contact.received(message, now, this.soft.role === 'leader');
+    const roundTripMs = this.inst.contact.received(message, now, this.leadership.leading);
     if (roundTripMs !== null) this.deps.metrics.peerRoundTrip.observe({ peer: message.from }, roundTripMs / 1000);
     const termBefore = this.raw.term;
     this.raw.step(message);
     if (message.term === termBefore && message.term === this.raw.term) {
-      this.inst.contact.observeFreshness(message, now, { leading: this.soft.role === 'leader', leader: this.soft.leader, voters: this.conf.voters, appliedIndex: this.kvMachine.appliedIndex });
+      this.inst.contact.observeFreshness(message, now, { leading: this.leadership.leading, leader: this.leadership.leader, voters: this.conf.voters, appliedIndex: this.kvMachine.appliedIndex });
     }
     this.kick();
   }
@@ -314,8 +298,7 @@ export class RaftDriver {
   captureState(): Promise<StateCapture> {
     this.assertServing();
     return new Promise<StateCapture>((resolve, reject) => {
-      this.quiescentTasks.push(() => captureNow(this.kvMachine, this.inst.storage).then(resolve, reject));
-      if (!this.processing) this.quiescentTasks.run();
+      this.loop.whenQuiescent(() => void captureNow(this.kvMachine, this.inst.storage).then(resolve, reject));
     });
   }
 
@@ -333,7 +316,7 @@ export class RaftDriver {
 
   /** A `NotLeaderError` naming the leader and its client address when known. */
   notLeader(): NotLeaderError {
-    const leader = this.soft.leader;
+    const leader = this.leadership.leader;
     return new NotLeaderError(leader, leader === null ? null : (this.inst.book.clientAddresses.get(leader) ?? null));
   }
 
@@ -361,8 +344,7 @@ export class RaftDriver {
     this.recovery.stop();
     this.deps.world.load?.close();
     this.failWaiting('the node is shutting down');
-    if (this.processing) await this.idle;
-    this.quiescentTasks.run();
+    await this.loop.settled();
   }
 
   /** Monotonic time for every duration the driver measures (see `Clock`). */
@@ -401,7 +383,7 @@ export class RaftDriver {
    * reached other members), waiting reads fail; from now on no message is sent or acknowledged.
    */
   private pause(reason: string): void {
-    this.onSoftState({ leader: null, role: 'follower' }); // a leader steps down as on losing leadership
+    this.leadership.change({ leader: null, role: 'follower' }); // a leader steps down as on losing leadership
     this.failWaiting(`a write to this node's data dir failed (${reason}); it holds the NOSPACE alarm`);
     this.updateGauges();
   }
@@ -428,7 +410,7 @@ export class RaftDriver {
 
   private requireLeader(): void {
     this.assertServing();
-    if (this.soft.role !== 'leader') throw this.notLeader();
+    if (!this.leadership.leading) throw this.notLeader();
   }
 
   private onTick(): void {
@@ -441,160 +423,13 @@ export class RaftDriver {
 
   /** Schedules a turn of the Ready loop (coalesced). */
   private kick(): void {
-    if (this.recovery.held) return; // no Raft instance until `reboot`
-    if (this.processing) {
-      this.again = true;
-      return;
-    }
-    this.processing = true;
-    this.idle = new Promise<void>((resolve) => (this.markIdle = resolve));
-    this.deps.world.scheduler.immediate(() => void this.loop());
-  }
-
-  private async loop(): Promise<void> {
-    try {
-      do {
-        this.again = false;
-        while (!this.stopped && !this.recovery.held && this.raw.hasReady()) {
-          await this.handleReady(this.raw.ready());
-          this.quiescentTasks.run();
-        }
-      } while (this.again && !this.stopped && !this.recovery.held);
-    } catch (e) {
-      // A full or failing disk raises the NOSPACE alarm and the node goes on without Raft until
-      // the disk is writable again (disk-fault-recovery.ts); any other failure stops it.
-      if (this.stopped || !this.recovery.suspendOn(e)) this.fail(e, 'the node stopped after a storage failure (see its alarm)');
-    } finally {
-      this.processing = false;
-      this.markIdle();
-      this.quiescentTasks.run();
-    }
-  }
-
-  /**
-   * One Ready, with ONE LevelDB batch (one fsync at most): the committed entries are applied in
-   * memory first (their clients answered: those entries are already durable in the log), and
-   * their apply batch rides in the same synced batch as the Ready's entries and hard state. A
-   * crash loses both or neither, and no later write can outlive it (design-notes.md, "The
-   * storage fault model"). A Ready with a snapshot persists it, installs it, then applies.
-   */
-  private async handleReady(rd: Ready): Promise<void> {
-    if (rd.softState) this.onSoftState(rd.softState);
-    // A leader whose term and vote did not change sends while its own batch is written (Raft
-    // thesis §10.2.1): its fsync and the followers' overlap. Every other Ready sends only after
-    // its batch is durable: votes and append acknowledgements depend on it.
-    const sendFirst = rd.sendBeforePersist || this.deps.driverFaults?.sendBeforePersist === true;
-    if (sendFirst) this.send(rd.messages);
-    let applied: AppliedInMemory | null = null;
-    let written: Promise<void>;
-    if (rd.snapshot) {
-      await this.persist(rd);
-      await this.installSnapshot(rd.snapshot);
-      written = Promise.resolve();
-    } else {
-      applied = rd.committedEntries.length > 0 ? this.inst.applied.applyInMemory(rd.committedEntries) : null;
-      if (applied !== null && this.deps.driverFaults?.unsyncedApplyBatches === true) {
-        // Negative control, defect c's shape: the apply batch written on its own, unsynced.
-        const batch = applied.batch;
-        written = this.persist(rd).then(() => this.inst.storage.applyBatch(batch, { sync: false }));
-      } else written = this.persist(rd, applied);
-      written.catch(() => {}); // awaited below; a failure stops the loop there
-      // Messages depend on the batch only if it must sync (entries, term, vote): the commit index
-      // and the apply batch carry nothing a peer relies on, so those are written while we send.
-      if (rd.mustSync) await written;
-    }
-    if (!sendFirst) this.send(rd.messages);
-    if (rd.snapshot && rd.committedEntries.length > 0) applied = await this.applyAlone(rd.committedEntries);
-    for (const rs of rd.readStates) this.onReadState(rs);
-    await written;
-    if (applied !== null) this.inst.applied.written(applied);
-    this.raw.advance();
-    this.updateGauges();
-    await this.inst.snapshots.maybeTake(this.kvMachine.appliedIndex, this.conf);
-  }
-
-  /**
-   * Writes the Ready's hard state, entries and snapshot, with `applied`'s batch if given, as one
-   * batch. Synced if the Ready must sync (entries, snapshot, term or vote) or carries an apply
-   * batch; a batch that only moves the commit index is written unsynced (Raft learns the commit
-   * index again from the leader; load-state.ts raises it to the applied index if needed).
-   */
-  private async persist(rd: Ready, applied: AppliedInMemory | null = null): Promise<void> {
-    const { metrics } = this.deps;
-    const storage = this.inst.storage;
-    const batch = { hardState: rd.hardState, entries: rd.entries, snapshot: rd.snapshot, sync: rd.mustSync };
-    if (applied === null && !rd.snapshot && !rd.hardState && rd.entries.length === 0) return;
-    const end = metrics.fsyncDuration.startTimer();
-    await (applied === null ? storage.persist(batch) : storage.persistWithApply(batch, applied.batch));
-    end();
-    metrics.entriesPersisted.inc(rd.entries.length);
-  }
-
-  private onSoftState(s: SoftState): void {
-    const before = this.soft;
-    this.soft = s;
-    if (s.leader !== before.leader && s.leader !== null) this.deps.metrics.leaderChanges.inc();
-    if (before.role !== 'leader' && s.role === 'leader') {
-      this.inst.freshness.onBecameLeader();
-      this.leases.onBecameLeader();
-      // A new leader records its flags as the cluster limits if the log never set them.
-      proposeBootstrapLimits(this.kvMachine, this.deps.options, this.deps.logger, (data) => this.raw.propose(data));
-    }
-    if (before.role === 'leader' && s.role !== 'leader') {
-      this.inst.freshness.onLostLeadership(this.deps.options.id, this.conf.voters, this.now());
-      this.inst.contact.lostLeadership();
-      this.leases.onLostLeadership();
-      this.proposals.failAll(new OutcomeUnknownError('leadership was lost while the write was in flight; it may or may not apply'));
-    }
-    if (s.leader !== before.leader) this.reads.failAll(new UnavailableError('the leader changed before the read was confirmed; retry'));
-    this.deps.logger.info({ role: s.role, leader: s.leader, term: this.raw.term }, 'raft: role or leader changed');
-  }
-
-  private send(messages: readonly Message[]): void {
-    const plain: Message[] = [];
-    for (const m of messages) {
-      if (m.type === 'snapshot') void this.inst.snapshots.send(m);
-      else plain.push(m);
-    }
-    this.inst.contact.sending(messages, this.now());
-    if (plain.length > 0) this.deps.transport.send(plain);
-  }
-
-  /** Installs an incoming snapshot the core accepted and swaps in the state machine it holds. */
-  private async installSnapshot(snapshot: Snapshot): Promise<void> {
-    const index = snapshot.metadata.index;
-    const { image, conf, staged } = await this.inst.snapshots.install(snapshot);
-    const { transport } = this.deps;
-    this.inst.applied.replace(image, conf);
-    this.inst.book.learnSnapshotData(snapshot.data, conf, true);
-    transport.setPeers(this.peers());
-    this.proposals.failUpTo(index, new OutcomeUnknownError('a snapshot replaced the log while the write was in flight'));
-    // Reads confirmed at or below the snapshot's index are answered now: nothing else may be
-    // applied for a long time on an idle cluster.
-    this.reads.release(this.kvMachine.appliedIndex);
-    this.inst.freshness.onApplied(this.kvMachine.appliedIndex);
-    this.deps.logger.info({ index, keys: this.kvMachine.keyCount, voters: this.conf.voters, learners: this.conf.learners }, 'snapshot: installed');
-    this.deps.onApplied?.([{ index, revision: staged.revision, mutations: [], reset: true }]);
-  }
-
-  /** Applies `entries` after a snapshot install and writes their batch on its own, synced (defect c). */
-  private async applyAlone(entries: readonly Entry[]): Promise<AppliedInMemory | null> {
-    const applied = this.inst.applied.applyInMemory(entries);
-    if (applied !== null) await this.inst.storage.applyBatch(applied.batch);
-    return applied;
-  }
-
-  private onReadState(rs: ReadState): void {
-    // The leader confirms a read at its own commit index; a read index beyond it is a core bug.
-    // (A follower's read index is the leader's commit, which may be ahead of the follower's.)
-    if (this.soft.role === 'leader') assert(rs.index <= this.raw.commit, () => `read index ${rs.index} beyond the leader's commit index ${this.raw.commit}`);
-    this.reads.confirm(rs, this.kvMachine.appliedIndex);
+    if (!this.recovery.held) this.loop.kick(); // while it is held, no Raft instance until `reboot`
   }
 
   private updateGauges(): void {
     // Cheap getters, not status(): this runs every Ready, and status() builds the progress map.
     const { metrics } = this.deps;
-    metrics.isLeader.set(this.soft.role === 'leader' ? 1 : 0);
+    metrics.isLeader.set(this.leadership.leading ? 1 : 0);
     metrics.term.set(this.raw.term);
     metrics.commitIndex.set(this.raw.commit);
     metrics.appliedIndex.set(this.kvMachine.appliedIndex);
