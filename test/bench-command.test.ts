@@ -54,6 +54,17 @@ describe('raftkv bench', () => {
     expect(soak.lastVsFirstOpsRatio).toBeGreaterThan(0);
   });
 
+  it('runs against a --local --tls cluster (TLS to clients, mutual TLS between nodes)', async () => {
+    const run = await runCli(['bench', '--local', '--tls', '--scenarios', 'B,D', '--scale', '0.001', '--json'], { timeoutMs: 120_000 });
+    expect(run.code, run.stderr).toBe(0);
+    const rows = JSON.parse(run.stdout) as Row[];
+    expect(rows.map((r) => [r.scenario, r.errors])).toEqual([['B-put-c64', 0], ['D-get-lin-c64', 0]]);
+    // --tls without --local has no cluster to start: a usage error, not a plaintext run.
+    const outside = await runCli(['bench', '--tls', '--scenarios', 'B', '--scale', '0.001'], { timeoutMs: 30_000 });
+    expect(outside.code).not.toBe(0);
+    expect(outside.stderr).toMatch(/--tls starts a TLS cluster and needs --local/);
+  });
+
   it('reads unlabelled samples from a Prometheus page', () => {
     const page = '# HELP x\nprocess_cpu_seconds_total 12.5\nraftkv_leader_changes_total 3\nraftkv_peer{peer="n2"} 7\n';
     const m = parsePrometheusText(page);

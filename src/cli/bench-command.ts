@@ -5,20 +5,25 @@
  * (bench/run.ts, bench/server-stats.ts). `--local` starts a three-node cluster of its own on free
  * loopback ports in a temporary directory and stops it afterwards (`npm run bench`); it knows the
  * nodes' pids and /metrics URLs. Against another cluster, `--pids` (same machine) or `--metrics`
- * (any machine) say where the server figures come from.
+ * (any machine) say where the server figures come from. `--local --tls` runs the cluster with
+ * TLS on the client ports and mutual TLS between nodes (development certificates in its
+ * temporary directory), to measure what TLS costs; against another cluster, `--cacert` (and
+ * `--cert`/`--key`) or https:// endpoints turn TLS on.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Option } from 'commander';
 import type { Command } from 'commander';
 import { LocalCluster, planTestCluster } from '../../cluster/local-cluster.js';
 import { defaultEndpoints } from '../client/index.js';
+import type { ClientTlsOptions } from '../client/index.js';
 import { InvalidArgumentError } from '../util/index.js';
 import { runScenario } from './bench/run.js';
 import type { AnyFigures, Figures } from './bench/run.js';
 import { chooseScenarios, defaultScenarioNames, scaled, scenarios } from './bench/scenarios.js';
 import type { StatsSources } from './bench/server-stats.js';
+import { tlsOfFlags } from './client-flags.js';
 import { printJson, printTable } from './output.js';
 import { progressBar } from './progress.js';
 
@@ -29,6 +34,10 @@ export function registerBenchCommand(program: Command): void {
     .description('measure throughput, latency, server CPU and memory and leader changes (scenarios A-F by default; G, bulk, soak by name)')
     .addOption(new Option('--endpoints <list>', 'cluster to load: host:port or http://host:port, comma-separated').env('RAFTKV_ENDPOINTS').default(defaultEndpoints.join(',')))
     .option('--local', 'start a three-node cluster of its own on free loopback ports, and stop it afterwards')
+    .option('--tls', 'with --local: TLS on the client ports and mutual TLS between the nodes (development certificates)')
+    .addOption(new Option('--cacert <file>', "TLS: PEM CA bundle the nodes' certificates chain to (turns TLS on)").env('RAFTKV_CACERT'))
+    .addOption(new Option('--cert <file>', 'TLS: PEM client certificate, for clusters that require one').env('RAFTKV_CERT'))
+    .addOption(new Option('--key <file>', 'TLS: PEM private key of --cert').env('RAFTKV_KEY'))
     .option('--scenarios <names>', `comma-separated scenario names or letters: ${scenarios.map((s) => s.name).join(', ')} (default: ${defaultScenarioNames.join(',')})`)
     .option('--scale <factor>', "multiply every scenario's operation (or key) count", '1')
     .option('--keys <n>', 'distinct keys', '10000')
@@ -49,11 +58,21 @@ export function registerBenchCommand(program: Command): void {
       let local: LocalCluster | null = null;
       let dir = '';
       let endpoints = String(o['endpoints']);
+      if (o['tls'] === true && o['local'] !== true) throw new InvalidArgumentError('tls', '--tls starts a TLS cluster and needs --local; for another cluster give --cacert (and --cert/--key)');
+      const flag = (name: string): string | undefined => (typeof o[name] === 'string' ? o[name] : undefined);
+      let tls: ClientTlsOptions | null = tlsOfFlags(endpoints, { cacert: flag('cacert'), cert: flag('cert'), key: flag('key') });
       let stats: StatsSources = { pids: namedList(o['pids'], 'pids', (v) => positiveInteger(v, '--pids')), metricsUrls: namedList(o['metrics'], 'metrics', (v) => v) };
       try {
         if (o['local']) {
           dir = mkdtempSync(join(tmpdir(), 'raftkv-bench-'));
-          const cluster = new LocalCluster(await planTestCluster(3, dir));
+          const specs = await planTestCluster(3, dir);
+          const certsDir = join(dir, 'certs');
+          if (o['tls'] === true) {
+            const { createDevCerts } = await import('../tls/index.js');
+            createDevCerts(certsDir, specs.map((s) => s.id), { hosts: ['127.0.0.1'] });
+            tls = { ca: readFileSync(join(certsDir, 'ca.pem')) };
+          }
+          const cluster = new LocalCluster(specs, o['tls'] === true ? { tls: { certsDir } } : {});
           local = cluster;
           await cluster.startAll();
           await cluster.waitForLeader();
@@ -71,6 +90,7 @@ export function registerBenchCommand(program: Command): void {
           try {
             figures = await runScenario(s, {
               endpoints,
+              tls,
               keys,
               valueBytes,
               stats,

@@ -3,7 +3,7 @@
  * latency, and server-side CPU, memory and leader changes (server-stats.ts) over the same span.
  */
 import { connect, op } from '../../client/index.js';
-import type { RaftkvClient } from '../../client/index.js';
+import type { ClientTlsOptions, RaftkvClient } from '../../client/index.js';
 import { delta, sampleNodes } from './server-stats.js';
 import type { StatsDelta, StatsSources } from './server-stats.js';
 import type { BulkScenario, LoadScenario, Scenario, SoakScenario } from './scenarios.js';
@@ -17,6 +17,8 @@ const benchOpTimeoutMs = 30_000;
 /** What every scenario needs. */
 export interface RunContext {
   readonly endpoints: string;
+  /** TLS to the nodes (null: plaintext). */
+  readonly tls: ClientTlsOptions | null;
   readonly keys: number;
   readonly valueBytes: number;
   readonly stats: StatsSources;
@@ -109,7 +111,7 @@ function figuresOf(name: string, o: LoadOutcome, seconds: number, stats: StatsDe
 
 async function clientsFor(ctx: RunContext, count: number, pipeline: boolean): Promise<RaftkvClient[]> {
   const clients: RaftkvClient[] = [];
-  for (let i = 0; i < count; i++) clients.push(await connect({ endpoints: ctx.endpoints, retryBudget: false, pipeline, timeoutMs: benchOpTimeoutMs }));
+  for (let i = 0; i < count; i++) clients.push(await connect({ endpoints: ctx.endpoints, ...(ctx.tls === null ? {} : { tls: ctx.tls }), retryBudget: false, pipeline, timeoutMs: benchOpTimeoutMs }));
   return clients;
 }
 
