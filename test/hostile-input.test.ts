@@ -4,13 +4,13 @@
 // result on every replica instead of stopping (issue 11 item 4).
 import * as grpc from '@grpc/grpc-js';
 import fc from 'fast-check';
-import protobuf from 'protobufjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { apiRoot, kvService } from '../src/api/index.js';
 import { classifyFailure, SessionExpiredError } from '../src/client/errors.js';
 import type { RaftkvNode } from '../src/server/index.js';
 import { logIndex } from '../src/util/index.js';
 import { InProcessCluster } from './support/in-process-nodes.js';
+import { poison, poisoned } from './support/poison.js';
 import { bytes, RawClient } from './support/raw-client.js';
 
 let cluster: InProcessCluster;
@@ -125,13 +125,6 @@ const rpcs: readonly { path: string; type: string; valid: object; streaming?: bo
   { path: '/raftkv.v1.Maintenance/Backup', type: 'BackupRequest', valid: { local: true }, streaming: true },
 ];
 
-/** Tails that make any body undecodable or refused: truncated, a bad wire type, an over-long varint, bad UTF-8, a uint64 over 2^53. */
-const poison: readonly Uint8Array[] = [
-  new Uint8Array([0x0a, 0x05, 1]), // field 1, length 5, one byte left
-  new Uint8Array([0x0f]), // wire type 7 does not exist
-  new Uint8Array([0x08, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff]), // varint longer than 10 bytes
-  new Uint8Array([0x80]), // a tag cut in the middle
-];
 /** Statuses a node may answer a body that does decode with: a clear refusal or success, never INTERNAL or UNKNOWN. */
 const clearStatuses = new Set([grpc.status.OK, grpc.status.INVALID_ARGUMENT, grpc.status.FAILED_PRECONDITION, grpc.status.NOT_FOUND, grpc.status.OUT_OF_RANGE, grpc.status.UNAVAILABLE, grpc.status.DEADLINE_EXCEEDED]);
 
@@ -144,11 +137,8 @@ describe('random and malformed bodies to every client RPC (issue 11 item 7)', ()
     });
     await fc.assert(
       fc.asyncProperty(arbitrary, async ({ rpc, cut, tail }) => {
-        const valid = encode(rpc.type, rpc.valid);
         // Valid fields, then the poison, so that no length-delimited field can swallow it.
-        const ends = fieldEnds(valid);
-        const prefix = valid.subarray(0, ends[cut % ends.length]);
-        const body = new Uint8Array([...prefix, ...tail]);
+        const body = poisoned(encode(rpc.type, rpc.valid), cut, tail);
         const before = stateHash();
         const answer = await send(rpc.path, body, rpc.streaming);
         expect(answer.code, `${rpc.path} ${Buffer.from(body).toString('hex')}: ${answer.details}`).toBe(grpc.status.INVALID_ARGUMENT);
@@ -212,16 +202,6 @@ describe('an undecodable committed entry (issue 11 item 4)', () => {
   });
 });
 
-/** The offsets at which each top-level field of an encoded message ends (0 first). */
-function fieldEnds(body: Uint8Array): number[] {
-  const reader = protobuf.Reader.create(body);
-  const ends = [0];
-  while (reader.pos < reader.len) {
-    reader.skipType(reader.uint32() & 7);
-    ends.push(reader.pos);
-  }
-  return ends;
-}
 
 function metadataOf(trailers: Record<string, string>): grpc.Metadata {
   const m = new grpc.Metadata();

@@ -1,8 +1,9 @@
 // Proves the peer codec maps every Raft message type to protobuf and back exactly, and refuses bad bytes.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { bytesArb, messageArb, uintArb } from '../../test/support/raft-arbitraries.js';
 import { logIndex, nodeId, term } from '../util/index.js';
-import type { Entry, Message, MessageType, Snapshot } from '../raft/index.js';
+import type { Message, MessageType } from '../raft/index.js';
 import {
   MessageBatchType,
   decodeBatch,
@@ -23,40 +24,9 @@ const allTypes: readonly MessageType[] = [
   'heartbeatResponse', 'snapshot', 'readIndex', 'readIndexResponse', 'timeoutNow', 'transferLeader',
 ];
 
-const id = fc.string({ minLength: 1, maxLength: 8 }).map(nodeId);
-// Edge values matter most: 0 is the proto3 default, 2^53 - 1 the largest safe one.
-const uint = fc.oneof(fc.constantFrom(0, 1, 127, 128, 2 ** 32 - 1, 2 ** 32, Number.MAX_SAFE_INTEGER), fc.maxSafeNat());
-const t = uint.map(term);
-const ix = uint.map(logIndex);
-const context = fc.oneof(fc.constant(''), fc.string({ unit: 'grapheme', maxLength: 20 }));
-// Plain objects, as the Raft core builds them (fast-check's records have a null prototype by default).
-const opts = { noNullPrototype: true } as const;
-const bytes = fc.oneof(fc.constant(new Uint8Array(0)), fc.uint8Array({ maxLength: 64 }));
-
-const entry: fc.Arbitrary<Entry> = fc.record({ term: t, index: ix, type: fc.constantFrom('normal' as const, 'confChange' as const), data: bytes }, opts);
-const snapshot: fc.Arbitrary<Snapshot> = fc.record({
-  metadata: fc.record({ index: ix, term: t, conf: fc.record({ voters: fc.array(id, { maxLength: 5 }), learners: fc.array(id, { maxLength: 3 }) }, opts) }, opts),
-  data: bytes,
-}, opts);
-
-/** Every message type, with every field drawn over its whole range (including defaults). */
-const message: fc.Arbitrary<Message> = fc
-  .record({ from: id, to: id, term: t })
-  .chain((base): fc.Arbitrary<Message> =>
-    fc.oneof(
-      fc.record({ type: fc.constantFrom('vote' as const, 'preVote' as const), lastLogIndex: ix, lastLogTerm: t, transfer: fc.boolean() }).map((b) => ({ ...base, ...b })),
-      fc.record({ type: fc.constantFrom('voteResponse' as const, 'preVoteResponse' as const), reject: fc.boolean() }).map((b) => ({ ...base, ...b })),
-      fc.record({ prevLogIndex: ix, prevLogTerm: t, entries: fc.array(entry, { maxLength: 4 }), commit: ix }).map((b) => ({ ...base, type: 'append' as const, ...b })),
-      fc.record({ index: ix, reject: fc.boolean(), rejectHint: ix, hintTerm: t }).map((b) => ({ ...base, type: 'appendResponse' as const, ...b })),
-      fc.record({ commit: ix, context }).map((b) => ({ ...base, type: 'heartbeat' as const, ...b })),
-      context.map((c) => ({ ...base, type: 'heartbeatResponse' as const, context: c })),
-      snapshot.map((s) => ({ ...base, type: 'snapshot' as const, snapshot: s })),
-      context.map((c) => ({ ...base, type: 'readIndex' as const, context: c })),
-      fc.record({ index: ix, context }).map((b) => ({ ...base, type: 'readIndexResponse' as const, ...b })),
-      fc.constant({ ...base, type: 'timeoutNow' as const }),
-      id.map((transferee) => ({ ...base, type: 'transferLeader' as const, transferee })),
-    ),
-  );
+const message = messageArb();
+const uint = uintArb;
+const bytes = bytesArb;
 
 describe('codec', () => {
   it('round-trips every message type exactly (property)', () => {

@@ -51,6 +51,11 @@ export class RawPeerStream {
     this.call.write(Buffer.from(encodeBatch(messages.map((m) => encodeMessage(m)))));
   }
 
+  /** Sends one frame of raw bytes (a batch that may not decode). */
+  sendRaw(frame: Buffer): void {
+    this.call.write(frame);
+  }
+
   /** The node's latest count of rejected messages on this stream (0 before any ack). */
   get rejected(): number {
     return this.acks.at(-1)?.messagesRejected ?? 0;
@@ -85,6 +90,11 @@ export class RawPeer {
 
   /** Sends a whole snapshot transfer; resolves with how the call ended. */
   sendSnapshot(from: string, chunks: readonly SnapshotChunk[], deadlineMs = 10_000): Promise<CallEnd> {
+    return this.sendSnapshotRaw(from, chunks.map((c) => Buffer.from(encodeSnapshotChunk(c))), deadlineMs);
+  }
+
+  /** Sends a snapshot transfer of raw frames (chunks that may not decode); resolves with how the call ended. */
+  sendSnapshotRaw(from: string, frames: readonly Buffer[], deadlineMs = 10_000): Promise<CallEnd> {
     const md = new grpc.Metadata();
     md.set(peerMetadataKeys.from, from);
     return new Promise((resolve) => {
@@ -92,7 +102,7 @@ export class RawPeer {
         resolve(err === null ? { code: grpc.status.OK, details: '' } : { code: err.code, details: err.details }),
       );
       call.on('error', () => {});
-      for (const c of chunks) call.write(Buffer.from(encodeSnapshotChunk(c)));
+      for (const f of frames) call.write(f);
       call.end();
     });
   }
