@@ -9,7 +9,7 @@ import { status as grpcStatus } from '@grpc/grpc-js';
 import type * as grpc from '@grpc/grpc-js';
 import type { handleUnaryCall, MethodDefinition, UntypedServiceImplementation } from '@grpc/grpc-js';
 import protobuf from 'protobufjs';
-import { decodeRequest, resolveProtoFile, toNumber } from '../../api/index.js';
+import { decodeRequest, requireWellFormed, resolveProtoFile, toNumber } from '../../api/index.js';
 import type { Uint64 } from '../../api/index.js';
 import { alarmLimits, hasAlarm } from '../../kv/index.js';
 import { admitCall, peerMetadataKeys } from '../../transport/index.js';
@@ -81,15 +81,25 @@ export function integrityImplementation(host: IntegrityHost): UntypedServiceImpl
     callback({ code: grpcStatus.PERMISSION_DENIED, details: admitted.ok ? `node "${admitted.peer}" is not a member` : admitted.details });
     return null;
   };
+  /** False after answering INVALID_ARGUMENT: a body that does not decode must not read as defaults (a report of "cleared"). */
+  const wellFormed = (request: unknown, callback: (e: Partial<grpc.ServiceError>) => void): boolean => {
+    try {
+      requireWellFormed(request);
+      return true;
+    } catch (e) {
+      callback({ code: grpcStatus.INVALID_ARGUMENT, details: e instanceof Error ? e.message : String(e) });
+      return false;
+    }
+  };
   const digest: handleUnaryCall<DigestRequestMsg, DigestResponseMsg> = (call, callback) => {
-    if (member(call, 'digest request', callback) === null) return;
+    if (member(call, 'digest request', callback) === null || !wellFormed(call.request, callback)) return;
     const machine = host.driver().kv;
     const at = machine.digestAt(toNumber(call.request.index));
     callback(null, { found: at !== undefined, index: at?.index ?? 0, revision: at?.revision ?? 0, digest: at?.digest ?? '', appliedIndex: machine.appliedIndex });
   };
   const reportAlarm: handleUnaryCall<AlarmReportMsg, object> = (call, callback) => {
     const from = member(call, 'alarm report', callback);
-    if (from === null) return;
+    if (from === null || !wellFormed(call.request, callback)) return;
     const driver = host.driver();
     if (driver.role !== 'leader') {
       callback({ code: grpcStatus.FAILED_PRECONDITION, details: 'not the leader' });
