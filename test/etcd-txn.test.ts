@@ -20,8 +20,8 @@ const ids = ['n1', 'n2', 'n3'];
 const endpoint = (id: string): string => cluster.spec(id).clientAddress;
 const all = (): string => ids.map(endpoint).join(',');
 const clients: Etcd3[] = [];
-const client = (): Etcd3 => {
-  const c = new Etcd3({ hosts: ids.map((id) => `http://${endpoint(id)}`), dialTimeout: 5_000 });
+const client = (nodes: readonly string[] = ids): Etcd3 => {
+  const c = new Etcd3({ hosts: nodes.map((id) => `http://${endpoint(id)}`), dialTimeout: 5_000 });
   clients.push(c);
   return c;
 };
@@ -66,6 +66,20 @@ describe('the etcd3 client: KV.Txn', () => {
     const either = { compare: [], success: [put('nt/either', '1')], failure: [put('nt/either', '2')] };
     expect((await etcd.kv.txn({ success: [{ request_txn: either }] })).succeeded).toBe(true);
     await expect(etcd.kv.txn({ success: [put('nt/either'), { request_txn: either }] })).rejects.toThrow('etcdserver: duplicate key given in txn request');
+  });
+
+  it('forwards a nested txn with a range compare from a follower to the leader', async () => {
+    const leader = (await cluster.waitForLeader()).leader ?? '';
+    const follower = ids.find((id) => id !== leader) ?? '';
+    const etcd = client([follower]);
+    const compare: ICompare[] = [{ key: buf('fw/'), range_end: buf('fw0'), target: 'Create', result: 'Equal', create_revision: 0 }];
+    const res = await etcd.kv.txn({ success: [{ request_txn: { compare, success: [put('fw/a')], failure: [] } }] });
+    expect(res.responses[0]?.response_txn?.succeeded).toBe(true);
+    expect(await etcd.get('fw/a').string()).toBe('v');
+    // Now the range holds a key: the same nested txn takes its (empty) failure branch.
+    const again = await etcd.kv.txn({ success: [{ request_txn: { compare, success: [put('fw/b')], failure: [] } }] });
+    expect(again.responses[0]?.response_txn?.succeeded).toBe(false);
+    expect(await etcd.get('fw/b').string()).toBeNull();
   });
 
   it('compares over a range: every key must hold; a range with no key is a zero KeyValue', async () => {
