@@ -6,7 +6,7 @@
  * `lease("k") = "id"` compare (clientv3 compare.go: "bad value", before anything is sent), so
  * those go through etcd3. Without etcdctl its test is skipped, and says so.
  */
-import { Etcd3 } from 'etcd3';
+import { Etcd3, GRPCInvalidArgumentError } from 'etcd3';
 import type { ICompare, IRequestOp, ITxnResponse } from 'etcd3';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { LocalCluster } from '../cluster/local-cluster.js';
@@ -99,6 +99,22 @@ describe('the etcd3 client: KV.Txn', () => {
     expect(await txn({ ...empty, target: 'Version', result: 'Equal', version: 0 })).toBe(true);
     expect(await txn({ ...empty, target: 'Create', result: 'Equal', create_revision: 0 })).toBe(true);
     expect(await txn({ ...empty, target: 'Value', result: 'NotEqual', value: buf('x') })).toBe(false);
+  });
+
+  it('refuses a compare over more than compareRangeKeysMax (1000) keys with INVALID_ARGUMENT, writing nothing', async () => {
+    const etcd = client();
+    // 1001 keys in 11 txns of at most 100 puts (under the default txnOpsMax of 128).
+    for (let start = 0; start <= 1000; start += 100) {
+      const batch = Array.from({ length: Math.min(100, 1001 - start) }, (_, i) => put(`big/${String(start + i).padStart(4, '0')}`));
+      await etcd.kv.txn({ success: batch });
+    }
+    const wide: ICompare = { key: buf('big/'), range_end: buf('big0'), target: 'Version', result: 'Equal', version: 1 };
+    const refused = etcd.kv.txn({ compare: [wide], success: [put('big-written')] });
+    await expect(refused).rejects.toBeInstanceOf(GRPCInvalidArgumentError);
+    await expect(refused).rejects.toThrow(/compareRangeKeysMax \(1000\)/);
+    expect(await etcd.get('big-written').string()).toBeNull();
+    await etcd.delete().key('big/0000');
+    expect((await etcd.kv.txn({ compare: [wide], success: [] })).succeeded).toBe(true);
   });
 
   it('compares a key\'s lease: its id, 0 without one', async () => {
