@@ -11,7 +11,7 @@ import { clusterIdOf, memberIdOf, nodeIdOfMember } from '../src/server/etcd/etcd
 import { requireCurrentRevision } from '../src/server/etcd/etcd-kv-service.js';
 import { finishRange, raftkvRange, SortOrder, SortTarget } from '../src/server/etcd/etcd-range.js';
 import { snapshotPaddingBytes } from '../src/server/etcd/etcd-snapshot.js';
-import { EtcdCompareResult, EtcdCompareTarget, raftkvCompares, raftkvTxn } from '../src/server/etcd/etcd-txn.js';
+import { EtcdCompareResult, EtcdCompareTarget, raftkvCompares, raftkvTxn, txnAttachesLeases } from '../src/server/etcd/etcd-txn.js';
 import { InvalidArgumentError, NotLeaderError, OverloadedError, PermissionDeniedError } from '../src/util/index.js';
 
 const b = (s: string): Uint8Array => new TextEncoder().encode(s);
@@ -30,18 +30,44 @@ describe('etcd compares and txns as raftkv ones', () => {
     ]);
   });
 
-  it('carries a Put\'s lease; a LEASE compare has no raftkv equivalent', () => {
+  it('carries a Put\'s lease and a LEASE compare', () => {
     const { request } = raftkvTxn({ success: [{ requestPut: { key: b('k'), value: b('v'), lease: 5 } }] }, 128);
     expect(request.success[0]?.requestPut?.lease).toBe(5);
-    expect(() => raftkvCompares({ key: b('k'), target: EtcdCompareTarget.LEASE, result: EtcdCompareResult.EQUAL, lease: 0 }, 0)).toThrow('LEASE');
+    expect(raftkvCompares({ key: b('k'), target: EtcdCompareTarget.LEASE, result: EtcdCompareResult.EQUAL, lease: 7 }, 0)).toEqual([
+      { key: b('k'), target: CompareTarget.LEASE, result: CompareResult.EQUAL, lease: 7 },
+    ]);
+  });
+
+  it('carries range_end on every target, and the value rule over the same range', () => {
+    const all = new Uint8Array([0]);
+    expect(raftkvCompares({ key: b('a'), rangeEnd: b('b'), target: EtcdCompareTarget.VERSION, version: 1 }, 0)).toEqual([
+      { key: b('a'), rangeEnd: b('b'), target: CompareTarget.VERSION, result: CompareResult.EQUAL, version: 1 },
+    ]);
+    // An empty range makes etcd's VALUE compare false, NOT_EQUAL included: version > 0 over the same range says so.
+    expect(raftkvCompares({ key: b('a'), rangeEnd: all, target: EtcdCompareTarget.VALUE, result: EtcdCompareResult.NOT_EQUAL, value: b('x') }, 0)).toEqual([
+      { key: b('a'), rangeEnd: all, target: CompareTarget.VALUE, result: CompareResult.NOT_EQUAL, value: b('x') },
+      { key: b('a'), rangeEnd: all, target: CompareTarget.VERSION, result: CompareResult.GREATER, version: 0 },
+    ]);
+  });
+
+  it('translates nested txns, with what to finish on their answers', () => {
+    const nested = { compare: [{ key: b('k'), target: EtcdCompareTarget.VERSION, version: 0 }], success: [{ requestRange: { key: b('k'), limit: 1 } }], failure: [put('f')] };
+    const { request, finishes } = raftkvTxn({ success: [put('a'), { requestTxn: nested }] }, 128);
+    expect(request.success[1]?.requestTxn).toMatchObject({ compare: [{ key: b('k'), target: CompareTarget.VERSION, version: 0 }], success: [{ requestRange: { key: b('k') } }], failure: [{ requestPut: { key: b('f') } }] });
+    expect(finishes.success[1]).toMatchObject({ txn: { success: [{ range: { limit: 1 } }], failure: [null] } });
+    expect(txnAttachesLeases({ success: [{ requestTxn: { failure: [{ requestPut: { key: b('k'), lease: 3 } }] } }] })).toBe(true);
+    expect(txnAttachesLeases({ success: [{ requestTxn: nested }] })).toBe(false);
   });
 
   it('refuses what raftkv cannot do, in etcd\'s words or UNIMPLEMENTED', () => {
-    expect(() => raftkvCompares({ key: b('a'), rangeEnd: b('b'), target: EtcdCompareTarget.VERSION }, 0)).toThrow('range_end');
     expect(() => raftkvCompares({ target: EtcdCompareTarget.VERSION }, 0)).toThrow('etcdserver: key is not provided');
-    expect(() => raftkvTxn({ success: [{ requestTxn: {} }] }, 128)).toThrow('nested txns');
     expect(() => raftkvTxn({ success: [{ requestPut: { key: b('k'), ignoreLease: true } }] }, 128)).toThrow('ignore_lease');
     expect(() => raftkvTxn({ success: [put('a'), put('b'), put('c')] }, 2)).toThrow('etcdserver: too many operations in txn request');
+    // The whole tree counts: 1 + (1 nested txn + 2 puts) = 4 > 3.
+    expect(() => raftkvTxn({ success: [put('a'), { requestTxn: { success: [put('b'), put('c')] } }] }, 3)).toThrow('etcdserver: too many operations in txn request');
+    let deep: Record<string, unknown> = {};
+    for (let i = 0; i < 17; i++) deep = { success: [{ requestTxn: deep }] };
+    expect(() => raftkvTxn(deep, 1000)).toThrow(/txnNestingDepthMax \(16\)/);
   });
 
   it('finds a key put twice, or put and deleted, in one branch (but not across branches)', () => {
@@ -50,6 +76,22 @@ describe('etcd compares and txns as raftkv ones', () => {
     expect(() => raftkvTxn({ success: [put('z'), { requestDeleteRange: { key: b('a'), rangeEnd: new Uint8Array([0]) } }] }, 128)).toThrow('duplicate key');
     expect(() => raftkvTxn({ success: [put('c'), { requestDeleteRange: { key: b('a'), rangeEnd: b('c') } }] }, 128)).not.toThrow();
     expect(() => raftkvTxn({ success: [put('a')], failure: [put('a')] }, 128)).not.toThrow();
+  });
+
+  it("applies etcd's checkIntervals across nested txns", () => {
+    const nest = (success: unknown[], failure: unknown[] = []) => ({ requestTxn: { success, failure } });
+    const del = (key: string, end?: string) => ({ requestDeleteRange: { key: b(key), ...(end !== undefined ? { rangeEnd: b(end) } : {}) } });
+    // A key put by a nested txn and by its parent branch, or deleted by the parent, or put by two nested txns.
+    expect(() => raftkvTxn({ success: [put('a'), nest([put('a')])] }, 128)).toThrow('etcdserver: duplicate key given in txn request');
+    expect(() => raftkvTxn({ success: [del('a', 'c'), nest([put('b')])] }, 128)).toThrow('duplicate key');
+    expect(() => raftkvTxn({ success: [nest([put('b')]), nest([], [put('b')])] }, 128)).toThrow('duplicate key');
+    // A nested delete covering a key the parent puts.
+    expect(() => raftkvTxn({ success: [put('b'), nest([del('a', 'c')])] }, 128)).toThrow('duplicate key');
+    // Both branches of ONE nested txn may put the same key (only one runs); so may the two top-level branches.
+    expect(() => raftkvTxn({ success: [nest([put('b')], [put('b')])] }, 128)).not.toThrow();
+    expect(() => raftkvTxn({ success: [nest([put('b')])], failure: [put('b')] }, 128)).not.toThrow();
+    // Deletes may overlap each other.
+    expect(() => raftkvTxn({ success: [del('a', 'c'), nest([del('b')])] }, 128)).not.toThrow();
   });
 });
 

@@ -106,6 +106,22 @@ describe('numeric fields and Compare operands (issue 11 item 7)', () => {
     const empty = await raw.call<{ succeeded: boolean }>('Txn', { compare: [{ key: bytes('no-such-key'), target: 0, result: 0, value: bytes('') }], success: [], failure: [] });
     expect(empty.succeeded).toBe(false);
   });
+
+  it('refuses txns nested past the limits, and exactly-once fields on a nested txn, changing nothing', async () => {
+    const before = stateHash();
+    const nest = (depth: number): object => (depth === 0 ? { compare: [], success: [{ requestPut: { key: bytes('deep'), value: bytes('v') } }], failure: [] } : { compare: [], success: [{ requestTxn: nest(depth - 1) }], failure: [] });
+    // 17 levels: over txnNestingDepthMax (16).
+    const deep = await raw.failure('Txn', nest(17));
+    expect([deep?.code, deep?.details]).toEqual([grpc.status.INVALID_ARGUMENT, expect.stringMatching(/txnNestingDepthMax \(16\)/)]);
+    // Deeper bodies are refused while their bytes are walked, before the txn is built (requestMessageDepthMax, 64 messages: 40 levels are 80).
+    const wire = await send(kvService.Txn.path, encode('TxnRequest', nest(40)));
+    expect([wire.code, wire.details]).toEqual([grpc.status.INVALID_ARGUMENT, expect.stringMatching(/requestMessageDepthMax \(64\)/)]);
+    const session = await raw.failure('Txn', { compare: [], success: [{ requestTxn: { compare: [], success: [], failure: [], clientId: 'c', seq: 1 } }], failure: [] });
+    expect([session?.code, session?.details]).toEqual([grpc.status.INVALID_ARGUMENT, expect.stringMatching(/nested txn must not set client_id, seq or ack_seq/)]);
+    expect(stateHash()).toBe(before);
+    const ok = await raw.call<{ succeeded: boolean; responses: { responseTxn?: { succeeded: boolean } }[] }>('Txn', nest(16));
+    expect(ok.responses[0]?.responseTxn?.succeeded).toBe(true);
+  });
 });
 
 /** Every client RPC, with one valid body to mutate. Admin RPCs only get bodies that cannot decode. */

@@ -89,7 +89,7 @@ export interface RangeResponseMsg {
 }
 
 /** Compare targets and results, as numbered in kv.proto. */
-export const CompareTarget = { VALUE: 0, VERSION: 1, MOD: 2, CREATE: 3 } as const;
+export const CompareTarget = { VALUE: 0, VERSION: 1, MOD: 2, CREATE: 3, LEASE: 4 } as const;
 export const CompareResult = { EQUAL: 0, NOT_EQUAL: 1, LESS: 2, GREATER: 3 } as const;
 
 export interface CompareMsg {
@@ -100,17 +100,21 @@ export interface CompareMsg {
   version?: Uint64 | null;
   modRevision?: Uint64 | null;
   createRevision?: Uint64 | null;
+  lease?: Uint64 | null;
   targetUnion?: string;
+  rangeEnd?: Uint8Array;
 }
 export interface RequestOpMsg {
   requestRange?: RangeRequestMsg | null;
   requestPut?: PutRequestMsg | null;
   requestDelete?: DeleteRequestMsg | null;
+  requestTxn?: TxnRequestMsg | null;
 }
 export interface ResponseOpMsg {
   responseRange?: RangeResponseMsg | null;
   responsePut?: PutResponseMsg | null;
   responseDelete?: DeleteResponseMsg | null;
+  responseTxn?: TxnResponseMsg | null;
 }
 export interface TxnRequestMsg {
   compare: CompareMsg[];

@@ -32,7 +32,14 @@ export const fieldRanges: Readonly<Record<string, { readonly min: number; readon
 };
 
 /** The oneof member of `Compare.target_union` each target requires, by target number. */
-const compareOperands: readonly string[] = ['value', 'version', 'modRevision', 'createRevision'];
+const compareOperands: readonly string[] = ['value', 'version', 'modRevision', 'createRevision', 'lease'];
+
+/**
+ * Deepest nesting of messages in a request body (a txn inside a txn inside ...): deeper bodies are
+ * refused before they are walked or decoded, so hostile nesting cannot exhaust the stack. Well
+ * above what the deepest valid request needs (txns nest at most 16 deep, two messages a level).
+ */
+export const requestMessageDepthMax = 64;
 
 const malformed: unique symbol = Symbol('raftkv.malformedRequest');
 
@@ -47,7 +54,7 @@ interface MalformedRequest {
  */
 export function decodeRequest<T>(type: protobuf.Type, body: Uint8Array): T {
   try {
-    checkWire(type, body, '');
+    checkWire(type, body, '', 0);
     const message = type.decode(body) as unknown as Record<string, unknown>;
     checkDecoded(type, message, '');
     return message as T;
@@ -74,7 +81,8 @@ export function wellFormedFirst<Req, Res, Args extends unknown[]>(handler: (requ
 const path = (prefix: string, name: string): string => (prefix === '' ? name : `${prefix}.${name}`);
 
 /** Walks the wire format: every string field, at any depth, must be valid UTF-8. */
-function checkWire(type: protobuf.Type, body: Uint8Array, prefix: string): void {
+function checkWire(type: protobuf.Type, body: Uint8Array, prefix: string, depth: number): void {
+  if (depth > requestMessageDepthMax) throw new InvalidArgumentError(prefix, `nests messages more than requestMessageDepthMax (${requestMessageDepthMax}) deep`);
   const reader = protobuf.Reader.create(body);
   while (reader.pos < reader.len) {
     const tag = reader.uint32();
@@ -83,7 +91,7 @@ function checkWire(type: protobuf.Type, body: Uint8Array, prefix: string): void 
     if (field !== undefined && wireType === 2 && field.type === 'string') {
       if (!isUtf8(reader.bytes())) throw new InvalidArgumentError(path(prefix, field.name), 'is not valid UTF-8');
     } else if (field !== undefined && wireType === 2 && field.resolvedType instanceof protobuf.Type) {
-      checkWire(field.resolvedType, reader.bytes(), path(prefix, field.name));
+      checkWire(field.resolvedType, reader.bytes(), path(prefix, field.name), depth + 1);
     } else {
       reader.skipType(wireType);
     }

@@ -12,7 +12,8 @@ import {
   encodeSession,
   encodeWriteResult,
 } from './index.js';
-import type { Compare, KeyValue, KvCommand, SessionRecord, WriteResult } from './index.js';
+import type { Compare, KeyValue, KvCommand, SessionRecord, TxnBranchOp, TxnBranchResult, TxnOp, WriteResult } from './index.js';
+import { txnNestingDepthMax } from './index.js';
 
 const utf8 = new TextEncoder();
 const b = (s: string): Uint8Array => utf8.encode(s);
@@ -34,17 +35,29 @@ const rangeOp = fc.record(
   { type: fc.constant('range' as const), key: bytes, rangeEnd: bytes, prefix: on, limit: count, keysOnly: on, countOnly: on },
   { requiredKeys: ['type', 'key'] },
 );
-const compare: fc.Arbitrary<Compare> = fc.oneof(
-  fc.record({ key, target: fc.constant('value' as const), op: fc.constantFrom('=', '!=', '<', '>' as const), value: bytes }),
-  fc.record({
-    key,
-    target: fc.constantFrom('version', 'modRevision', 'createRevision' as const),
-    op: fc.constantFrom('=', '!=', '<', '>' as const),
-    value: count,
-  }),
+const op4 = fc.constantFrom('=', '!=', '<', '>' as const);
+/** Compares of the first format: one key, targets value, version and revisions. */
+const firstFormatCompare: fc.Arbitrary<Compare> = fc.oneof(
+  fc.record({ key, target: fc.constant('value' as const), op: op4, value: bytes }),
+  fc.record({ key, target: fc.constantFrom('version', 'modRevision', 'createRevision' as const), op: op4, value: count }),
 );
-const branch = fc.array(fc.oneof(putOp, deleteOp, rangeOp), { maxLength: 4 });
-const txnOp = fc.record({ type: fc.constant('txn' as const), compares: fc.array(compare, { maxLength: 3 }), success: branch, failure: branch });
+/** Every compare: also target lease, and a range end on any target. */
+const compare: fc.Arbitrary<Compare> = fc.oneof(
+  firstFormatCompare,
+  fc.record({ key, target: fc.constant('lease' as const), op: op4, value: count }),
+  fc.record({ key, target: fc.constant('value' as const), op: op4, value: bytes, rangeEnd: bytes }),
+  fc.record({ key, target: fc.constantFrom('version', 'modRevision', 'createRevision', 'lease' as const), op: op4, value: count, rangeEnd: bytes }),
+);
+/** Txns nested a few levels deep (branch ops include txns). */
+const { txnOp } = fc.letrec<{ txnOp: TxnOp; branchOp: TxnBranchOp }>((tie) => ({
+  branchOp: fc.oneof({ depthSize: 'small', withCrossShrink: true }, putOp, deleteOp, rangeOp, tie('txnOp') as fc.Arbitrary<TxnOp>),
+  txnOp: fc.record({
+    type: fc.constant('txn' as const),
+    compares: fc.array(compare, { maxLength: 3 }),
+    success: fc.array(tie('branchOp') as fc.Arbitrary<TxnBranchOp>, { maxLength: 3 }),
+    failure: fc.array(tie('branchOp') as fc.Arbitrary<TxnBranchOp>, { maxLength: 3 }),
+  }),
+}));
 const command: fc.Arbitrary<KvCommand> = fc.record({
   clientId: fc.oneof(fc.constant(''), fc.string({ unit: 'binary', maxLength: 10 })),
   seq: count,
@@ -64,15 +77,19 @@ const deleteResult = fc
 const rangeResult = fc
   .record({ type: fc.constant('range' as const), revision: rev, kvs: fc.array(keyValue, { maxLength: 3 }), extra: fc.nat(5), more: fc.boolean() })
   .map(({ extra, ...r }) => ({ ...r, count: r.kvs.length + extra }));
-const writeResult: fc.Arbitrary<WriteResult> = fc.oneof(
-  putResult,
-  deleteResult,
-  fc.record({
+const { txnResult } = fc.letrec<{ txnResult: WriteResult; branchResult: TxnBranchResult }>((tie) => ({
+  branchResult: fc.oneof({ depthSize: 'small', withCrossShrink: true }, putResult, deleteResult, rangeResult, tie('txnResult') as fc.Arbitrary<TxnBranchResult>),
+  txnResult: fc.record({
     type: fc.constant('txn' as const),
     revision: rev,
     succeeded: fc.boolean(),
-    results: fc.array(fc.oneof(putResult, deleteResult, rangeResult), { maxLength: 3 }),
+    results: fc.array(tie('branchResult') as fc.Arbitrary<TxnBranchResult>, { maxLength: 3 }),
   }),
+}));
+const writeResult: fc.Arbitrary<WriteResult> = fc.oneof(
+  putResult,
+  deleteResult,
+  txnResult,
   fc.record({
     type: fc.constant('error' as const),
     code: fc.constantFrom('INVALID_ARGUMENT', 'OVERLOADED', 'FAILED_PRECONDITION' as const),
@@ -182,10 +199,81 @@ describe('command encoding', () => {
     expect(() => encodeCommand({ ...base, seq: -1, op: put })).toThrow(/seq: must be a non-negative safe integer/);
     expect(() => encodeCommand({ ...base, timeMs: 2 ** 53, op: put })).toThrow(InvalidArgumentError);
     expect(() => encodeCommand({ ...base, op: { type: 'range', key: b('k') } as never })).toThrow(/op.type/);
-    const nested = { type: 'txn' as const, compares: [], success: [{ type: 'txn', compares: [], success: [], failure: [] } as never], failure: [] };
-    expect(() => encodeCommand({ ...base, op: nested })).toThrow(/cannot contain a transaction/);
+    expect(() => encodeCommand({ ...base, op: nestedTxn(txnNestingDepthMax + 1) })).toThrow(/txns nest more than txnNestingDepthMax \(16\) deep/);
+    expect(decodeCommand(encodeCommand({ ...base, op: nestedTxn(txnNestingDepthMax) })).op).toEqual(nestedTxn(txnNestingDepthMax));
     const badCompare = { type: 'txn' as const, compares: [{ key: b('k'), target: 'value' as const, op: '=' as const, value: 3 }], success: [], failure: [] };
     expect(() => encodeCommand({ ...base, op: badCompare })).toThrow(/compare.value/);
+  });
+});
+
+/** A txn holding `depth` levels of txns, each the only success op of the one above. */
+function nestedTxn(depth: number): TxnOp {
+  let op: TxnOp = { type: 'txn', compares: [], success: [], failure: [] };
+  for (let i = 0; i < depth; i++) op = { type: 'txn', compares: [], success: [op], failure: [] };
+  return op;
+}
+
+describe('the first format', () => {
+  // Entries, snapshots and backups written before lease compares, range compares and nested txns
+  // existed must decode exactly as before. These bytes were written by the codec of that format
+  // (commit 41cd37f); the codec must still read them to the same commands and write them back
+  // byte for byte.
+  const hex = (h: string): Uint8Array => new Uint8Array(Buffer.from(h, 'hex'));
+  const vectors: Array<[string, string, KvCommand]> = [
+    ['a put with prevKv and a lease', '01026331070687ad4b0103016b01762a', { clientId: 'c1', seq: 7, ackSeq: 6, timeMs: 1234567, op: { type: 'put', key: b('k'), value: b('v'), prevKv: true, lease: 42 } }],
+    ['a range delete', '010000000002050161017a', { clientId: '', seq: 0, ackSeq: 0, timeMs: 0, op: { type: 'delete', key: b('a'), rangeEnd: b('z'), prevKv: true } }],
+    [
+      'a txn with every first-format compare target and a range',
+      '0101630201630404016b00000178016b010103016d0202ac02016e030300020100016b01790319016100050102020170',
+      {
+        clientId: 'c',
+        seq: 2,
+        ackSeq: 1,
+        timeMs: 99,
+        op: {
+          type: 'txn',
+          compares: [
+            { key: b('k'), target: 'value', op: '=', value: b('x') },
+            { key: b('k'), target: 'version', op: '!=', value: 3 },
+            { key: b('m'), target: 'modRevision', op: '<', value: 300 },
+            { key: b('n'), target: 'createRevision', op: '>', value: 0 },
+          ],
+          success: [{ type: 'put', key: b('k'), value: b('y') }, { type: 'range', key: b('a'), rangeEnd: new Uint8Array(0), limit: 5, keysOnly: true }],
+          failure: [{ type: 'delete', key: b('p'), prefix: true }],
+        },
+      },
+    ],
+    ['a lease grant', '01016303026405003c', { clientId: 'c', seq: 3, ackSeq: 2, timeMs: 100, op: { type: 'leaseGrant', id: 0, ttlS: 60 } }],
+  ];
+  it.each(vectors)('still decodes %s, and encodes it to the same bytes', (_what, bytesHex, expected) => {
+    expect(decodeCommand(hex(bytesHex))).toEqual(expected);
+    expect(Buffer.from(encodeCommand(expected)).toString('hex')).toBe(bytesHex);
+  });
+
+  it('still decodes a saved txn result', () => {
+    const kv: KeyValue = { key: b('k'), value: b('v'), createRevision: revision(2), modRevision: revision(3), version: 1 };
+    const saved = '0104050102010501016b01760203010305010001016b0176020301';
+    const expected: WriteResult = { type: 'txn', revision: revision(5), succeeded: true, results: [{ type: 'put', revision: revision(5), prevKv: kv }, { type: 'range', revision: revision(5), kvs: [kv], count: 1, more: false }] };
+    expect(decodeWriteResult(hex(saved))).toEqual(expected);
+    expect(Buffer.from(encodeWriteResult(expected)).toString('hex')).toBe(saved);
+  });
+
+  it('encodes every first-format txn as it did: no range-end bit, no target above 3', () => {
+    // Proves the additions use only byte values the first format never wrote (fast-check over first-format compares).
+    fc.assert(
+      fc.property(firstFormatCompare, (c) => {
+        const encoded = encodeCommand({ clientId: '', seq: 0, ackSeq: 0, timeMs: 0, op: { type: 'txn', compares: [c], success: [], failure: [] } });
+        // [format, clientId, seq, ackSeq, timeMs, tag, n, keyLength, ...key, target]
+        expect(encoded[8 + c.key.length]).toBe(['value', 'version', 'modRevision', 'createRevision'].indexOf(c.target));
+      }),
+    );
+  });
+
+  it('round-trips range and lease compares with the new wire codes', () => {
+    const c: Compare = { key: b('a'), target: 'lease', op: '=', value: 7, rangeEnd: b('b') };
+    const encoded = encodeCommand({ clientId: '', seq: 0, ackSeq: 0, timeMs: 0, op: { type: 'txn', compares: [c], success: [], failure: [] } });
+    expect(encoded[9]).toBe(0x84);
+    expect(decodeCommand(encoded).op).toEqual({ type: 'txn', compares: [c], success: [], failure: [] });
   });
 });
 
@@ -215,10 +303,15 @@ describe('decoding garbage', () => {
     expect(() => decodeCommand(input)).toThrow(message);
   });
 
-  it('rejects a nested txn and a huge element count without allocating', () => {
+  it('rejects txns nested too deep and a huge element count without allocating', () => {
     // Proves structural limits of txns are enforced on decode, and counts are checked against the input size.
-    const nested = new Uint8Array([1, 0, 1, 0, 0, 4, 0, 1, 4]);
-    expect(() => decodeCommand(nested)).toThrow(/cannot contain a transaction/);
+    // [format, clientId "", seq, ackSeq, timeMs], then 17 × [txn tag, 0 compares, 1 success op], then an empty txn.
+    const header = [1, 0, 1, 0, 0];
+    const level = [4, 0, 1];
+    const deep = new Uint8Array([...header, ...Array.from({ length: txnNestingDepthMax + 1 }, () => level).flat(), 4, 0, 0, 0]);
+    expect(() => decodeCommand(deep)).toThrow(/txns nest more than txnNestingDepthMax \(16\) deep/);
+    const deepest = new Uint8Array([...header, ...Array.from({ length: txnNestingDepthMax }, () => level).flat(), 4, 0, 0, 0, ...Array.from({ length: txnNestingDepthMax }, () => 0)]);
+    expect(decodeCommand(deepest).op).toEqual(nestedTxn(txnNestingDepthMax));
     const huge = new Uint8Array([1, 0, 1, 0, 0, 4, 0xff, 0xff, 0xff, 0xff, 0x0f]);
     expect(() => decodeCommand(huge)).toThrow(/compares is 4294967295, more than the 0 bytes left/);
   });

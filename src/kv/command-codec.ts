@@ -11,14 +11,27 @@
  * - txn (4): `varint n, n × compare, varint n, n × op, varint n, n × op` (compares, success, failure)
  * - leaseGrant (5): `varint id, varint ttlS`; leaseRevoke (6): `varint id` (lease-table.ts)
  *
- * A compare is `bytes key, u8 target, u8 op, value` where the value is bytes for target `value`
- * and a varint otherwise. Optional booleans are encoded as flags: a decoded op carries `true` or
- * leaves the field out (so `prevKv: false` comes back absent, which means the same).
+ * A compare is `bytes key, u8 target, u8 op, value, [bytes rangeEnd]` where the value is bytes for
+ * target `value` and a varint otherwise. Optional booleans are encoded as flags: a decoded op
+ * carries `true` or leaves the field out (so `prevKv: false` comes back absent, which means the
+ * same).
+ *
+ * Additions since the first release, all backward compatible (this is the replicated format:
+ * entries in logs, snapshots and backups written before them decode exactly as before, since
+ * every addition uses a byte value the old encoder never wrote and the old decoder refused):
+ * - compare target code 4 is `lease` (codes 0-3 are unchanged);
+ * - bit 0x80 of a compare's target byte says a `bytes rangeEnd` follows the value (a compare over
+ *   `[key, rangeEnd)`); old compares never set it;
+ * - a txn (tag 4) inside a txn branch is a nested txn, at most `txnNestingDepthMax` deep (the old
+ *   format refused tag 4 there).
+ * A replica that predates an addition refuses an entry using it as undecodable (the same
+ * INVALID_ARGUMENT on every such replica): upgrade every node before clients use them.
  */
 import { InvalidArgumentError } from '../util/index.js';
 import { ByteReader } from './byte-reader.js';
 import { ByteWriter } from './byte-writer.js';
-import type { Compare, DeleteOp, KvCommand, PutOp, RangeOp, TxnOp, WriteOp } from './types.js';
+import { txnNestingDepthMax } from './txn-limits.js';
+import type { Compare, KvCommand, PutOp, DeleteOp, RangeOp, TxnBranchOp, TxnOp, WriteOp } from './types.js';
 
 /** The format version of encoded commands. */
 const commandFormat = 1;
@@ -27,12 +40,12 @@ const commandFormat = 1;
 const opTag = { put: 1, delete: 2, range: 3, txn: 4, leaseGrant: 5, leaseRevoke: 6 } as const;
 
 /** Compare targets by wire code (the index). */
-const compareTargets: readonly Compare['target'][] = ['value', 'version', 'modRevision', 'createRevision'];
+const compareTargets: readonly Compare['target'][] = ['value', 'version', 'modRevision', 'createRevision', 'lease'];
+/** The bit of a compare's target byte that says a range end follows. */
+const compareRangeEndBit = 0x80;
 /** Compare operators by wire code (the index). */
 const compareOps: readonly Compare['op'][] = ['=', '!=', '<', '>'];
 
-/** An operation allowed inside a transaction branch. */
-type BranchOp = PutOp | DeleteOp | RangeOp;
 /** `T` with its fields writable, for building decoded objects field by field. */
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 
@@ -44,7 +57,7 @@ export function encodeCommand(command: KvCommand): Uint8Array {
   w.varint(command.seq, 'seq');
   w.varint(command.ackSeq, 'ackSeq');
   w.varint(command.timeMs, 'timeMs');
-  writeOp(w, command.op, true);
+  writeOp(w, command.op, 0);
   return w.finish();
 }
 
@@ -62,7 +75,9 @@ export function decodeCommand(bytes: Uint8Array): KvCommand {
   return { clientId, seq, ackSeq, timeMs, op };
 }
 
-function writeOp(w: ByteWriter, op: WriteOp | RangeOp, topLevel: boolean): void {
+/** Writes `op`; `depth` is 0 for the command's own op and the nesting depth of the txn holding it otherwise. */
+function writeOp(w: ByteWriter, op: WriteOp | RangeOp, depth: number): void {
+  const topLevel = depth === 0;
   switch (op.type) {
     case 'put':
       w.u8(opTag.put);
@@ -92,8 +107,8 @@ function writeOp(w: ByteWriter, op: WriteOp | RangeOp, topLevel: boolean): void 
       if (op.limit !== undefined) w.varint(op.limit, 'limit');
       return;
     case 'txn':
-      if (!topLevel) throw new InvalidArgumentError('op', 'a transaction cannot contain a transaction');
-      writeTxn(w, op);
+      if (depth > txnNestingDepthMax) throw new InvalidArgumentError('op', `txns nest more than txnNestingDepthMax (${txnNestingDepthMax}) deep`);
+      writeTxn(w, op, depth);
       return;
     case 'leaseGrant':
     case 'leaseRevoke':
@@ -107,13 +122,13 @@ function writeOp(w: ByteWriter, op: WriteOp | RangeOp, topLevel: boolean): void 
   }
 }
 
-function writeTxn(w: ByteWriter, txn: TxnOp): void {
+function writeTxn(w: ByteWriter, txn: TxnOp, depth: number): void {
   w.u8(opTag.txn);
   w.varint(txn.compares.length, 'compares');
   for (const compare of txn.compares) writeCompare(w, compare);
   for (const branch of [txn.success, txn.failure]) {
     w.varint(branch.length, 'ops');
-    for (const op of branch) writeOp(w, op, false);
+    for (const op of branch) writeOp(w, op, depth + 1);
   }
 }
 
@@ -123,7 +138,7 @@ function writeCompare(w: ByteWriter, compare: Compare): void {
   if (target < 0) throw new InvalidArgumentError('compare.target', `unknown target ${JSON.stringify(compare.target)}`);
   if (op < 0) throw new InvalidArgumentError('compare.op', `unknown operator ${JSON.stringify(compare.op)}`);
   w.bytes(compare.key, 'compare.key');
-  w.u8(target);
+  w.u8(target | (compare.rangeEnd !== undefined ? compareRangeEndBit : 0));
   w.u8(op);
   if (compare.target === 'value') {
     if (!(compare.value instanceof Uint8Array)) throw new InvalidArgumentError('compare.value', 'must be bytes for target value');
@@ -132,6 +147,7 @@ function writeCompare(w: ByteWriter, compare: Compare): void {
     if (typeof compare.value !== 'number') throw new InvalidArgumentError('compare.value', `must be a number for target ${compare.target}`);
     w.varint(compare.value, 'compare.value');
   }
+  if (compare.rangeEnd !== undefined) w.bytes(compare.rangeEnd, 'compare.rangeEnd');
 }
 
 /** Reads a command's top-level operation: a put, delete or txn. */
@@ -143,7 +159,7 @@ function readCommandOp(r: ByteReader): WriteOp {
     case opTag.delete:
       return readDelete(r);
     case opTag.txn:
-      return readTxn(r);
+      return readTxn(r, 0);
     case opTag.leaseGrant:
       return { type: 'leaseGrant', id: r.varint('id'), ttlS: r.varint('ttlS') };
     case opTag.leaseRevoke:
@@ -155,8 +171,8 @@ function readCommandOp(r: ByteReader): WriteOp {
   }
 }
 
-/** Reads an operation of a txn branch: a put, delete or range. */
-function readBranchOp(r: ByteReader): BranchOp {
+/** Reads an operation of a branch of a txn at nesting depth `depth`: a put, delete, range or nested txn. */
+function readBranchOp(r: ByteReader, depth: number): TxnBranchOp {
   const tag = r.u8('op tag');
   switch (tag) {
     case opTag.put:
@@ -166,7 +182,8 @@ function readBranchOp(r: ByteReader): BranchOp {
     case opTag.range:
       return readRange(r);
     case opTag.txn:
-      throw r.error('a transaction cannot contain a transaction');
+      if (depth + 1 > txnNestingDepthMax) throw r.error(`txns nest more than txnNestingDepthMax (${txnNestingDepthMax}) deep`);
+      return readTxn(r, depth + 1);
     case opTag.leaseGrant:
     case opTag.leaseRevoke:
       throw r.error('a lease operation is not allowed inside a transaction');
@@ -210,30 +227,32 @@ function readRange(r: ByteReader): RangeOp {
   return op;
 }
 
-function readTxn(r: ByteReader): TxnOp {
+function readTxn(r: ByteReader, depth: number): TxnOp {
   const compares: Compare[] = [];
   const compareCount = r.count('compares');
   for (let i = 0; i < compareCount; i++) compares.push(readCompare(r));
-  const success = readBranch(r);
-  const failure = readBranch(r);
+  const success = readBranch(r, depth);
+  const failure = readBranch(r, depth);
   return { type: 'txn', compares, success, failure };
 }
 
-function readBranch(r: ByteReader): BranchOp[] {
-  const ops: BranchOp[] = [];
+function readBranch(r: ByteReader, depth: number): TxnBranchOp[] {
+  const ops: TxnBranchOp[] = [];
   const n = r.count('ops');
-  for (let i = 0; i < n; i++) ops.push(readBranchOp(r));
+  for (let i = 0; i < n; i++) ops.push(readBranchOp(r, depth));
   return ops;
 }
 
 function readCompare(r: ByteReader): Compare {
   const key = r.bytes('compare.key');
-  const targetCode = r.u8('compare.target');
+  const targetByte = r.u8('compare.target');
   const opCode = r.u8('compare.op');
+  const targetCode = targetByte & ~compareRangeEndBit;
   const target = compareTargets[targetCode];
   const op = compareOps[opCode];
   if (target === undefined) throw r.error(`unknown compare target ${targetCode}`);
   if (op === undefined) throw r.error(`unknown compare operator ${opCode}`);
   const value = target === 'value' ? r.bytes('compare.value') : r.varint('compare.value');
-  return { key, target, op, value };
+  if ((targetByte & compareRangeEndBit) === 0) return { key, target, op, value };
+  return { key, target, op, value, rangeEnd: r.bytes('compare.rangeEnd') };
 }

@@ -30,6 +30,7 @@ export type { LogCommand } from './log-command.js';
 export { prefixEnd } from './key-range.js';
 export { compareBytes } from './binary-key.js';
 export { clientIdBytesMax, clockStepMsMax, savedResultBytesMax, sessionResponsesMax, sessionsExpiredPerApplyMax } from './session-limits.js';
+export { compareRangeKeysMax, txnNestingDepthMax } from './txn-limits.js';
 export { allows, applyAuthCommand, authLimits, authRecordId, emptyAuthState, isRoot, rootRole, rootUser } from './auth-state.js';
 export type { Access, AuthCommand, AuthRole, AuthState, AuthUser, PasswordHash, Permission } from './auth-state.js';
 export type { AuthClusterCommand } from './cluster-command-codec.js';

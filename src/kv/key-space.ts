@@ -59,6 +59,14 @@ export class KeySpace {
 
   /** Calls `visit` with each live key in `range`, in byte order. */
   scan(range: ResolvedRange, visit: (key: string, kv: KeyValue) => void): void {
+    this.scanWhile(range, (key, kv) => {
+      visit(key, kv);
+      return true;
+    });
+  }
+
+  /** Calls `visit` with each live key in `range`, in byte order, until it returns false (bounded walks over a large range). */
+  scanWhile(range: ResolvedRange, visit: (key: string, kv: KeyValue) => boolean): void {
     if (range.kind === 'single') {
       const kv = this.tree.get(range.key);
       if (kv !== undefined) visit(range.key, kv);
@@ -66,7 +74,9 @@ export class KeySpace {
     }
     const high = range.high ?? this.tree.maxKey();
     if (high === undefined || high < range.low) return;
-    this.tree.forRange(range.low, high, range.high === null, visit);
+    // sorted-btree stops a range walk when the callback returns `{ break }` (its typings omit it).
+    const onFound = (key: string, kv: KeyValue): { break: true } | undefined => (visit(key, kv) ? undefined : { break: true });
+    this.tree.forRange(range.low, high, range.high === null, onFound as (key: string, kv: KeyValue) => void);
   }
 
   /** Every live key in byte order. */

@@ -6,7 +6,9 @@
  * - put (1): `varint revision, u8 hasPrevKv, [keyValue]`
  * - delete (2): `varint revision, varint deleted, varint n, n × keyValue`
  * - range (3): `varint revision, varint count, u8 more, varint n, n × keyValue`
- * - txn (4): `varint revision, u8 succeeded, varint n, n × result` (no nested txn)
+ * - txn (4): `varint revision, u8 succeeded, varint n, n × result` (a result of a nested txn is a
+ *   txn result, at most `txnNestingDepthMax` deep; added compatibly: the first format refused a
+ *   txn result inside a txn result, so no older saved result holds one)
  * - error (5): `u8 code, string message` (codes: 0 INVALID_ARGUMENT, 1 OVERLOADED, 2 FAILED_PRECONDITION,
  *   3 SESSION_EXPIRED, 4 NOT_FOUND, 5 ALREADY_EXISTS)
  * - leaseGrant (6): `varint revision, varint id, varint ttlS`; leaseRevoke (7): `varint revision, varint id, varint deleted`
@@ -15,7 +17,8 @@ import { InvalidArgumentError, revision } from '../util/index.js';
 import { ByteReader } from './byte-reader.js';
 import { ByteWriter } from './byte-writer.js';
 import { readKeyValue, writeKeyValue } from './record-codec.js';
-import type { DeleteResult, ErrorResult, KeyValue, PutResult, RangeResult, TxnResult, WriteResult } from './types.js';
+import { txnNestingDepthMax } from './txn-limits.js';
+import type { DeleteResult, ErrorResult, KeyValue, PutResult, RangeResult, TxnBranchResult, TxnResult, WriteResult } from './types.js';
 
 /** The format version of encoded results. */
 const resultFormat = 1;
@@ -26,14 +29,11 @@ const resultTag = { put: 1, delete: 2, range: 3, txn: 4, error: 5, leaseGrant: 6
 /** Error codes by wire code (the index). Append only: the index is the format. */
 const errorCodes: readonly ErrorResult['code'][] = ['INVALID_ARGUMENT', 'OVERLOADED', 'FAILED_PRECONDITION', 'SESSION_EXPIRED', 'NOT_FOUND', 'ALREADY_EXISTS'];
 
-/** A result allowed inside a txn result. */
-type BranchResult = PutResult | DeleteResult | RangeResult;
-
 /** Encodes a write result. */
 export function encodeWriteResult(result: WriteResult): Uint8Array {
   const w = new ByteWriter(32);
   w.u8(resultFormat);
-  writeResult(w, result, true);
+  writeResult(w, result, 0);
   return w.finish();
 }
 
@@ -52,7 +52,9 @@ function writeKeyValues(w: ByteWriter, kvs: readonly KeyValue[]): void {
   for (const kv of kvs) writeKeyValue(w, kv);
 }
 
-function writeResult(w: ByteWriter, result: WriteResult | RangeResult, topLevel: boolean): void {
+/** Writes `result`; `depth` is 0 for the command's own result and the nesting depth of the txn holding it otherwise. */
+function writeResult(w: ByteWriter, result: WriteResult | RangeResult, depth: number): void {
+  const topLevel = depth === 0;
   switch (result.type) {
     case 'put':
       w.u8(resultTag.put);
@@ -75,12 +77,12 @@ function writeResult(w: ByteWriter, result: WriteResult | RangeResult, topLevel:
       writeKeyValues(w, result.kvs);
       return;
     case 'txn':
-      if (!topLevel) throw new InvalidArgumentError('result', 'a txn result cannot contain a txn result');
+      if (depth > txnNestingDepthMax) throw new InvalidArgumentError('result', `txn results nest more than txnNestingDepthMax (${txnNestingDepthMax}) deep`);
       w.u8(resultTag.txn);
       w.varint(result.revision, 'revision');
       w.u8(result.succeeded ? 1 : 0);
       w.varint(result.results.length, 'results');
-      for (const inner of result.results) writeResult(w, inner, false);
+      for (const inner of result.results) writeResult(w, inner, depth + 1);
       return;
     case 'leaseGrant':
       w.u8(resultTag.leaseGrant);
@@ -131,7 +133,7 @@ function readResult(r: ByteReader): WriteResult {
     case resultTag.range:
       throw r.error('a range result is only allowed inside a txn result');
     case resultTag.txn:
-      return readTxnResult(r);
+      return readTxnResult(r, 0);
     case resultTag.leaseGrant:
       return { type: 'leaseGrant', revision: revision(r.varint('revision')), id: r.varint('id'), ttlS: r.varint('ttlS') };
     case resultTag.leaseRevoke:
@@ -147,17 +149,21 @@ function readResult(r: ByteReader): WriteResult {
   }
 }
 
-function readTxnResult(r: ByteReader): TxnResult {
+/** Reads a txn result at nesting depth `depth` (0 for the command's own). */
+function readTxnResult(r: ByteReader, depth: number): TxnResult {
   const rev = revision(r.varint('revision'));
   const succeeded = r.bool('succeeded');
   const n = r.count('results');
-  const results: BranchResult[] = [];
+  const results: TxnBranchResult[] = [];
   for (let i = 0; i < n; i++) {
     const tag = r.u8('result tag');
     if (tag === resultTag.put) results.push(readPutResult(r));
     else if (tag === resultTag.delete) results.push(readDeleteResult(r));
     else if (tag === resultTag.range) results.push(readRangeResult(r));
-    else throw r.error(`result tag ${tag} is not allowed inside a txn result`);
+    else if (tag === resultTag.txn) {
+      if (depth + 1 > txnNestingDepthMax) throw r.error(`txn results nest more than txnNestingDepthMax (${txnNestingDepthMax}) deep`);
+      results.push(readTxnResult(r, depth + 1));
+    } else throw r.error(`result tag ${tag} is not allowed inside a txn result`);
   }
   return { type: 'txn', revision: rev, succeeded, results };
 }

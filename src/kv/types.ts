@@ -57,21 +57,46 @@ export interface RangeOp extends KeyRange {
   readonly countOnly?: boolean;
 }
 
-/** A transaction guard (etcd's Compare). */
+/**
+ * A transaction guard (etcd's Compare): one key, or with `rangeEnd` every live key in
+ * `[key, rangeEnd)` (an empty `rangeEnd` means "every key >= key").
+ *
+ * Over a range the compare holds only if it holds for EVERY live key in it; a range holding no key
+ * is judged as one missing key (so a value compare on it holds only for `!=`, and
+ * `createRevision = 0` holds), which is etcd's `applyCompare` once its VALUE rule is added (the
+ * etcd adapter adds it, etcd-txn.ts). A range compare visits at most `compareRangeKeysMax` keys
+ * (txn-limits.ts): a range with more live keys refuses the command (INVALID_ARGUMENT).
+ */
 export interface Compare {
   readonly key: Uint8Array;
-  readonly target: 'value' | 'version' | 'modRevision' | 'createRevision';
+  readonly target: 'value' | 'version' | 'modRevision' | 'createRevision' | 'lease';
   readonly op: '=' | '!=' | '<' | '>';
-  /** For `value`: bytes. For the others: a number (a missing key has version 0 and revisions 0). */
+  /**
+   * For `value`: bytes. For the others: a number (a missing key has version 0 and revisions 0;
+   * `lease` is the attached lease's id, 0 for a key without a lease or a missing key).
+   */
   readonly value: Uint8Array | number;
+  /** Exclusive end of the compared range; absent for a single key. Empty: every key >= `key`. */
+  readonly rangeEnd?: Uint8Array;
 }
 
-/** If every compare holds, apply `success`, else `failure`; atomically, at one revision. */
+/** An operation allowed in a txn branch: a nested txn too (etcd's RequestOp.request_txn). */
+export type TxnBranchOp = PutOp | DeleteOp | RangeOp | TxnOp;
+
+/**
+ * If every compare holds, apply `success`, else `failure`; atomically, at one revision.
+ *
+ * A nested txn in the chosen branch decides ITS branch on the state before the outer txn ran any
+ * operation (etcd's `compareToPath`): every compare of the tree is judged first, on one view; then
+ * the chosen operations run in order. Nesting is bounded by `txnNestingDepthMax` (txn-limits.ts),
+ * and compares and operations of the whole tree (a nested txn counting as one operation besides
+ * its own) by the cluster's `txnOpsMax`.
+ */
 export interface TxnOp {
   readonly type: 'txn';
   readonly compares: readonly Compare[];
-  readonly success: readonly (PutOp | DeleteOp | RangeOp)[];
-  readonly failure: readonly (PutOp | DeleteOp | RangeOp)[];
+  readonly success: readonly TxnBranchOp[];
+  readonly failure: readonly TxnBranchOp[];
 }
 
 /**
@@ -138,8 +163,12 @@ export interface TxnResult {
   readonly type: 'txn';
   readonly revision: Revision;
   readonly succeeded: boolean;
-  readonly results: readonly (PutResult | DeleteResult | RangeResult)[];
+  /** One result per operation of the chosen branch, in order (a nested txn's is a TxnResult). */
+  readonly results: readonly TxnBranchResult[];
 }
+
+/** The answer to one operation of a txn branch. */
+export type TxnBranchResult = PutResult | DeleteResult | RangeResult | TxnResult;
 
 /** The answer to a lease grant: the lease's id and its granted TTL (after raising it to the minimum). */
 export interface LeaseGrantResult {

@@ -73,4 +73,41 @@ describe('an undecodable committed entry', () => {
       { numRuns: 300, seed: 11_44 },
     );
   });
+
+  it('never comes from the leader for nested txns and range and lease compares either: validation and the codec agree on depth', () => {
+    const limits = makeLimits({ txnOpsMax: 10_000 });
+    const key = fc.uint8Array({ minLength: 1, maxLength: 8 });
+    const put = fc.record({ type: fc.constant('put' as const), key, value: fc.uint8Array({ maxLength: 8 }) });
+    const compare = fc.record(
+      { key, target: fc.constantFrom('version' as const, 'lease' as const, 'createRevision' as const), op: fc.constantFrom('=' as const, '>' as const), value: fc.nat({ max: 1000 }), rangeEnd: fc.uint8Array({ maxLength: 8 }) },
+      { requiredKeys: ['key', 'target', 'op', 'value'] },
+    );
+    // A chain of txns `depth` deep (around txnNestingDepthMax, 16), each level with a compare and a put beside the nested txn.
+    const chain = fc.tuple(fc.integer({ min: 0, max: 18 }), compare, put).map(([depth, c, p]): WriteOp => {
+      let op: WriteOp = { type: 'txn', compares: [c], success: [p], failure: [] };
+      for (let i = 0; i < depth; i++) op = { type: 'txn', compares: [c], success: [op], failure: [p] };
+      return op;
+    });
+    fc.assert(
+      fc.property(chain, (op) => {
+        const c: KvCommand = { clientId: 'c', seq: 1, ackSeq: 0, timeMs: 0, op };
+        let valid = true;
+        try {
+          validateCommand(c, limits);
+        } catch {
+          valid = false;
+        }
+        let encoded: Uint8Array | null = null;
+        try {
+          encoded = encodeCommand(c);
+        } catch {
+          encoded = null;
+        }
+        // Exactly what validation accepts can be encoded, and decodes to the same command.
+        expect(encoded !== null).toBe(valid);
+        if (encoded !== null) expect(decodeLogCommand(encoded)).toEqual({ type: 'kv', command: c });
+      }),
+      { numRuns: 200, seed: 14_14 },
+    );
+  });
 });

@@ -7,6 +7,7 @@ import { InvalidArgumentError } from '../util/index.js';
 import type { ClusterLimits } from './cluster-limits.js';
 import { checkLeaseId } from './lease-table.js';
 import { clientIdBytesMax } from './session-limits.js';
+import { txnNestingDepthMax } from './txn-limits.js';
 import type { Compare, DeleteOp, KvCommand, PutOp, RangeOp, TxnOp, WriteOp } from './types.js';
 
 /** The limits a command is checked against: the cluster's (at apply) or a node's flags (admission). */
@@ -16,9 +17,11 @@ export type CommandLimits = Pick<ClusterLimits, 'keyBytesMax' | 'valueBytesMax' 
 interface Budget {
   /** Bytes of keys, values, range ends and compare values seen so far. */
   bytes: number;
+  /** Compares and operations of the txn tree seen so far (a nested txn counts as one operation besides its own). */
+  txnItems: number;
 }
 
-const compareTargets: ReadonlySet<string> = new Set<Compare['target']>(['value', 'version', 'modRevision', 'createRevision']);
+const compareTargets: ReadonlySet<string> = new Set<Compare['target']>(['value', 'version', 'modRevision', 'createRevision', 'lease']);
 const compareOps: ReadonlySet<string> = new Set<Compare['op']>(['=', '!=', '<', '>']);
 const loneSurrogate = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 
@@ -28,9 +31,11 @@ const loneSurrogate = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\
  * exceeds `clientIdBytesMax`; `seq`, `ackSeq`, `timeMs` that are not
  * non-negative safe integers; with a client id, `seq < 1` or `ackSeq >= seq`; an unknown op type;
  * an empty key or one over `keyBytesMax`; a value over `valueBytesMax`; a range end over
- * `keyBytesMax`; a negative or fractional `limit`; a txn with more than `txnOpsMax` compares and ops;
- * a compare with an unknown target or operator or a value of the wrong kind; and key and value
- * bytes adding up to more than `requestBytesMax`.
+ * `keyBytesMax`; a negative or fractional `limit`; a txn tree with more than `txnOpsMax` compares
+ * and ops (all levels together, a nested txn counting as one op besides its own) or nested deeper
+ * than `txnNestingDepthMax`; a compare with an unknown target or operator, a value of the wrong
+ * kind, or a range end over `keyBytesMax`; and key and value bytes adding up to more than
+ * `requestBytesMax`.
  */
 export function validateCommand(command: KvCommand, limits: CommandLimits): void {
   if (typeof command !== 'object' || command === null) throw new InvalidArgumentError('command', 'must be an object');
@@ -44,7 +49,7 @@ export function validateCommand(command: KvCommand, limits: CommandLimits): void
       throw new InvalidArgumentError('ackSeq', `must be below seq (${command.seq}), got ${command.ackSeq}`);
     }
   }
-  const budget: Budget = { bytes: 0 };
+  const budget: Budget = { bytes: 0, txnItems: 0 };
   validateWriteOp(command.op, limits, budget);
   if (budget.bytes > limits.requestBytesMax) {
     throw new InvalidArgumentError('op', `carries ${budget.bytes} bytes of keys and values, more than requestBytesMax (${limits.requestBytesMax})`);
@@ -58,7 +63,7 @@ export function validateCommand(command: KvCommand, limits: CommandLimits): void
 export function validateRangeOp(op: RangeOp, limits: CommandLimits, path = 'range'): void {
   if (typeof op !== 'object' || op === null) throw new InvalidArgumentError(path, 'must be an object');
   if (op.type !== 'range') throw new InvalidArgumentError(`${path}.type`, `must be "range", got ${JSON.stringify(op.type)}`);
-  checkRangeOp(op, limits, { bytes: 0 }, path);
+  checkRangeOp(op, limits, { bytes: 0, txnItems: 0 }, path);
 }
 
 function validateClientId(clientId: unknown): void {
@@ -79,7 +84,7 @@ function validateWriteOp(op: WriteOp, limits: CommandLimits, budget: Budget): vo
     case 'delete':
       return checkDelete(op, limits, budget, 'op');
     case 'txn':
-      return checkTxn(op, limits, budget);
+      return checkTxn(op, limits, budget, 'op', 0);
     case 'leaseGrant':
       // 0 lets the state machine choose the id; the TTL's range is the cluster's (checked at apply).
       if (op.id !== 0) checkLeaseId(op.id, 'op.id');
@@ -93,18 +98,23 @@ function validateWriteOp(op: WriteOp, limits: CommandLimits, budget: Budget): vo
   }
 }
 
-function checkTxn(txn: TxnOp, limits: CommandLimits, budget: Budget): void {
+/** Checks a txn at nesting depth `depth` (0 for the command's own) and, recursively, its nested txns. */
+function checkTxn(txn: TxnOp, limits: CommandLimits, budget: Budget, at: string, depth: number): void {
+  if (depth > txnNestingDepthMax) throw new InvalidArgumentError(at, `txns nest more than txnNestingDepthMax (${txnNestingDepthMax}) deep`);
   for (const part of ['compares', 'success', 'failure'] as const) {
-    if (!Array.isArray(txn[part])) throw new InvalidArgumentError(`op.${part}`, 'must be an array');
+    if (!Array.isArray(txn[part])) throw new InvalidArgumentError(`${at}.${part}`, 'must be an array');
   }
-  const ops = txn.compares.length + txn.success.length + txn.failure.length;
-  if (ops > limits.txnOpsMax) {
-    throw new InvalidArgumentError('op', `txn has ${ops} compares and operations, more than txnOpsMax (${limits.txnOpsMax})`);
+  // Counted before the parts are checked, so a huge tree is refused before it is walked.
+  budget.txnItems += txn.compares.length + txn.success.length + txn.failure.length;
+  if (budget.txnItems > limits.txnOpsMax) {
+    // The top-level txn is counted first, so at depth 0 the count is exact; deeper it is a running total.
+    const what = depth === 0 ? 'txn has' : 'txn and its nested txns have at least';
+    throw new InvalidArgumentError('op', `${what} ${budget.txnItems} compares and operations, more than txnOpsMax (${limits.txnOpsMax})`);
   }
-  txn.compares.forEach((compare, i) => checkCompare(compare, limits, budget, `op.compares[${i}]`));
+  txn.compares.forEach((compare, i) => checkCompare(compare, limits, budget, `${at}.compares[${i}]`));
   for (const branch of ['success', 'failure'] as const) {
     txn[branch].forEach((op, i) => {
-      const path = `op.${branch}[${i}]`;
+      const path = `${at}.${branch}[${i}]`;
       if (typeof op !== 'object' || op === null) throw new InvalidArgumentError(path, 'must be an object');
       switch (op.type) {
         case 'put':
@@ -113,8 +123,10 @@ function checkTxn(txn: TxnOp, limits: CommandLimits, budget: Budget): void {
           return checkDelete(op, limits, budget, path);
         case 'range':
           return checkRangeOp(op, limits, budget, path);
+        case 'txn':
+          return checkTxn(op, limits, budget, path, depth + 1);
         default:
-          throw new InvalidArgumentError(`${path}.type`, `must be put, delete or range, got ${JSON.stringify((op as { type: unknown }).type)}`);
+          throw new InvalidArgumentError(`${path}.type`, `must be put, delete, range or txn, got ${JSON.stringify((op as { type: unknown }).type)}`);
       }
     });
   }
@@ -151,7 +163,7 @@ function checkCompare(compare: Compare, limits: CommandLimits, budget: Budget, p
   if (typeof compare !== 'object' || compare === null) throw new InvalidArgumentError(path, 'must be an object');
   checkKey(compare.key, limits, budget, `${path}.key`, false);
   if (!compareTargets.has(compare.target)) {
-    throw new InvalidArgumentError(`${path}.target`, `must be value, version, modRevision or createRevision, got ${JSON.stringify(compare.target)}`);
+    throw new InvalidArgumentError(`${path}.target`, `must be value, version, modRevision, createRevision or lease, got ${JSON.stringify(compare.target)}`);
   }
   if (!compareOps.has(compare.op)) throw new InvalidArgumentError(`${path}.op`, `must be =, !=, < or >, got ${JSON.stringify(compare.op)}`);
   if (compare.target === 'value') {
@@ -161,6 +173,7 @@ function checkCompare(compare: Compare, limits: CommandLimits, budget: Budget, p
     if (typeof compare.value !== 'number') throw new InvalidArgumentError(`${path}.value`, `must be a number when target is ${compare.target}`);
     checkCount(compare.value, `${path}.value`);
   }
+  if (compare.rangeEnd !== undefined) checkBytes(compare.rangeEnd, `${path}.rangeEnd`, 'keyBytesMax', limits.keyBytesMax, budget);
 }
 
 function checkKey(key: Uint8Array, limits: CommandLimits, budget: Budget, field: string, emptyAllowed: boolean): void {

@@ -22,7 +22,7 @@ import { resolveRange } from './key-range.js';
 import type { KeySpace } from './key-space.js';
 import type { LeaseTable } from './lease-table.js';
 import { queryRange } from './range-query.js';
-import { compareHolds } from './txn-compare.js';
+import { compareOnKeys } from './txn-compare.js';
 import type {
   DeleteOp,
   DeleteResult,
@@ -35,8 +35,9 @@ import type {
   Mutation,
   PutOp,
   PutResult,
-  RangeOp,
   RangeResult,
+  TxnBranchOp,
+  TxnBranchResult,
   TxnOp,
   TxnResult,
   WriteOp,
@@ -45,14 +46,23 @@ import type {
 
 /** A result whose revision is not known yet (it depends on whether the whole command wrote). */
 type Draft<T> = Omit<T, 'revision'>;
+/** A draft of a txn's result, nested results included. */
+interface TxnDraft extends Omit<TxnResult, 'revision' | 'results'> {
+  readonly results: readonly BranchDraft[];
+}
 /** A draft of a result allowed inside a txn. */
-type BranchDraft = Draft<PutResult> | Draft<DeleteResult> | Draft<RangeResult>;
+type BranchDraft = Draft<PutResult> | Draft<DeleteResult> | Draft<RangeResult> | TxnDraft;
 /** A draft of any successful result. */
-type ResultDraft =
-  | BranchDraft
-  | Draft<LeaseGrantResult>
-  | Draft<LeaseRevokeResult>
-  | (Omit<TxnResult, 'revision' | 'results'> & { readonly results: readonly BranchDraft[] });
+type ResultDraft = BranchDraft | Draft<LeaseGrantResult> | Draft<LeaseRevokeResult>;
+
+/**
+ * The branch every txn of a tree takes, decided before any operation runs: `nested` has one path
+ * per nested txn of the chosen branch, in order (etcd's `compareToPath`, as a tree).
+ */
+interface TxnPath {
+  readonly succeeded: boolean;
+  readonly nested: readonly TxnPath[];
+}
 
 /** Thrown inside a command to refuse it whole (rolled back by `execute`). */
 class Refusal extends Error {
@@ -136,7 +146,7 @@ export class WriteExecutor {
       case 'delete':
         return this.delete(op);
       case 'txn':
-        return this.txn(op);
+        return this.txn(op, this.decide(op));
       case 'leaseGrant':
         return this.grant(op);
       case 'leaseRevoke':
@@ -146,7 +156,7 @@ export class WriteExecutor {
     }
   }
 
-  private runBranchOp(op: PutOp | DeleteOp | RangeOp): BranchDraft {
+  private runBranchOp(op: Exclude<TxnBranchOp, TxnOp>): BranchDraft {
     switch (op.type) {
       case 'put':
         return this.put(op);
@@ -231,11 +241,34 @@ export class WriteExecutor {
     }
   }
 
-  /** Every compare is evaluated first, on the state before the txn; then one branch runs in order. */
-  private txn(op: TxnOp): ResultDraft {
-    const succeeded = op.compares.every((compare) => compareHolds(compare, this.keys.get(toBinaryString(compare.key))));
-    const results = (succeeded ? op.success : op.failure).map((inner) => this.runBranchOp(inner));
-    return { type: 'txn', succeeded, results };
+  /**
+   * Judges the compares of `op` and, on the chosen branch, of every nested txn, all on the state
+   * before the command ran any operation (etcd's `compareToPath`). Compares of a txn stop at the
+   * first that fails, as etcd's `applyCompares` does. A compare over a range too large to judge
+   * refuses the whole command.
+   */
+  private decide(op: TxnOp): TxnPath {
+    const succeeded = op.compares.every((compare) => {
+      const holds = compareOnKeys(compare, this.keys);
+      if (typeof holds !== 'boolean') throw refuse('INVALID_ARGUMENT', holds.message);
+      return holds;
+    });
+    const nested: TxnPath[] = [];
+    for (const inner of succeeded ? op.success : op.failure) if (inner.type === 'txn') nested.push(this.decide(inner));
+    return { succeeded, nested };
+  }
+
+  /** Runs the branch `path` chose, in order, nested txns on their own decided paths. */
+  private txn(op: TxnOp, path: TxnPath): TxnDraft {
+    let next = 0;
+    const results = (path.succeeded ? op.success : op.failure).map((inner): BranchDraft => {
+      if (inner.type !== 'txn') return this.runBranchOp(inner);
+      const innerPath = path.nested[next++];
+      assert(innerPath !== undefined, 'a decided path for every nested txn');
+      return this.txn(inner, innerPath);
+    });
+    assert(next === path.nested.length, 'every decided nested path was used');
+    return { type: 'txn', succeeded: path.succeeded, results };
   }
 
   /** Records `key`'s state before this command, the first time the command touches it. */
@@ -269,9 +302,11 @@ function refuse(code: ErrorResult['code'], message: string): Refusal {
 
 /** Attaches the command's final revision to a draft and its sub-results. */
 function finish(draft: ResultDraft, rev: Revision): PutResult | DeleteResult | TxnResult | LeaseGrantResult | LeaseRevokeResult {
-  if (draft.type === 'txn') {
-    return { ...draft, revision: rev, results: draft.results.map((inner) => ({ ...inner, revision: rev })) };
-  }
+  if (draft.type === 'txn') return finishTxn(draft, rev);
   assert(draft.type !== 'range', 'a range is not a top-level write');
   return { ...draft, revision: rev };
+}
+
+function finishTxn(draft: TxnDraft, rev: Revision): TxnResult {
+  return { ...draft, revision: rev, results: draft.results.map((inner): TxnBranchResult => (inner.type === 'txn' ? finishTxn(inner, rev) : { ...inner, revision: rev })) };
 }

@@ -12,8 +12,8 @@ import type { handleServerStreamingCall, handleUnaryCall, sendUnaryData, ServerU
 import { status as grpcStatus } from '@grpc/grpc-js';
 import type * as M from '../api/index.js';
 import { CompareResult, CompareTarget, Consistency, EventType, requireWellFormed, toNumber, wellFormedFirst } from '../api/index.js';
-import type { Compare, DeleteOp, DeleteResult, KeyValue, PutOp, PutResult, RangeOp, RangeResult, TxnOp, TxnResult } from '../kv/index.js';
-import { validateRangeOp } from '../kv/index.js';
+import type { Compare, DeleteOp, DeleteResult, KeyValue, PutOp, PutResult, RangeOp, RangeResult, TxnBranchOp, TxnBranchResult, TxnOp, TxnResult } from '../kv/index.js';
+import { txnNestingDepthMax, validateRangeOp } from '../kv/index.js';
 import { DeadlineExceededError, InvalidArgumentError, OutcomeUnknownError, ProposalDroppedError } from '../util/index.js';
 import { assertReadable } from './alarms/alarm-guards.js';
 import { txnAccesses } from './auth/authorizer.js';
@@ -185,32 +185,48 @@ function rangeOp(req: M.RangeRequestMsg): RangeOp {
   };
 }
 
-const compareTargets = { [CompareTarget.VALUE]: 'value', [CompareTarget.VERSION]: 'version', [CompareTarget.MOD]: 'modRevision', [CompareTarget.CREATE]: 'createRevision' } as const;
+const compareTargets = {
+  [CompareTarget.VALUE]: 'value',
+  [CompareTarget.VERSION]: 'version',
+  [CompareTarget.MOD]: 'modRevision',
+  [CompareTarget.CREATE]: 'createRevision',
+  [CompareTarget.LEASE]: 'lease',
+} as const;
 const compareOps = { [CompareResult.EQUAL]: '=', [CompareResult.NOT_EQUAL]: '!=', [CompareResult.LESS]: '<', [CompareResult.GREATER]: '>' } as const;
 
-function compareOf(c: M.CompareMsg, i: number): Compare {
+function compareOf(c: M.CompareMsg, where: string): Compare {
   const target = compareTargets[(c.target ?? 0) as keyof typeof compareTargets];
   const op = compareOps[(c.result ?? 0) as keyof typeof compareOps];
-  if (target === undefined) throw new InvalidArgumentError(`compare[${i}].target`, `unknown value ${String(c.target)}`);
-  if (op === undefined) throw new InvalidArgumentError(`compare[${i}].result`, `unknown value ${String(c.result)}`);
-  const value =
-    target === 'value' ? (c.value ?? empty) : toNumber(target === 'version' ? c.version : target === 'modRevision' ? c.modRevision : c.createRevision);
-  return { key: c.key ?? empty, target, op, value };
+  if (target === undefined) throw new InvalidArgumentError(`${where}.target`, `unknown value ${String(c.target)}`);
+  if (op === undefined) throw new InvalidArgumentError(`${where}.result`, `unknown value ${String(c.result)}`);
+  const operands = { version: c.version, modRevision: c.modRevision, createRevision: c.createRevision, lease: c.lease } as const;
+  const value = target === 'value' ? (c.value ?? empty) : toNumber(operands[target]);
+  return { key: c.key ?? empty, target, op, value, ...rangeEndOf(c.rangeEnd) };
 }
 
-function requestOp(r: M.RequestOpMsg, where: string): PutOp | DeleteOp | RangeOp {
+function requestOp(r: M.RequestOpMsg, where: string, depth: number): TxnBranchOp {
   if (r.requestPut) return putOp(r.requestPut);
   if (r.requestDelete) return deleteOp(r.requestDelete);
   if (r.requestRange) return rangeOp(r.requestRange);
+  if (r.requestTxn) {
+    const inner = r.requestTxn;
+    if ((inner.clientId ?? '') !== '' || toNumber(inner.seq) !== 0 || toNumber(inner.ackSeq) !== 0) {
+      throw new InvalidArgumentError(`${where}.requestTxn`, 'a nested txn must not set client_id, seq or ack_seq (the outer txn carries them)');
+    }
+    // validateCommand bounds the depth; this bound only keeps a hostile tree from recursing here first.
+    if (depth >= txnNestingDepthMax) throw new InvalidArgumentError(`${where}.requestTxn`, `txns nest more than txnNestingDepthMax (${txnNestingDepthMax}) deep`);
+    return txnOp(inner, `${where}.requestTxn`, depth + 1);
+  }
   throw new InvalidArgumentError(where, 'has no operation set');
 }
 
-function txnOp(req: M.TxnRequestMsg): TxnOp {
+function txnOp(req: M.TxnRequestMsg, at = '', depth = 0): TxnOp {
+  const where = (name: string): string => (at === '' ? name : `${at}.${name}`);
   return {
     type: 'txn',
-    compares: (req.compare ?? []).map(compareOf),
-    success: (req.success ?? []).map((r, i) => requestOp(r, `success[${i}]`)),
-    failure: (req.failure ?? []).map((r, i) => requestOp(r, `failure[${i}]`)),
+    compares: (req.compare ?? []).map((c, i) => compareOf(c, where(`compare[${i}]`))),
+    success: (req.success ?? []).map((r, i) => requestOp(r, where(`success[${i}]`), depth)),
+    failure: (req.failure ?? []).map((r, i) => requestOp(r, where(`failure[${i}]`), depth)),
   };
 }
 
@@ -222,8 +238,10 @@ function rangeMsg(r: RangeResult): Omit<M.RangeResponseMsg, 'header' | 'stalenes
   return { kvs: r.kvs.map(kvMsg), more: r.more, count: r.count };
 }
 
-function responseOp(r: PutResult | DeleteResult | RangeResult, header: M.ResponseHeaderMsg): M.ResponseOpMsg {
+function responseOp(r: TxnBranchResult, header: M.ResponseHeaderMsg): M.ResponseOpMsg {
   switch (r.type) {
+    case 'txn':
+      return { responseTxn: { header, succeeded: r.succeeded, responses: r.results.map((inner) => responseOp(inner, header)) } };
     case 'put':
       return { responsePut: { header, prevKv: r.prevKv ? kvMsg(r.prevKv) : null } };
     case 'delete':

@@ -54,11 +54,12 @@ describe('proto/kv.proto (public client API, package raftkv.v1)', () => {
     expect(fields(root, 'raftkv.v1.ResponseHeader')).toEqual(['revision=1:uint64', 'raft_term=2:uint64', 'node_id=3:string', 'applied_index=4:uint64', 'leader_id=5:string']);
     expect(fields(root, 'raftkv.v1.KeyValue')).toEqual(['key=1:bytes', 'value=2:bytes', 'create_revision=3:uint64', 'mod_revision=4:uint64', 'version=5:uint64', 'lease=6:uint64']);
     expect(root.lookupEnum('raftkv.v1.Consistency').values).toEqual({ LINEARIZABLE: 0, STALE: 1 });
-    expect(root.lookupEnum('raftkv.v1.Compare.CompareTarget').values).toEqual({ VALUE: 0, VERSION: 1, MOD: 2, CREATE: 3 });
+    expect(root.lookupEnum('raftkv.v1.Compare.CompareTarget').values).toEqual({ VALUE: 0, VERSION: 1, MOD: 2, CREATE: 3, LEASE: 4 });
     expect(root.lookupEnum('raftkv.v1.Compare.CompareResult').values).toEqual({ EQUAL: 0, NOT_EQUAL: 1, LESS: 2, GREATER: 3 });
-    expect(root.lookupType('raftkv.v1.Compare').oneofs?.target_union?.fieldsArray.map((f) => f.name)).toEqual(['value', 'version', 'mod_revision', 'create_revision']);
-    expect(root.lookupType('raftkv.v1.RequestOp').oneofs?.request?.fieldsArray.map((f) => f.name)).toEqual(['request_range', 'request_put', 'request_delete']);
-    expect(root.lookupType('raftkv.v1.ResponseOp').oneofs?.response?.fieldsArray.map((f) => f.name)).toEqual(['response_range', 'response_put', 'response_delete']);
+    expect(root.lookupType('raftkv.v1.Compare').oneofs?.target_union?.fieldsArray.map((f) => f.name)).toEqual(['value', 'version', 'mod_revision', 'create_revision', 'lease']);
+    expect(fields(root, 'raftkv.v1.Compare')).toEqual(expect.arrayContaining(['range_end=9:bytes']));
+    expect(root.lookupType('raftkv.v1.RequestOp').oneofs?.request?.fieldsArray.map((f) => f.name)).toEqual(['request_range', 'request_put', 'request_delete', 'request_txn']);
+    expect(root.lookupType('raftkv.v1.ResponseOp').oneofs?.response?.fieldsArray.map((f) => f.name)).toEqual(['response_range', 'response_put', 'response_delete', 'response_txn']);
     expect(root.lookupEnum('raftkv.v1.Event.EventType').values).toEqual({ PUT: 0, DELETE: 1 });
     for (const write of ['PutRequest', 'DeleteRequest', 'TxnRequest']) {
       expect(fields(root, `raftkv.v1.${write}`)).toEqual(expect.arrayContaining([expect.stringMatching(/^client_id=\d+:string$/), expect.stringMatching(/^seq=\d+:uint64$/), expect.stringMatching(/^ack_seq=\d+:uint64$/)]));

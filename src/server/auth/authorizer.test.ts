@@ -7,7 +7,7 @@ import type { PeerCertificate } from 'node:tls';
 import { describe, expect, it } from 'vitest';
 import { applyAuthCommand, emptyAuthState } from '../../kv/index.js';
 import type { AuthCommand, AuthState } from '../../kv/index.js';
-import { Authorizer, certificateUser, forwardedCalls } from './authorizer.js';
+import { Authorizer, certificateUser, forwardedCalls, txnAccesses } from './authorizer.js';
 import { issueToken } from './tokens.js';
 
 const hash = { n: 1024, r: 8, p: 1, salt: new Uint8Array(16), hash: new Uint8Array(32) };
@@ -77,5 +77,24 @@ describe('Authorizer', () => {
     const off = new Authorizer({ auth: () => ({ ...enabled, enabled: false }), nowMs: () => now });
     expect(off.authenticate(call(null))).toBeNull();
     expect(() => off.requireRoot(call(null), 'MemberAdd')).not.toThrow();
+  });
+});
+
+describe('txnAccesses', () => {
+  it('names every key of a txn tree: range compares read their range, nested puts and deletes need readwrite', () => {
+    const b = (s: string): Uint8Array => new TextEncoder().encode(s);
+    const accesses = txnAccesses({
+      type: 'txn',
+      compares: [{ key: b('a'), rangeEnd: b('c'), target: 'version', op: '=', value: 0 }],
+      success: [{ type: 'txn', compares: [{ key: b('n'), target: 'lease', op: '=', value: 0 }], success: [{ type: 'put', key: b('deep'), value: b('') }], failure: [{ type: 'delete', key: b('gone') }] }],
+      failure: [{ type: 'range', key: b('r') }],
+    });
+    expect(accesses).toEqual([
+      { range: { key: b('a'), rangeEnd: b('c') }, access: 'read' },
+      { range: { key: b('n') }, access: 'read' },
+      { range: { type: 'put', key: b('deep'), value: b('') }, access: 'readwrite' },
+      { range: { type: 'delete', key: b('gone') }, access: 'readwrite' },
+      { range: { type: 'range', key: b('r') }, access: 'read' },
+    ]);
   });
 });

@@ -93,11 +93,15 @@ export class Authorizer {
   }
 }
 
-/** Every key a transaction touches, with the access each needs: compares read, puts and deletes write. */
-export function txnAccesses(op: TxnOp): KeyAccess[] {
-  const out: KeyAccess[] = op.compares.map((c) => ({ range: { key: c.key }, access: 'read' as const }));
+/**
+ * Every key a transaction touches, nested txns included, with the access each needs: compares
+ * (over their range, if they have one) read, puts and deletes write.
+ */
+export function txnAccesses(op: TxnOp, out: KeyAccess[] = []): KeyAccess[] {
+  for (const c of op.compares) out.push({ range: c.rangeEnd === undefined ? { key: c.key } : { key: c.key, rangeEnd: c.rangeEnd }, access: 'read' });
   for (const r of [...op.success, ...op.failure]) {
-    if (r.type === 'range') out.push({ range: r, access: 'read' });
+    if (r.type === 'txn') txnAccesses(r, out);
+    else if (r.type === 'range') out.push({ range: r, access: 'read' });
     else out.push({ range: r, access: 'readwrite' });
   }
   return out;

@@ -23,7 +23,7 @@ import { etcdErrors } from './etcd-errors.js';
 import { int } from './etcd-ids.js';
 import { ignoreValueAttemptsMax } from './etcd-kv-limits.js';
 import { etcdKv, finishRange, raftkvRange } from './etcd-range.js';
-import { checkPut, etcdResponseOp, raftkvTxn, txnAttachesLeases } from './etcd-txn.js';
+import { checkPut, etcdTxnResponse, raftkvTxn, txnAttachesLeases } from './etcd-txn.js';
 import type { EtcdLeaderProxy } from './etcd-leader-proxy.js';
 
 const empty = new Uint8Array(0);
@@ -99,9 +99,7 @@ export function etcdKvImplementation(deps: EtcdServiceDeps, proxy: EtcdLeaderPro
     const leased = txnAttachesLeases(req);
     const run: EtcdHandler = async (_req, d, cc) => {
       const res = await call<M.TxnResponseMsg>('Txn', request, cc, d, leased);
-      const header = etcdHeaderOf(deps, res.header);
-      const branch = res.succeeded ? finishes.success : finishes.failure;
-      return { header, succeeded: res.succeeded, responses: res.responses.map((r, i) => etcdResponseOp(r, branch[i] ?? null, header)) };
+      return etcdTxnResponse(res, finishes, etcdHeaderOf(deps, res.header));
     };
     return leased ? proxy.onLeader(etcdKvService.Txn, run)(req, deadlineMs, c) : run(req, deadlineMs, c);
   };
