@@ -184,7 +184,7 @@ export class RaftDriver {
    */
   stalenessMs(): number {
     const leader = this.leadership.leading ? { self: this.deps.options.id, voters: this.conf.voters } : null;
-    return this.inst.freshness.stalenessMs(leader, this.now());
+    return this.inst.freshness.stalenessMs(leader, this.now(), this.kvMachine.appliedIndex);
   }
 
   /** The peers the transport should connect to (see `AddressBook.peers`). */

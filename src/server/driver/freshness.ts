@@ -12,10 +12,14 @@
  *   follower that was cut off for longer needs an append first. The cost: when appends to a
  *   follower are lost while its heartbeats get through, it under-reports by at most that grace.
  *   A linearizable read released at index i also proves freshness as of when it was issued.
- * - On the leader, its state holds every commit up to its last QUORUM acknowledgement (the time by
- *   which a majority of voters, itself included, had answered it in its current term): no other
- *   leader can have committed anything before that. A deposed leader that does not know it yet
- *   reports the time since then, not 0; a leader that lost its quorum keeps that time.
+ * - On the leader, once it has APPLIED the first entry of its own term, its state holds every commit
+ *   up to its last QUORUM acknowledgement (the time by which a majority of voters, itself
+ *   included, had answered it in its current term): every earlier leader's commits precede that
+ *   entry in its log (Leader Completeness), and no later leader can have committed anything
+ *   before that time. Before that entry is applied, a new leader may hold committed entries of
+ *   earlier terms that it does not know are committed (sweep seed 504): it keeps the freshness it
+ *   proved as a follower. A deposed leader that does not know it yet reports the time since its
+ *   last quorum acknowledgement, not 0; a leader that lost its quorum keeps that time.
  *
  * Times are the injected clock's MONOTONIC time (world.ts): a wall clock stepped back would make
  * old contacts look recent.
@@ -36,6 +40,8 @@ export class Freshness {
   private pending: { atMs: number; commit: LogIndex; proven: boolean }[] = [];
   /** On the leader: when each voter last answered it in its current term. */
   private readonly acks = new Map<NodeId, number>();
+  /** On the leader: the index of its term's first entry; its acknowledgements prove freshness once that is applied. */
+  private leaderFirstIndex: LogIndex | null = null;
 
   constructor(private readonly heartbeatGraceMs: number) {}
 
@@ -64,22 +70,33 @@ export class Freshness {
     this.acks.set(voter, nowMs);
   }
 
-  /** This node became leader: acknowledgements of earlier terms prove nothing. */
-  onBecameLeader(): void {
+  /**
+   * This node became leader with `firstIndex` the index of its term's first entry: acknowledgements
+   * of earlier terms prove nothing, and its own prove freshness only once that entry is applied.
+   */
+  onBecameLeader(firstIndex: LogIndex): void {
     this.acks.clear();
+    this.leaderFirstIndex = firstIndex;
   }
 
   /** This node stopped leading: it keeps the freshness its last quorum acknowledgement proved. */
-  onLostLeadership(self: NodeId, voters: readonly NodeId[], nowMs: number): void {
-    const at = this.quorumAckMs(self, voters, nowMs);
+  onLostLeadership(self: NodeId, voters: readonly NodeId[], nowMs: number, applied: LogIndex): void {
+    const at = this.leaderProofMs(self, voters, nowMs, applied);
     if (Number.isFinite(at)) this.markFresh(at, true);
     this.acks.clear();
+    this.leaderFirstIndex = null;
   }
 
   /** Milliseconds of staleness this node can prove at most (Infinity if it cannot prove any). */
-  stalenessMs(leader: { self: NodeId; voters: readonly NodeId[] } | null, nowMs: number): number {
-    const at = leader === null ? this.freshAtMs : this.quorumAckMs(leader.self, leader.voters, nowMs);
+  stalenessMs(leader: { self: NodeId; voters: readonly NodeId[] } | null, nowMs: number, applied: LogIndex): number {
+    const at = leader === null ? this.freshAtMs : Math.max(this.freshAtMs, this.leaderProofMs(leader.self, leader.voters, nowMs, applied));
     return Number.isFinite(at) ? Math.max(0, nowMs - at) : Number.POSITIVE_INFINITY;
+  }
+
+  /** What this leader's acknowledgements prove (-Infinity before its term's first entry is applied). */
+  private leaderProofMs(self: NodeId, voters: readonly NodeId[], nowMs: number, applied: LogIndex): number {
+    if (this.leaderFirstIndex === null || applied < this.leaderFirstIndex) return Number.NEGATIVE_INFINITY;
+    return this.quorumAckMs(self, voters, nowMs);
   }
 
   /** The time by which a majority of `voters` (this node counting as now) had acknowledged it; -Infinity if none. */

@@ -5,7 +5,7 @@
  * writes as outcome unknown; a new leader fails unconfirmed reads.
  */
 import type { Role, SoftState } from '../../raft/index.js';
-import { OutcomeUnknownError, UnavailableError } from '../../util/index.js';
+import { logIndex, OutcomeUnknownError, UnavailableError } from '../../util/index.js';
 import type { NodeId } from '../../util/index.js';
 import { proposeBootstrapLimits } from '../apply-notes.js';
 import type { RaftDriverDeps } from './driver-deps.js';
@@ -53,13 +53,14 @@ export class Leadership {
     this.soft = s;
     if (s.leader !== before.leader && s.leader !== null) deps.metrics.leaderChanges.inc();
     if (before.role !== 'leader' && s.role === 'leader') {
-      inst.freshness.onBecameLeader();
+      // The core appended its term's first (empty) entry on becoming leader: the last one now.
+      inst.freshness.onBecameLeader(logIndex(inst.raw.status().lastIndex));
       host.leases.onBecameLeader();
       // A new leader records its flags as the cluster limits if the log never set them.
       proposeBootstrapLimits(inst.applied.kv, deps.options, deps.logger, (data) => inst.raw.propose(data));
     }
     if (before.role === 'leader' && s.role !== 'leader') {
-      inst.freshness.onLostLeadership(deps.options.id, inst.applied.conf.voters, host.nowMs());
+      inst.freshness.onLostLeadership(deps.options.id, inst.applied.conf.voters, host.nowMs(), inst.applied.kv.appliedIndex);
       inst.contact.lostLeadership();
       host.leases.onLostLeadership();
       host.proposals.failAll(new OutcomeUnknownError('leadership was lost while the write was in flight; it may or may not apply'));
