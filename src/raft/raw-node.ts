@@ -250,6 +250,11 @@ export class RawNode {
     return this.raft.term;
   }
 
+  /** True if the log holds an entry at `index` with `term` (the snapshot's last entry included). */
+  hasEntry(index: LogIndex, term: Term): boolean {
+    return this.raft.raftLog.matchTerm(index, term);
+  }
+
   /** The highest index known to be committed (no allocation, unlike `status()`). */
   get commit(): LogIndex {
     return this.raft.raftLog.committed;

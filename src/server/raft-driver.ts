@@ -227,7 +227,8 @@ export class RaftDriver {
     const termBefore = this.raw.term;
     this.raw.step(message);
     if (message.term === termBefore && message.term === this.raw.term) {
-      this.inst.contact.observeFreshness(message, now, { leading: this.leadership.leading, leader: this.leadership.leader, voters: this.conf.voters, appliedIndex: this.kvMachine.appliedIndex });
+      const raw = this.raw;
+      this.inst.contact.observeFreshness(message, now, { leading: this.leadership.leading, leader: this.leadership.leader, voters: this.conf.voters, appliedIndex: this.kvMachine.appliedIndex, hasEntry: (i, t) => raw.hasEntry(i, t) });
     }
     this.kick();
   }

@@ -113,4 +113,32 @@ describe('honest staleness (defect b)', () => {
     expect(led).toBe(true);
     expect(text(a.d.kv.get(utf8.encode('x'))?.value)).toBe('old'); // a never caught up: the check above had work to do
   });
+
+  it('a follower does not count a new leader\'s commit index before it covers the leader\'s own term (sweep seed 655)', async () => {
+    // As above, a leads holding x=new without knowing that it committed. b follows a and gets its
+    // appends, which carry a's commit index: below x until a's own term's first entry commits,
+    // which b's lost answers hold up. Counting those appends made b report a few ms.
+    const cluster = new DriverCluster(['n1', 'n2', 'n3']);
+    await cluster.startAll();
+    const old = await cluster.leader();
+    const [a, b] = others(cluster, old) as [HostedNode, HostedNode];
+    await put(cluster, old, 'x', 'old');
+    await cluster.until(() => [a, b].every((n) => text(n.d.kv.get(utf8.encode('x'))?.value) === 'old'));
+    await b.crash();
+    cluster.filter = (m) => (m.from === old.id && m.to === a.id && !(m.type === 'append' && m.entries.length > 0) ? 'drop' : 'deliver');
+    await put(cluster, old, 'x', 'new');
+    const ackedAtMs = cluster.world.nowMs;
+    cluster.filter = (m) => (m.from === old.id || m.to === old.id || (m.from === b.id && m.to === a.id && m.type === 'appendResponse') ? 'drop' : 'deliver');
+    await b.start();
+    let followed = false;
+    for (let waited = 0; waited < 3_000; waited += 5) {
+      await cluster.world.advance(5);
+      if (a.d.role !== 'leader' || b.d.leader !== a.id) continue;
+      followed = true;
+      const freshAsOfMs = cluster.world.nowMs - b.d.stalenessMs();
+      if (freshAsOfMs >= ackedAtMs) expect(text(b.d.kv.get(utf8.encode('x'))?.value), `b reported ${b.d.stalenessMs()} ms, ${cluster.world.nowMs - ackedAtMs} ms after x=new was acknowledged`).toBe('new');
+    }
+    expect(followed).toBe(true);
+    expect(text(b.d.kv.get(utf8.encode('x'))?.value)).toBe('old'); // b never caught up: the check above had work to do
+  });
 });
