@@ -12,16 +12,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LocalCluster, planTestCluster, sleep } from '../cluster/local-cluster.js';
 import { bytes, RawClient, text } from './support/raw-client.js';
 import { runCli } from './support/run-cli.js';
-import { mountTmpfs } from './support/tmpfs.js';
+import { diskFillLimits, mountTmpfs } from './support/tmpfs.js';
 import type { TmpfsMount } from './support/tmpfs.js';
 
-/** Bounds of the fill: writes at most, bytes per value, the filler that leaves little room, how often n2 is asked. */
-const fillWritesMax = 2_000;
-const valueBytes = 32 * 1024;
-const fillerBytes = 14 * 1024 * 1024;
+const { fillWritesMax, valueBytes, fillerBytes, waitMs } = diskFillLimits;
+/** How often n2 is asked whether it holds the alarm, in writes. */
 const checkEveryWrites = 20;
-/** How long the test waits for the alarm to reach every node, and to clear once space returns. */
-const waitMs = 30_000;
 
 const root = mkdtempSync(join(tmpdir(), 'raftkv-nospace-cluster-'));
 let tmpfs: TmpfsMount | null = null;
@@ -29,7 +25,7 @@ let cluster: LocalCluster | null = null;
 const clients: RawClient[] = [];
 
 beforeAll(() => {
-  tmpfs = mountTmpfs(join(root, 'n2'), 20);
+  tmpfs = mountTmpfs(join(root, 'n2'), diskFillLimits.tmpfsMiB);
 });
 
 afterAll(async () => {

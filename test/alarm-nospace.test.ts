@@ -12,17 +12,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LocalCluster, planTestCluster, sleep } from '../cluster/local-cluster.js';
 import { bytes, RawClient, text } from './support/raw-client.js';
 import { runCli } from './support/run-cli.js';
-import { mountTmpfs } from './support/tmpfs.js';
+import { diskFillLimits, mountTmpfs } from './support/tmpfs.js';
 import type { TmpfsMount } from './support/tmpfs.js';
 
-/** Bounds of the fill: writes at most, bytes per value, and the filler that leaves little room. */
-const fillWritesMax = 2_000;
-const valueBytes = 32 * 1024;
-const fillerBytes = 14 * 1024 * 1024;
+const { fillWritesMax, valueBytes, fillerBytes, waitMs } = diskFillLimits;
 /** Other failures in a row that end the fill (a node that exited answers nothing). */
 const otherFailuresMax = 5;
-/** How long the test waits for the alarm to be raised, and to clear once space returns. */
-const waitMs = 30_000;
 
 const root = mkdtempSync(join(tmpdir(), 'raftkv-nospace-'));
 const dataDir = join(root, 'n1');
@@ -31,7 +26,7 @@ let cluster: LocalCluster | null = null;
 let rc: RawClient | null = null;
 
 beforeAll(() => {
-  tmpfs = mountTmpfs(dataDir, 20);
+  tmpfs = mountTmpfs(dataDir, diskFillLimits.tmpfsMiB);
 });
 
 afterAll(async () => {

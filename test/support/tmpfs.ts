@@ -25,3 +25,12 @@ export function mountTmpfs(dir: string, sizeMiB: number): TmpfsMount {
   }
   return { mounted: true, skipWhy: '', unmount: () => execFileSync('umount', [dir], { stdio: 'pipe' }) };
 }
+
+/** Bounds of filling a 20 MiB tmpfs data dir: writes at most, bytes per value, the filler file that leaves little room, and the longest wait for an alarm to be raised or cleared. */
+export const diskFillLimits = Object.freeze({
+  tmpfsMiB: 20,
+  fillWritesMax: 2_000,
+  valueBytes: 32 * 1024,
+  fillerBytes: 14 * 1024 * 1024,
+  waitMs: 30_000,
+});
