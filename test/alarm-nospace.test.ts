@@ -4,8 +4,7 @@
 // /readyz, the metric and `raftkv alarm list` show the alarm, and that once space returns (the
 // filler file is deleted) the node clears the alarm on its own, takes writes again, and every
 // acknowledged write is readable. Needs root to mount the tmpfs; skipped with a message otherwise.
-import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { status as grpcStatus } from '@grpc/grpc-js';
@@ -13,41 +12,27 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LocalCluster, planTestCluster, sleep } from '../cluster/local-cluster.js';
 import { bytes, RawClient, text } from './support/raw-client.js';
 import { runCli } from './support/run-cli.js';
+import { diskFillLimits, mountTmpfs } from './support/tmpfs.js';
+import type { TmpfsMount } from './support/tmpfs.js';
 
-/** Bounds of the fill: writes at most, bytes per value, and the filler that leaves little room. */
-const fillWritesMax = 2_000;
-const valueBytes = 32 * 1024;
-const fillerBytes = 14 * 1024 * 1024;
+const { fillWritesMax, valueBytes, fillerBytes, waitMs } = diskFillLimits;
 /** Other failures in a row that end the fill (a node that exited answers nothing). */
 const otherFailuresMax = 5;
-/** How long the test waits for the alarm to be raised, and to clear once space returns. */
-const waitMs = 30_000;
 
 const root = mkdtempSync(join(tmpdir(), 'raftkv-nospace-'));
 const dataDir = join(root, 'n1');
-let mounted = false;
-let skipWhy = '';
+let tmpfs: TmpfsMount | null = null;
 let cluster: LocalCluster | null = null;
 let rc: RawClient | null = null;
 
 beforeAll(() => {
-  mkdirSync(dataDir, { recursive: true });
-  if (process.getuid?.() !== 0) {
-    skipWhy = 'not running as root: cannot mount a tmpfs for the data dir';
-    return;
-  }
-  try {
-    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=20m', 'tmpfs', dataDir], { stdio: 'pipe' });
-    mounted = true;
-  } catch (e) {
-    skipWhy = `mounting a tmpfs was refused: ${e instanceof Error ? e.message : String(e)}`;
-  }
+  tmpfs = mountTmpfs(dataDir, diskFillLimits.tmpfsMiB);
 });
 
 afterAll(async () => {
   rc?.close();
   await cluster?.killAll();
-  if (mounted) execFileSync('umount', [dataDir], { stdio: 'pipe' });
+  tmpfs?.unmount();
   rmSync(root, { recursive: true, force: true });
 });
 
@@ -58,8 +43,8 @@ async function status(c: LocalCluster): Promise<{ alarms: { member: string; type
 
 describe('NOSPACE alarm on a full disk (20 MiB tmpfs)', () => {
   it('refuses writes, keeps serving reads, does not exit, clears once space returns, loses no acknowledged write', async (ctx) => {
-    if (!mounted) {
-      console.log(`NOSPACE e2e skipped: ${skipWhy}`);
+    if (tmpfs?.mounted !== true) {
+      console.log(`NOSPACE e2e skipped: ${tmpfs?.skipWhy ?? 'no mount attempted'}`);
       ctx.skip();
       return;
     }

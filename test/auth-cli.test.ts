@@ -48,17 +48,22 @@ describe('raftkv user, role and auth', () => {
       expect(run.stderr, args.join(' ')).toBe('');
       expect(run.code, args.join(' ')).toBe(0);
     }
+    // Not signed in (exit code 5) and signed in but not allowed (6) are told apart, each with
+    // one line saying what to do.
     const anonymous = await cli(['get', 'app/x']);
-    expect(anonymous.code).not.toBe(0);
-    expect(anonymous.stderr).toMatch(/authentication required/);
+    expect(anonymous.code).toBe(5);
+    expect(anonymous.stderr).toBe('raftkv: not logged in: the cluster has authentication enabled; pass --user <name>[:<password>] (or RAFTKV_USER and RAFTKV_PASSWORD), or --cert and --key of a client certificate that names a user [UNAUTHENTICATED]\n');
     expect((await cli(['put', 'app/x', 'v', '--user', `alice:${alicePassword}`])).code).toBe(0);
     expect((await cli(['get', 'app/x', '--user', 'alice', '--password', alicePassword])).stdout).toMatch(/v/);
     const denied = await cli(['put', 'other/x', 'v'], { RAFTKV_USER: 'alice', RAFTKV_PASSWORD: alicePassword });
-    expect(denied.code).not.toBe(0);
-    expect(denied.stderr).toMatch(/permission denied: user "alice" may not write key "other\/x"/);
+    expect(denied.code).toBe(6);
+    expect(denied.stderr).toMatch(/^raftkv: permission denied: user "alice" may not write key "other\/x" .*\[PERMISSION_DENIED\]\n$/);
     const wrong = await cli(['get', 'app/x', '--user', 'alice:nope']);
-    expect(wrong.stderr).toMatch(/wrong user name or password/);
-    expect((await cli(['user', 'list', '--user', 'alice', '--password', alicePassword])).stderr).toMatch(/UserList needs the root role/);
+    expect(wrong.code).toBe(5);
+    expect(wrong.stderr).toMatch(/^raftkv: not logged in \(wrong user name or password\): pass --user <name>/);
+    const notRoot = await cli(['user', 'list', '--user', 'alice', '--password', alicePassword]);
+    expect(notRoot.code).toBe(6);
+    expect(notRoot.stderr).toMatch(/UserList needs the root role/);
     const users = await cli(['user', 'list', '-o', 'json', '--user', `root:${rootPassword}`]);
     expect(JSON.parse(users.stdout)).toEqual({ users: [{ name: 'alice', roles: ['app'], hasPassword: true }, { name: 'root', roles: ['root'], hasPassword: true }] });
     const roles = await cli(['role', 'list', '-o', 'json', '--user', `root:${rootPassword}`]);
