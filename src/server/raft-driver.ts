@@ -324,7 +324,16 @@ export class RaftDriver {
   /** A peer is streaming a snapshot: stage it, then step it (see `SnapshotPipeline.receive`). */
   async receiveSnapshot(message: SnapshotMessage, chunks: AsyncIterable<Uint8Array>): Promise<void> {
     this.assertServing();
-    await this.inst.snapshots.receive(message, chunks);
+    try {
+      await this.inst.snapshots.receive(message, chunks);
+    } catch (e) {
+      // Staging writes to the data dir: a full or failing disk there is the NOSPACE alarm, as in
+      // the Ready loop. It is raised between two Ready turns (a turn in flight keeps its instance).
+      this.loop.whenQuiescent(() => {
+        if (!this.stopped && !this.recovery.held) this.recovery.suspendOn(e);
+      });
+      throw e;
+    }
   }
 
   /** Status for `/status`, `Cluster.Status` and readiness. */
