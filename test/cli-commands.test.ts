@@ -235,7 +235,7 @@ describe('CLI conveniences', () => {
     const zsh = await raftkv(['completion', 'zsh']);
     expect(zsh.stdout).toMatch(/^#compdef raftkv\n/);
     expect(zsh.stdout).toContain('compdef _raftkv raftkv');
-    expect(zsh.stdout).toContain('"member") echo "list add promote remove"');
+    expect(zsh.stdout).toContain('"member") echo "list add promote remove update"');
     // Run the zsh function itself where zsh is installed (CI installs it), with compsys stubbed:
     // compadd prints the candidates it is given (zsh filters them by the typed prefix itself).
     const hasZsh = spawnSync('zsh', ['--version']).status === 0;
