@@ -245,7 +245,7 @@ describe('CLI conveniences', () => {
       writeFileSync(zshScript, zsh.stdout);
       const zshComplete = (words: string, current: number): string =>
         execFileSync('zsh', ['-c', `compdef() {}; _files() {}; compadd() { shift; print -r -- "$*"; }; source ${zshScript}; words=(${words}); CURRENT=${current}; _raftkv`], { encoding: 'utf8' }).trim();
-      expect(zshComplete('raftkv member ""', 3)).toBe('list add promote remove');
+      expect(zshComplete('raftkv member ""', 3)).toBe('list add promote remove update');
       expect(zshComplete('raftkv get k -o ""', 5)).toBe('table json');
       expect(zshComplete('raftkv put --pr', 3).split(' ')).toContain('--prev-kv');
     }
