@@ -235,7 +235,7 @@ describe('CLI conveniences', () => {
     const zsh = await raftkv(['completion', 'zsh']);
     expect(zsh.stdout).toMatch(/^#compdef raftkv\n/);
     expect(zsh.stdout).toContain('compdef _raftkv raftkv');
-    expect(zsh.stdout).toContain('"member") echo "list add promote remove"');
+    expect(zsh.stdout).toContain('"member") echo "list add promote remove update"');
     // Run the zsh function itself where zsh is installed (CI installs it), with compsys stubbed:
     // compadd prints the candidates it is given (zsh filters them by the typed prefix itself).
     const hasZsh = spawnSync('zsh', ['--version']).status === 0;
@@ -245,7 +245,7 @@ describe('CLI conveniences', () => {
       writeFileSync(zshScript, zsh.stdout);
       const zshComplete = (words: string, current: number): string =>
         execFileSync('zsh', ['-c', `compdef() {}; _files() {}; compadd() { shift; print -r -- "$*"; }; source ${zshScript}; words=(${words}); CURRENT=${current}; _raftkv`], { encoding: 'utf8' }).trim();
-      expect(zshComplete('raftkv member ""', 3)).toBe('list add promote remove');
+      expect(zshComplete('raftkv member ""', 3)).toBe('list add promote remove update');
       expect(zshComplete('raftkv get k -o ""', 5)).toBe('table json');
       expect(zshComplete('raftkv put --pr', 3).split(' ')).toContain('--prev-kv');
     }

@@ -6,6 +6,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { LocalCluster } from '../cluster/local-cluster.js';
+import { waitForAllToKnowLeader } from './support/cluster-wait.js';
 import { etcdctl, etcdctlPath, warnIfNoEtcdctl } from './support/etcdctl.js';
 import type { Run } from './support/etcdctl.js';
 import { useTestCluster } from './support/test-cluster.js';
@@ -22,24 +23,13 @@ async function ok(args: readonly string[], code = 0): Promise<Run> {
   return r;
 }
 
-/** Waits (bounded) until every node reports the same leader. */
-async function waitForAllToKnowLeader(timeoutMs = 20_000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (Date.now() < end) {
-    const leaders = await Promise.all(['n1', 'n2', 'n3'].map(async (id) => (await cluster.status(id, 500))?.leader ?? null));
-    if (leaders[0] !== null && leaders.every((l) => l === leaders[0])) return;
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  throw new Error(`not every node knew the leader within ${timeoutMs} ms`);
-}
-
 describe.skipIf(etcdctlPath === null)('etcdctl auth against raftkv', () => {
   useTestCluster('etcdctl-auth', { started: (c) => (cluster = c) });
 
   it('users, roles and prefix permissions; auth enable; --user; the errors etcd gives', async () => {
     // etcdctl may pick any endpoint, and a follower passes auth changes on to the leader: every
     // node must know the leader first (waitForLeader needs only a majority to).
-    await waitForAllToKnowLeader();
+    await waitForAllToKnowLeader(cluster);
     expect((await ok(['user', 'add', 'root', '--new-user-password=rootpw'])).stdout).toBe('User root created\n');
     expect((await ok(['user', 'grant-role', 'root', 'root'])).stdout).toBe('Role root is granted to user root\n');
     await ok(['user', 'add', 'alice', '--new-user-password=alicepw']);

@@ -190,6 +190,11 @@ export interface MemberChangeResponseMsg {
   header: ResponseHeaderMsg;
   members: MemberMsg[];
 }
+export interface MemberUpdateRequestMsg {
+  id: string;
+  peerAddress: string;
+  clientAddress?: string;
+}
 export interface MemberPromoteRequestMsg {
   id: string;
   force?: boolean;

@@ -45,6 +45,7 @@ export const clusterService = {
   MemberList: method<object, M.MemberListResponseMsg>('Cluster', 'MemberList', 'MemberListRequest', 'MemberListResponse'),
   MemberAdd: method<M.MemberAddRequestMsg, M.MemberChangeResponseMsg>('Cluster', 'MemberAdd', 'MemberAddRequest', 'MemberAddResponse'),
   MemberPromote: method<M.MemberPromoteRequestMsg, M.MemberChangeResponseMsg>('Cluster', 'MemberPromote', 'MemberPromoteRequest', 'MemberPromoteResponse'),
+  MemberUpdate: method<M.MemberUpdateRequestMsg, M.MemberChangeResponseMsg>('Cluster', 'MemberUpdate', 'MemberUpdateRequest', 'MemberUpdateResponse'),
   MemberRemove: method<M.MemberRemoveRequestMsg, M.MemberChangeResponseMsg>('Cluster', 'MemberRemove', 'MemberRemoveRequest', 'MemberRemoveResponse'),
   LeaderTransfer: method<M.LeaderTransferRequestMsg, M.LeaderTransferResponseMsg>('Cluster', 'LeaderTransfer', 'LeaderTransferRequest', 'LeaderTransferResponse'),
   ClusterLimitsGet: method<object, M.ClusterLimitsResponseMsg>('Cluster', 'ClusterLimitsGet', 'ClusterLimitsGetRequest', 'ClusterLimitsResponse'),

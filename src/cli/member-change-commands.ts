@@ -19,13 +19,13 @@ import { CliFailure, ExitCode } from './exit-codes.js';
 import { printJson, printTable, println } from './output.js';
 
 /** `--timeout` of a membership change: it waits until the change is applied (or the learner caught up). */
-const changeTimeout: TimeoutFlag = { defaultMs: membershipTimeoutDefaultMs, help: 'deadline of the change' };
+export const changeTimeout: TimeoutFlag = { defaultMs: membershipTimeoutDefaultMs, help: 'deadline of the change' };
 
-function timeoutOf(flags: ClientFlags): { timeoutMs?: number } {
+export function timeoutOf(flags: ClientFlags): { timeoutMs?: number } {
   return flags.timeoutMs === undefined ? {} : { timeoutMs: flags.timeoutMs };
 }
 
-function printMembers(flags: ClientFlags, members: readonly Member[], extra: Record<string, unknown> = {}): void {
+export function printMembers(flags: ClientFlags, members: readonly Member[], extra: Record<string, unknown> = {}): void {
   if (flags.output === 'json') {
     printJson({ ...extra, members });
     return;

@@ -6,6 +6,7 @@
 import type { Command } from 'commander';
 import { addClientFlags, clientFlagsOf, withClient } from './client-flags.js';
 import { registerMemberChangeCommands } from './member-change-commands.js';
+import { registerMemberUpdateCommand } from './member-update-command.js';
 import { printJson, printTable } from './output.js';
 
 /** Registers `member` and its subcommands. */
@@ -21,4 +22,5 @@ export function registerMemberCommand(program: Command): void {
     else printTable(['ID', 'CLIENT_ADDRESS', 'PEER_ADDRESSES', 'LEARNER'], members.map((m) => [m.id, m.clientAddress ?? '-', m.peerAddresses.join(',') || '-', m.isLearner ? 'yes' : 'no']));
   });
   registerMemberChangeCommands(member);
+  registerMemberUpdateCommand(member);
 }

@@ -1,7 +1,7 @@
 /**
  * `client.cluster`: every endpoint's and member's `Cluster.Status` (with an error per node that did
  * not answer), the member list, the leader, and the administrative calls: member add, promote and
- * remove, and leader transfer (what `raftkv member` and `raftkv leader` run).
+ * remove and update, and leader transfer (what `raftkv member` and `raftkv leader` run).
  */
 import type { MethodDefinition } from '@grpc/grpc-js';
 import type * as M from '../api/index.js';
@@ -245,6 +245,16 @@ export class ClusterApi {
   /** Removes a member; removing the leader hands leadership over first (`force`: even if that leaves no healthy quorum). */
   async removeMember(id: string, options: AdminCallOptions & { readonly force?: boolean } = {}): Promise<Member[]> {
     const res = await this.admin('MemberRemove', clusterService.MemberRemove, { id, force: options.force === true }, options, membershipTimeoutDefaultMs);
+    return this.membersOf(res.members);
+  }
+
+  /**
+   * Changes member `id`'s peer address (and client address, if given) through the log (`raftkv
+   * member update`); restart the member listening on the new address. Resolves with the members.
+   */
+  async updateMember(id: string, addresses: { readonly peerAddress: string; readonly clientAddress?: string }, options: AdminCallOptions = {}): Promise<Member[]> {
+    const request: M.MemberUpdateRequestMsg = { id, peerAddress: addresses.peerAddress, clientAddress: addresses.clientAddress ?? '' };
+    const res = await this.admin('MemberUpdate', clusterService.MemberUpdate, request, options, membershipTimeoutDefaultMs);
     return this.membersOf(res.members);
   }
 

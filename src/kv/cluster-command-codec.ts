@@ -7,7 +7,8 @@
  * Layout (format 2): `u8 format, u8 kind, ...` where kind 1 (setClusterLimits) is
  * `u8 flags(ifUnset), varint × clusterLimitNames.length` in `clusterLimitNames` order, and kind 2
  * (auth) is `u8 authCommandTypes index, fields` (see `writeAuthFields`), and kind 3 (alarm) is
- * `u8 action, string member, u8 type (0 = any), [string reason]` (alarm-state.ts).
+ * `u8 action, string member, u8 type (0 = any), [string reason]` (alarm-state.ts), and kind 4
+ * (memberUpdate) is `string member, string peerAddress, string clientAddress` (member-update.ts).
  */
 import { InvalidArgumentError } from '../util/index.js';
 import { ByteReader } from './byte-reader.js';
@@ -16,6 +17,8 @@ import { authCommandTypes, checkAuthCommand, readPasswordHash, writePasswordHash
 import type { AuthCommand, PasswordHash } from './auth-state.js';
 import { checkAlarmCommand, readAlarmFields, writeAlarmFields } from './alarm-state.js';
 import type { AlarmCommand } from './alarm-state.js';
+import { checkMemberUpdate, readMemberUpdateFields, writeMemberUpdateFields } from './member-update.js';
+import type { MemberUpdateCommand } from './member-update.js';
 import { checkClusterLimits, clusterLimitNames, preLeaseLimitCount, readClusterLimitValues } from './cluster-limits.js';
 import type { ClusterLimits } from './cluster-limits.js';
 
@@ -23,7 +26,7 @@ import type { ClusterLimits } from './cluster-limits.js';
 export const clusterCommandFormat = 2;
 
 /** Command kinds on the wire. */
-const commandKind = { setClusterLimits: 1, auth: 2, alarm: 3 } as const;
+const commandKind = { setClusterLimits: 1, auth: 2, alarm: 3, memberUpdate: 4 } as const;
 
 /**
  * Replace the cluster limits. With `ifUnset`, it changes them only if no `setClusterLimits` was
@@ -47,8 +50,14 @@ export interface AlarmClusterCommand {
   readonly alarm: AlarmCommand;
 }
 
+/** New addresses for a member (member-update.ts). */
+export interface MemberUpdateClusterCommand {
+  readonly type: 'memberUpdate';
+  readonly update: MemberUpdateCommand;
+}
+
 /** Every cluster command. */
-export type ClusterCommand = SetClusterLimitsCommand | AuthClusterCommand | AlarmClusterCommand;
+export type ClusterCommand = SetClusterLimitsCommand | AuthClusterCommand | AlarmClusterCommand | MemberUpdateClusterCommand;
 
 /** Encodes a cluster command; throws `InvalidArgumentError` if its limits are not valid. */
 export function encodeClusterCommand(command: ClusterCommand): Uint8Array {
@@ -68,6 +77,9 @@ export function encodeClusterCommand(command: ClusterCommand): Uint8Array {
     case 'alarm':
       checkAlarmCommand(command.alarm);
       return framed(commandKind.alarm, 64, (w) => writeAlarmFields(w, command.alarm));
+    case 'memberUpdate':
+      checkMemberUpdate(command.update);
+      return framed(commandKind.memberUpdate, 64, (w) => writeMemberUpdateFields(w, command.update));
     default:
       throw new InvalidArgumentError('command.type', `unknown cluster command ${JSON.stringify((command as { type: unknown }).type)}`);
   }
@@ -100,6 +112,11 @@ export function decodeClusterCommand(bytes: Uint8Array): ClusterCommand {
     const alarm = readAlarmFields(r);
     r.end();
     return { type: 'alarm', alarm };
+  }
+  if (kind === commandKind.memberUpdate) {
+    const update = readMemberUpdateFields(r);
+    r.end();
+    return { type: 'memberUpdate', update };
   }
   if (kind !== commandKind.setClusterLimits) throw r.error(`unknown cluster command kind ${kind}`);
   const flags = r.u8('flags');

@@ -23,7 +23,7 @@ export {
 } from './cluster-limits.js';
 export { checkLeaseId, leaseIdMax, leaseRecordPrefix } from './lease-table.js';
 export type { LeaseInfo } from './lease-table.js';
-export { decodeClusterCommand, encodeClusterCommand } from './cluster-command-codec.js';
+export { clusterCommandFormat, decodeClusterCommand, encodeClusterCommand } from './cluster-command-codec.js';
 export type { ClusterCommand, SetClusterLimitsCommand } from './cluster-command-codec.js';
 export { decodeLogCommand } from './log-command.js';
 export type { LogCommand } from './log-command.js';
@@ -36,6 +36,8 @@ export type { Access, AuthCommand, AuthRole, AuthState, AuthUser, PasswordHash, 
 export type { AuthClusterCommand } from './cluster-command-codec.js';
 export { alarmLimits, alarmRecordId, alarmTypes, applyAlarmCommand, emptyAlarmState, hasAlarm } from './alarm-state.js';
 export type { Alarm, AlarmCommand, AlarmState, AlarmType } from './alarm-state.js';
-export type { AlarmClusterCommand } from './cluster-command-codec.js';
+export type { AlarmClusterCommand, MemberUpdateClusterCommand } from './cluster-command-codec.js';
+export { memberUpdateLimits } from './member-update.js';
+export type { MemberUpdateCommand } from './member-update.js';
 export { digestLimits, DigestCheckpoints, KeySpaceDigest, stateDigest } from './state-digest.js';
 export type { DigestCheckpoint } from './state-digest.js';

@@ -14,6 +14,8 @@ import { assert, InvalidArgumentError, logIndex, revision } from '../util/index.
 import type { Limits, LogIndex, Revision } from '../util/index.js';
 import { alarmRecord, alarmRecordId, applyAlarmCommand, checkAlarmCommand, decodeAlarmRecord, emptyAlarmState } from './alarm-state.js';
 import type { AlarmState } from './alarm-state.js';
+import { checkMemberUpdate } from './member-update.js';
+import type { MemberUpdateCommand } from './member-update.js';
 import { applyAuthCommand, authRecord, authRecordId, checkAuthCommand, decodeAuthRecord, emptyAuthState } from './auth-state.js';
 import type { AuthState } from './auth-state.js';
 import { toBinaryString } from './binary-key.js';
@@ -286,6 +288,7 @@ export class KvStateMachine {
     this.advance(index);
     if (command.type === 'auth') return this.applyAuth(command.auth);
     if (command.type === 'alarm') return this.applyAlarm(command.alarm);
+    if (command.type === 'memberUpdate') return this.applyMemberUpdate(command.update);
     try {
       checkClusterLimits(command.limits);
     } catch (e) {
@@ -334,6 +337,20 @@ export class KvStateMachine {
     if (!applied.changed) return this.outcome({ type: 'alarm', alarms: this.alarmState.alarms, changed: false }, [], false);
     this.alarmState = applied.state;
     return this.outcome({ type: 'alarm', alarms: this.alarmState.alarms, changed: true }, [{ type: 'putSession', session: alarmRecord(this.alarmState) }], false);
+  }
+
+  /**
+   * Answers a member update (already advanced to its index): no key-value state changes; the
+   * driver records the addresses in its address book (member-update.ts).
+   */
+  private applyMemberUpdate(command: MemberUpdateCommand): ApplyOutcome {
+    try {
+      checkMemberUpdate(command);
+    } catch (e) {
+      if (e instanceof InvalidArgumentError) return this.outcome(errorResult('INVALID_ARGUMENT', e.message), [], false);
+      throw e;
+    }
+    return this.outcome({ type: 'memberUpdate', member: command.member, peerAddress: command.peerAddress, clientAddress: command.clientAddress }, [], false);
   }
 
   /** Records that the entry at `index` (a leader's no-op or a configuration change) was applied. */

@@ -111,6 +111,8 @@ function writeResult(w: ByteWriter, result: WriteResult | RangeResult, depth: nu
       throw new InvalidArgumentError('result', 'an auth result is not saved in a session');
     case 'alarm':
       throw new InvalidArgumentError('result', 'an alarm result is not saved in a session');
+    case 'memberUpdate':
+      throw new InvalidArgumentError('result', 'a member update result is not saved in a session');
     default:
       throw new InvalidArgumentError('result.type', `unknown result type ${JSON.stringify((result as { type: unknown }).type)}`);
   }

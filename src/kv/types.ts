@@ -243,8 +243,17 @@ export interface AlarmResult {
   readonly changed: boolean;
 }
 
+/** The answer to a `memberUpdate` cluster command (member-update.ts): the addresses to record. */
+export interface MemberUpdateResult {
+  readonly type: 'memberUpdate';
+  readonly member: string;
+  readonly peerAddress: string;
+  /** '' keeps the client address the address book has. */
+  readonly clientAddress: string;
+}
+
 /** The answer to a write command. */
-export type WriteResult = PutResult | DeleteResult | TxnResult | LeaseGrantResult | LeaseRevokeResult | ErrorResult | ClusterLimitsResult | AuthResult | AlarmResult;
+export type WriteResult = PutResult | DeleteResult | TxnResult | LeaseGrantResult | LeaseRevokeResult | ErrorResult | ClusterLimitsResult | AuthResult | AlarmResult | MemberUpdateResult;
 
 /** A client session: the saved answers that make retried writes exactly-once. */
 export interface SessionRecord {

@@ -1,6 +1,6 @@
 /**
  * Membership changes and leadership transfer (the Cluster service's MemberAdd, MemberPromote,
- * MemberRemove and LeaderTransfer), with their guard rails:
+ * MemberRemove, MemberUpdate and LeaderTransfer), with their guard rails:
  *
  * - One change at a time: the core refuses a change while the previous one is not applied
  *   (conf-change.ts), and this node also runs its own admin changes one after the other.
@@ -19,6 +19,7 @@ import { checkConfChange } from '../raft/index.js';
 import type { ConfChange, ConfState, ProgressStatus } from '../raft/index.js';
 import { FailedPreconditionError, InvalidArgumentError, isErrorCode, nodeId as toNodeId, UnavailableError } from '../util/index.js';
 import type { Logger, NodeId } from '../util/index.js';
+import { errorOfResult } from './driver/results.js';
 import { encodeChangeContext } from './member-addresses.js';
 import type { NodeOptions } from './options.js';
 import type { RaftDriver } from './raft-driver.js';
@@ -134,6 +135,26 @@ export class ClusterAdmin {
         if (problem !== null) throw new FailedPreconditionError(`removing ${node} would leave the cluster without a healthy quorum: ${problem}; use --force to remove it anyway`);
       }
       return this.propose(this.change('removeNode', node), options.deadlineMs);
+    });
+  }
+
+  /**
+   * Changes member `id`'s peer address (and its client address, unless ''): a `memberUpdate`
+   * command through the log, so every node's address book, and the snapshots they take, agree;
+   * peers reconnect to the new address as they apply it (driver/address-book.ts). The member
+   * itself keeps its flags: restart it listening on the new address. Resolves once applied here.
+   */
+  update(id: string, addresses: { readonly peerAddress: string; readonly clientAddress: string }): Promise<void> {
+    const node = checkId(id, 'id');
+    const peerAddress = checkAddress(addresses.peerAddress, 'peer_address', true);
+    const clientAddress = checkAddress(addresses.clientAddress, 'client_address', false);
+    this.requireLeader();
+    const conf = this.deps.driver.confState;
+    if (!conf.voters.includes(node) && !conf.learners.includes(node)) throw new FailedPreconditionError(`${node} is not a member`);
+    return this.exclusive(async () => {
+      const result = await this.deps.driver.proposeClusterCommand({ type: 'memberUpdate', update: { member: node, peerAddress, clientAddress } }, 'member update');
+      if (result.type === 'error') throw errorOfResult(result);
+      this.deps.logger.info({ member: node, peerAddress, clientAddress }, 'membership: member addresses updated');
     });
   }
 

@@ -69,6 +69,11 @@ export function clusterServiceImplementation(deps: ClusterServiceDeps): UntypedS
     await admin.remove(req.id ?? '', { force: req.force === true, deadlineMs });
     return { header: header(), members: members() };
   };
+  const memberUpdate: Handler<M.MemberUpdateRequestMsg, M.MemberChangeResponseMsg> = async (req, _deadlineMs, call) => {
+    deps.authorizer.requireRoot(call, 'MemberUpdate');
+    await admin.update(req.id ?? '', { peerAddress: req.peerAddress ?? '', clientAddress: req.clientAddress ?? '' });
+    return { header: header(), members: members() };
+  };
   const leaderTransfer: Handler<M.LeaderTransferRequestMsg, M.LeaderTransferResponseMsg> = async (req, deadlineMs, call) => {
     deps.authorizer.requireRoot(call, 'LeaderTransfer');
     const moved = await admin.transfer(req.to ?? null, deadlineMs);
@@ -89,6 +94,7 @@ export function clusterServiceImplementation(deps: ClusterServiceDeps): UntypedS
     MemberAdd: unary('MemberAdd', false, memberAdd, deps),
     MemberPromote: unary('MemberPromote', false, memberPromote, deps),
     MemberRemove: unary('MemberRemove', false, memberRemove, deps),
+    MemberUpdate: unary('MemberUpdate', false, memberUpdate, deps),
     LeaderTransfer: unary('LeaderTransfer', false, leaderTransfer, deps),
   };
 }

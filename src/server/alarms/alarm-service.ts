@@ -23,6 +23,18 @@ export function alarmList(driver: RaftDriver, self: string): M.AlarmMemberMsg[] 
   return list;
 }
 
+/**
+ * Disarms the alarms of `member` ('' for every member) of `type` (null for every type): this
+ * node's local NOSPACE is retried now if it matches, and on the leader the matching replicated
+ * alarms are cleared through the log. The one disarm path: `raftkv alarm disarm` and etcd's
+ * Alarm DEACTIVATE (etcd-maintenance-service.ts) both run it.
+ */
+export async function disarmAlarms(driver: RaftDriver, self: string, member: string, type: AlarmType | null): Promise<void> {
+  if ((member === '' || member === self) && (type === null || type === 'nospace')) await driver.resume();
+  const matches = driver.kv.alarms.alarms.some((a) => (member === '' || a.member === member) && (type === null || a.type === type));
+  if (matches && driver.role === 'leader') await driver.proposeClusterCommand({ type: 'alarm', alarm: { action: 'clear', member, type } }, 'alarm disarm');
+}
+
 /** The `Alarm` handler. */
 export function alarmHandler(deps: Pick<KvServiceDeps, 'driver' | 'options' | 'metrics'> & { readonly authorizer: Authorizer }): handleUnaryCall<M.AlarmRequestMsg, M.AlarmResponseMsg> {
   const { driver, options, authorizer } = deps;
@@ -33,13 +45,7 @@ export function alarmHandler(deps: Pick<KvServiceDeps, 'driver' | 'options' | 'm
       const action = req.action ?? 0;
       if (action !== 0 && action !== 1) throw new InvalidArgumentError('action', `unknown value ${action} (GET = 0, DEACTIVATE = 1)`);
       authorizer.requireRoot(call, action === 1 ? 'disarming alarms' : 'listing alarms');
-      if (action === 1) {
-        const type = alarmTypeOf(req.type ?? '');
-        const member = req.memberId ?? '';
-        if ((member === '' || member === options.id) && (type === null || type === 'nospace')) await driver.resume();
-        const matches = driver.kv.alarms.alarms.some((a) => (member === '' || a.member === member) && (type === null || a.type === type));
-        if (matches && driver.role === 'leader') await driver.proposeClusterCommand({ type: 'alarm', alarm: { action: 'clear', member, type } }, 'alarm disarm');
-      }
+      if (action === 1) await disarmAlarms(driver, options.id, req.memberId ?? '', alarmTypeOf(req.type ?? ''));
       return { header: responseHeader(deps), alarms: alarmList(driver, options.id) };
     },
     deps,

@@ -2,9 +2,13 @@
  * The driver's address book: who the members are at the network level. Peer addresses (for the
  * transport), client addresses (for leader hints), the cluster id, and the learners to promote
  * once they have caught up. It is learned from three places, in this order of authority:
- * this node's own flags, the membership changes' contexts (replicated through the log), and the
- * member data a snapshot carries (member-addresses.ts).
+ * this node's own flags, the membership changes' contexts and the `memberUpdate` commands
+ * (both replicated through the log, applied in log order), and the member data a snapshot
+ * carries (member-addresses.ts). A snapshot's data is this book at the snapshot's index, so an
+ * update before it travels in the snapshot and one after it is replayed from the log.
  */
+import { clusterCommandFormat, decodeLogCommand } from '../../kv/index.js';
+import type { MemberUpdateCommand } from '../../kv/index.js';
 import { decodeConfChange } from '../../raft/index.js';
 import type { ConfChange, ConfState, DurableRaftStorage, Snapshot } from '../../raft/index.js';
 import { logIndex } from '../../util/index.js';
@@ -58,6 +62,19 @@ export class AddressBook {
     return readable;
   }
 
+  /**
+   * Records a committed member update (etcd's MemberUpdate, `raftkv member update`), also this
+   * node's own: until it is restarted listening there, it reports the address every other node
+   * now uses (as etcd's member list does). At start-up its flags win again (`load` ends with
+   * `setSelf`), as they do over a change's context. Returns whether the update names this node
+   * at an address other than its flags' (it should be restarted).
+   */
+  onMemberUpdate(update: MemberUpdateCommand): boolean {
+    this.peerAddresses.set(update.member as NodeId, update.peerAddress);
+    if (update.clientAddress !== '') this.clientAddresses.set(update.member as NodeId, update.clientAddress);
+    return update.member === this.self.id && update.peerAddress !== this.self.peerAddress;
+  }
+
   /** Records the addresses a membership change carries; false if its context is unreadable. */
   private learnChangeContext(change: ConfChange): boolean {
     const address = decodeChangeContext(change.context);
@@ -98,10 +115,22 @@ export class AddressBook {
       if (entries.length === 0) break;
       for (const entry of entries) {
         if (entry.type === 'confChange') this.onChange(decodeConfChange(entry.data));
+        else this.replayMemberUpdate(entry.data);
       }
       at = (entries[entries.length - 1]?.index ?? applied) + 1;
     }
     this.setSelf();
+  }
+
+  /** At start-up: a logged `memberUpdate` command (other entries, and any that do not decode, are not the book's). */
+  private replayMemberUpdate(data: Uint8Array): void {
+    if (data[0] !== clusterCommandFormat) return;
+    try {
+      const decoded = decodeLogCommand(data);
+      if (decoded.type === 'cluster' && decoded.command.type === 'memberUpdate') this.onMemberUpdate(decoded.command.update);
+    } catch {
+      // Applied as an error result on every replica (apply-notes.ts): nothing to learn.
+    }
   }
 
   /** The snapshot data (address book and cluster id) for a snapshot of membership `conf`. */

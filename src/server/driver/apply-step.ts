@@ -10,7 +10,7 @@
  * lands re-applies them from the log, exactly once (sessions ride along).
  */
 import { defaultClusterLimits, KvStateMachine } from '../../kv/index.js';
-import type { KvStateImage, Mutation, WriteResult } from '../../kv/index.js';
+import type { KvStateImage, MemberUpdateResult, Mutation, WriteResult } from '../../kv/index.js';
 import { decodeConfChange } from '../../raft/index.js';
 import type { ConfChange, ConfState, Entry } from '../../raft/index.js';
 import type { KvApplyBatch } from '../../storage/index.js';
@@ -116,6 +116,7 @@ export class ApplyStep {
         const outcome = skipDuplicateCheck ? applySkippingDuplicateCheck(kv, entry) : kv.applyEncoded(entry.index, entry.data);
         noteAppliedOutcome(entry, outcome, this.deps);
         this.deps.onResult?.(outcome.result);
+        if (outcome.result.type === 'memberUpdate') this.onMemberUpdate(outcome.result);
         for (const m of outcome.mutations) mutations.push(m);
         if (outcome.mutations.length > 0) changes.push({ index: entry.index, revision: outcome.revision, mutations: outcome.mutations });
         settled.push({ entry, result: outcome.result });
@@ -145,6 +146,15 @@ export class ApplyStep {
     this.machine.applyNoop(entry.index);
     this.onMembership(change, conf);
     return conf;
+  }
+
+  /** A member's new addresses: into the book, and the transport reconnects to the new peer address. */
+  private onMemberUpdate(update: MemberUpdateResult): void {
+    const { transport, logger, book } = this.deps;
+    const restart = book.onMemberUpdate(update);
+    transport.setPeers(this.deps.peers());
+    logger.info({ member: update.member, peerAddress: update.peerAddress, clientAddress: update.clientAddress }, 'membership: applied a member address update');
+    if (restart) logger.warn({ peerAddress: update.peerAddress }, 'membership: peers now reach this node at a new peer address; restart it with --listen-peer there');
   }
 
   /** Keeps the address book and the transport's peer list in step with the membership. */

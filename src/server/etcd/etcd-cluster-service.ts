@@ -5,8 +5,9 @@
  * URLs the node's addresses with the client port's and peer port's scheme. MemberAdd has no name
  * in etcd's API, so raftkv names the new node after its peer address (`m-<host>-<port>`): start
  * it with that `--id`. Changes run on the leader (a follower passes them on:
- * etcd-leader-proxy.ts) and need the root role once auth is on. MemberUpdate has no raftkv equivalent (a member's peer
- * address is fixed: remove it and add it again).
+ * etcd-leader-proxy.ts) and need the root role once auth is on. MemberUpdate is raftkv's
+ * member update (cluster-admin.ts: the new peer address goes through the log; restart the member
+ * listening on it).
  */
 import type { UntypedServiceImplementation } from '@grpc/grpc-js';
 import type { EtcdMsg } from '../../api/etcd/index.js';
@@ -17,7 +18,7 @@ import { authorizedCall, etcdUnary } from './etcd-call.js';
 import type { EtcdHandler } from './etcd-call.js';
 import { etcdHeader } from './etcd-deps.js';
 import type { EtcdServiceDeps } from './etcd-deps.js';
-import { etcdErrors, etcdUnimplemented } from './etcd-errors.js';
+import { etcdErrors } from './etcd-errors.js';
 import type { EtcdLeaderProxy } from './etcd-leader-proxy.js';
 import { memberIdOf, nodeIdOfMember, u64 } from './etcd-ids.js';
 
@@ -93,14 +94,19 @@ export function etcdClusterImplementation(deps: EtcdServiceDeps, proxy: EtcdLead
     await admin.promote(id, { force: false, deadlineMs });
     return { header: header(), members: etcdMembers(deps) };
   };
-  const memberUpdate: EtcdHandler = async () => {
-    throw etcdUnimplemented("MemberUpdate: a raftkv member's peer address cannot change; remove the member and add it again");
+  const memberUpdate: EtcdHandler = async (req, _deadlineMs, call) => {
+    authorizer.requireRoot(authorizedCall(call), 'MemberUpdate');
+    const id = nodeOfMember(deps, req.ID);
+    const urls = (req.peerURLs as string[] | undefined) ?? [];
+    if (urls.length !== 1) throw new InvalidArgumentError('peerURLs', `raftkv members have exactly one peer address, got ${urls.length} URLs`);
+    await admin.update(id, { peerAddress: addressOfUrl(urls[0] ?? ''), clientAddress: '' });
+    return { header: header(), members: etcdMembers(deps) };
   };
   return {
     MemberList: etcdUnary('MemberList', false, memberList, deps),
     MemberAdd: etcdUnary('MemberAdd', false, proxy.onLeader(etcdClusterService.MemberAdd, memberAdd), deps),
     MemberRemove: etcdUnary('MemberRemove', false, proxy.onLeader(etcdClusterService.MemberRemove, memberRemove), deps),
     MemberPromote: etcdUnary('MemberPromote', false, proxy.onLeader(etcdClusterService.MemberPromote, memberPromote), deps),
-    MemberUpdate: etcdUnary('MemberUpdate', false, memberUpdate, deps),
+    MemberUpdate: etcdUnary('MemberUpdate', false, proxy.onLeader(etcdClusterService.MemberUpdate, memberUpdate), deps),
   };
 }

@@ -6,9 +6,7 @@
  * - Hash and HashKV: the replicated state hash (kv-state-machine.ts), its first 32 bits: equal on
  *   replicas that applied the same commands, as etcd's are;
  * - MoveLeader: raftkv's leadership transfer (on the leader, as in etcd);
- * - Alarm GET: the hook `activeAlarms` (etcd-deps.ts: every member's alarms); activating or
- *   disarming an alarm by hand is not supported here (raftkv raises and clears its own; `raftkv
- *   alarm disarm` is raftkv.v1's);
+ * - Alarm: GET, ACTIVATE and DEACTIVATE on the replicated alarm list (etcd-alarm.ts);
  * - Snapshot: an online raftkv backup, in the size etcd's clients check (etcd-snapshot.ts);
  * - Defragment: a no-op (LevelDB compacts itself).
  */
@@ -19,16 +17,14 @@ import type { EtcdMsg } from '../../api/etcd/index.js';
 import { authorizedCall, etcdUnary } from './etcd-call.js';
 import type { EtcdHandler } from './etcd-call.js';
 import { etcdHeader } from './etcd-deps.js';
-import type { EtcdAlarm, EtcdServiceDeps } from './etcd-deps.js';
-import { etcdErrors, etcdStatusOf, etcdUnimplemented } from './etcd-errors.js';
+import type { EtcdServiceDeps } from './etcd-deps.js';
+import { etcdAlarmHandler } from './etcd-alarm.js';
+import { etcdErrors, etcdStatusOf } from './etcd-errors.js';
+import type { EtcdLeaderProxy } from './etcd-leader-proxy.js';
 import { int, memberIdOf } from './etcd-ids.js';
 import { nodeOfMember } from './etcd-cluster-service.js';
 import { requireCurrentRevision } from './etcd-kv-service.js';
 import { streamEtcdSnapshot } from './etcd-snapshot.js';
-
-/** `AlarmType` and `AlarmRequest.AlarmAction`, as numbered in rpc.proto. */
-const AlarmType: Record<EtcdAlarm, number> = { NOSPACE: 1, CORRUPT: 2 };
-const AlarmAction = { GET: 0, ACTIVATE: 1, DEACTIVATE: 2 } as const;
 
 /** The version Status reports. */
 export function etcdVersion(): string {
@@ -41,7 +37,7 @@ export function stateHash32(stateHash: string): number {
 }
 
 /** Builds the `etcdserverpb.Maintenance` implementation. */
-export function etcdMaintenanceImplementation(deps: EtcdServiceDeps): UntypedServiceImplementation {
+export function etcdMaintenanceImplementation(deps: EtcdServiceDeps, proxy: EtcdLeaderProxy): UntypedServiceImplementation {
   const { driver, options, authorizer, admin } = deps;
   const header = (): EtcdMsg => etcdHeader(deps);
 
@@ -66,11 +62,7 @@ export function etcdMaintenanceImplementation(deps: EtcdServiceDeps): UntypedSer
       isLearner: conf.learners.includes(options.id),
     };
   };
-  const alarm: EtcdHandler = async (req) => {
-    const action = Number(req.action ?? 0);
-    if (action !== AlarmAction.GET) throw etcdUnimplemented('Alarm ACTIVATE and DEACTIVATE: raftkv raises and clears its alarms itself');
-    return { header: header(), alarms: deps.activeAlarms().map((a) => ({ memberID: memberIdOf(a.member).toString(), alarm: AlarmType[a.alarm] })) };
-  };
+  const alarm = etcdAlarmHandler(deps, proxy);
   const hash: EtcdHandler = async () => ({ header: header(), hash: stateHash32(driver.kv.stateHash()) });
   const hashKv: EtcdHandler = async (req) => {
     const current = driver.kv.revision;

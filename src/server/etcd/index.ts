@@ -24,7 +24,7 @@ export function addEtcdServices(server: Server, deps: EtcdServiceDeps): { close(
   server.addService(etcdWatchService, etcdWatchImplementation(deps));
   server.addService(etcdLeaseService, etcdLeaseImplementation(deps, proxy));
   server.addService(etcdClusterService, etcdClusterImplementation(deps, proxy));
-  server.addService(etcdMaintenanceService, etcdMaintenanceImplementation(deps));
+  server.addService(etcdMaintenanceService, etcdMaintenanceImplementation(deps, proxy));
   server.addService(etcdAuthService, etcdAuthImplementation(deps, proxy));
   return { close: () => proxy.close() };
 }
