@@ -38,6 +38,7 @@ describe('proto/kv.proto (public client API, package raftkv.v1)', () => {
       '/raftkv.v1.Cluster/MemberAdd unary->unary',
       '/raftkv.v1.Cluster/MemberPromote unary->unary',
       '/raftkv.v1.Cluster/MemberRemove unary->unary',
+      '/raftkv.v1.Cluster/MemberUpdate unary->unary',
       '/raftkv.v1.Cluster/LeaderTransfer unary->unary',
       '/raftkv.v1.Cluster/ClusterLimitsGet unary->unary',
       '/raftkv.v1.Cluster/ClusterLimitsSet unary->unary',
