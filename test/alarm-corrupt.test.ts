@@ -62,6 +62,10 @@ describe('CORRUPT alarm (a replica diverged on purpose)', () => {
     }
     const listed = await runCli(['alarm', 'list', '--endpoints', cluster.specs.map((s) => s.clientAddress).join(',')]);
     expect(listed.stdout).toMatch(/memberID:n3 alarm:CORRUPT/);
+    // `raftkv status` shows it in n3's HEALTH, and only there.
+    const shown = await runCli(['status', '--output', 'json', '--endpoints', cluster.specs.map((s) => s.clientAddress).join(',')]);
+    const rows = JSON.parse(shown.stdout) as { id: string; health: string }[];
+    expect(Object.fromEntries(rows.map((r) => [r.id, r.health]))).toEqual({ n1: 'ok', n2: 'ok', n3: expect.stringMatching(/^alarm CORRUPT/) });
     const metrics = await (await fetch(`http://${cluster.spec('n3').httpAddress}/metrics`)).text();
     expect(metrics).toContain('raftkv_alarm{type="corrupt",member="n3"} 1');
     const n3 = new RawClient(cluster.spec('n3').clientAddress);
