@@ -37,6 +37,11 @@ export function clusterServiceImplementation(deps: ClusterServiceDeps): UntypedS
     const errors: string[] = [];
     if (driver.awaitingFirstSnapshot()) errors.push('joining: not a member yet, waiting to be added and sent a snapshot');
     else if (!conf.voters.includes(options.id) && !conf.learners.includes(options.id)) errors.push('not a member of the cluster (removed?)');
+    // This member's alarms (replicated), and the NOSPACE it holds locally before its report is.
+    const alarms = driver.kv.alarms.alarms.filter((a) => a.member === options.id);
+    for (const a of alarms) errors.push(`alarm ${a.type.toUpperCase()}${a.reason === '' ? '' : `: ${a.reason}`}`);
+    const disk = driver.diskAlarm;
+    if (disk !== null && !alarms.some((a) => a.type === 'nospace')) errors.push(`alarm NOSPACE: ${disk}`);
     return {
       header: header(),
       nodeId: options.id,
