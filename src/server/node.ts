@@ -228,7 +228,7 @@ export class RaftkvNode {
       clientUrlScheme: tls.summary.client === 'plaintext' ? 'http' : 'https',
       peerUrlScheme: tls.summary.peer === 'plaintext' ? 'http' : 'https',
       activeAlarms: () => etcdAlarms(driver, options),
-    });
+    }, tls.clientPortCredentials);
     const health = new HealthImplementation({ '': 'NOT_SERVING', 'raftkv.v1.KV': 'NOT_SERVING' });
     health.addToServer(clientServer);
     const packageDefinition = protoLoader.loadSync(resolveProtoFile('kv.proto'), { keepCase: true });

@@ -5,8 +5,10 @@
  * hands the leader's answer or error back. The leader never passes it on again (the
  * `raftkv-etcd-forwarded` header): if it is no longer the leader it answers etcd's "not leader".
  *
- * Only where the client port is plaintext: with TLS on the client port a follower has no client
- * identity of its own to call the leader with, and answers "not leader" instead.
+ * With TLS on the client port the follower calls the leader over TLS with the credentials the
+ * node gives it (node-tls.ts: the node's CA, and its node certificate for `--client-cert-auth`,
+ * which is never taken for a user: the caller's token is the only identity passed on). Without
+ * such credentials (a TLS client port but plaintext peers) it answers "not leader" instead.
  */
 import * as grpc from '@grpc/grpc-js';
 import type { MethodDefinition } from '@grpc/grpc-js';
@@ -27,7 +29,11 @@ const carried = [etcdTokenHeader, 'authorization'] as const;
 export class EtcdLeaderProxy {
   private readonly clients = new Map<string, grpc.Client>();
 
-  constructor(private readonly deps: Pick<EtcdServiceDeps, 'driver' | 'options' | 'clientUrlScheme'>) {}
+  /** `credentials`: for the leader's client port; null when the follower cannot call it (the call is answered "not leader"). */
+  constructor(
+    private readonly deps: Pick<EtcdServiceDeps, 'driver' | 'options'>,
+    private readonly credentials: grpc.ChannelCredentials | null,
+  ) {}
 
   /** `handler`, run on the leader: here if this node leads, else passed on to it. */
   onLeader(definition: MethodDefinition<EtcdMsg, EtcdMsg>, handler: EtcdHandler): EtcdHandler {
@@ -37,7 +43,7 @@ export class EtcdLeaderProxy {
       const leader = driver.leader;
       if (leader === null) throw etcdErrors.noLeader();
       const address = driver.clientAddresses.get(leader) ?? '';
-      if (call.metadata.get(etcdForwardedHeader).length > 0 || this.deps.clientUrlScheme !== 'http' || address === '') throw etcdErrors.notLeader();
+      if (call.metadata.get(etcdForwardedHeader).length > 0 || this.credentials === null || address === '') throw etcdErrors.notLeader();
       return this.forward(definition, leader, address, req, deadlineMs, call);
     };
   }
@@ -58,12 +64,12 @@ export class EtcdLeaderProxy {
 
   /**
    * A keep-alive stream to the leader's client port for a follower's client, or null when there
-   * is none to open (no leader known, already passed on once, or a TLS client port).
+   * is none to open (no leader known, already passed on once, or no credentials for the leader).
    */
   keepAliveUpstream(metadata: grpc.Metadata): grpc.ClientDuplexStream<EtcdMsg, EtcdMsg> | null {
     const { driver } = this.deps;
     const leader = driver.leader;
-    if (leader === null || metadata.get(etcdForwardedHeader).length > 0 || this.deps.clientUrlScheme !== 'http') return null;
+    if (leader === null || metadata.get(etcdForwardedHeader).length > 0 || this.credentials === null) return null;
     const address = driver.clientAddresses.get(leader) ?? '';
     if (address === '') return null;
     const out = new grpc.Metadata();
@@ -74,9 +80,10 @@ export class EtcdLeaderProxy {
   }
 
   private clientFor(address: string): grpc.Client {
+    if (this.credentials === null) throw new Error('etcd leader proxy: no credentials for the leader (checked by the callers)');
     let client = this.clients.get(address);
     if (client === undefined) {
-      client = new grpc.Client(address, grpc.credentials.createInsecure(), { 'grpc.initial_reconnect_backoff_ms': 100, 'grpc.max_reconnect_backoff_ms': 1000 });
+      client = new grpc.Client(address, this.credentials, { 'grpc.initial_reconnect_backoff_ms': 100, 'grpc.max_reconnect_backoff_ms': 1000 });
       this.clients.set(address, client);
     }
     return client;

@@ -3,7 +3,7 @@
  * etcdctl, the npm etcd3 client and other etcd tools work against raftkv unchanged. README,
  * "etcd compatibility", says what works and what differs.
  */
-import type { Server } from '@grpc/grpc-js';
+import type { ChannelCredentials, Server } from '@grpc/grpc-js';
 import { etcdAuthService, etcdClusterService, etcdKvService, etcdLeaseService, etcdMaintenanceService, etcdWatchService } from '../../api/etcd/index.js';
 import { etcdAuthImplementation } from './etcd-auth-service.js';
 import { etcdClusterImplementation } from './etcd-cluster-service.js';
@@ -17,9 +17,12 @@ import { etcdWatchImplementation } from './etcd-watch-service.js';
 export type { EtcdAlarm, EtcdServiceDeps } from './etcd-deps.js';
 export { memberIdOf, clusterIdOf } from './etcd-ids.js';
 
-/** Registers every etcd service on `server` (the client port's); `close` releases their channels. */
-export function addEtcdServices(server: Server, deps: EtcdServiceDeps): { close(): void } {
-  const proxy = new EtcdLeaderProxy(deps);
+/**
+ * Registers every etcd service on `server` (the client port's); `close` releases their channels.
+ * `leaderCredentials`: how a follower calls the leader's client port (etcd-leader-proxy.ts).
+ */
+export function addEtcdServices(server: Server, deps: EtcdServiceDeps, leaderCredentials: ChannelCredentials | null): { close(): void } {
+  const proxy = new EtcdLeaderProxy(deps, leaderCredentials);
   server.addService(etcdKvService, etcdKvImplementation(deps, proxy));
   server.addService(etcdWatchService, etcdWatchImplementation(deps));
   server.addService(etcdLeaseService, etcdLeaseImplementation(deps, proxy));
