@@ -21,7 +21,8 @@ const put = (key: string) => ({ requestPut: { key: b(key), value: b('v') } });
 describe('etcd compares and txns as raftkv ones', () => {
   it('maps targets and operators, with etcd\'s rule for a value compare on a missing key', () => {
     expect(raftkvCompares({ key: b('k'), target: EtcdCompareTarget.MOD, result: EtcdCompareResult.GREATER, modRevision: 5 }, 0)).toEqual([
-      { key: b('k'), target: CompareTarget.MOD, result: CompareResult.GREATER, modRevision: 5 },
+      // etcd revision 5 is raftkv's 4 (etcd-revision.ts).
+      { key: b('k'), target: CompareTarget.MOD, result: CompareResult.GREATER, modRevision: 4 },
     ]);
     // etcd: NOT_EQUAL on VALUE is false when the key does not exist, so it also requires version > 0.
     expect(raftkvCompares({ key: b('k'), target: EtcdCompareTarget.VALUE, result: EtcdCompareResult.NOT_EQUAL, value: b('x') }, 0)).toEqual([
@@ -114,8 +115,9 @@ describe('etcd Range on raftkv\'s', () => {
   });
 
   it('filters by revisions; sorts by value before keys_only strips the values', () => {
-    const filtered = raftkvRange({ key: b('a'), rangeEnd: b('d'), minModRevision: 4, maxModRevision: 8 });
-    expect(finishRange({ kvs: all, more: false, count: 3 }, filtered.finish).kvs.map((k) => k.modRevision)).toEqual([5]);
+    // The filters and the answer are etcd revisions, raftkv's + 1: a, b, c are at etcd 4, 10, 6.
+    const filtered = raftkvRange({ key: b('a'), rangeEnd: b('d'), minModRevision: 5, maxModRevision: 9 });
+    expect(finishRange({ kvs: all, more: false, count: 3 }, filtered.finish).kvs.map((k) => k.modRevision)).toEqual([6]);
     const byValue = raftkvRange({ key: b('a'), rangeEnd: b('d'), keysOnly: true, sortOrder: SortOrder.ASCEND, sortTarget: SortTarget.VALUE });
     expect(byValue.request.keysOnly).toBe(false);
     const sorted = finishRange({ kvs: all, more: false, count: 3 }, byValue.finish);
@@ -129,10 +131,15 @@ describe('etcd Range on raftkv\'s', () => {
   });
 
   it('answers compacted for an older revision and future for a newer one', () => {
+    // raftkv revision 10 is etcd's 11.
     expect(() => requireCurrentRevision(0, 10)).not.toThrow();
-    expect(() => requireCurrentRevision(10, 10)).not.toThrow();
-    expect(() => requireCurrentRevision(9, 10)).toThrow('etcdserver: mvcc: required revision has been compacted');
-    expect(() => requireCurrentRevision(11, 10)).toThrow('etcdserver: mvcc: required revision is a future revision');
+    expect(() => requireCurrentRevision(11, 10)).not.toThrow();
+    expect(() => requireCurrentRevision(10, 10)).toThrow('etcdserver: mvcc: required revision has been compacted');
+    expect(() => requireCurrentRevision(12, 10)).toThrow('etcdserver: mvcc: required revision is a future revision');
+    // etcd revision 1 is the empty store: readable before the first write, compacted after it.
+    expect(() => requireCurrentRevision(1, 0)).not.toThrow();
+    expect(() => requireCurrentRevision(2, 0)).toThrow('etcdserver: mvcc: required revision is a future revision');
+    expect(() => requireCurrentRevision(1, 1)).toThrow('etcdserver: mvcc: required revision has been compacted');
   });
 });
 

@@ -10,6 +10,7 @@ import type { Logger } from '../../util/index.js';
 import type { ClusterServiceDeps } from '../cluster-service.js';
 import type { LeaseApi } from '../leases/lease-api.js';
 import { clusterIdOf, memberIdOf } from './etcd-ids.js';
+import { toEtcdRevision } from './etcd-revision.js';
 
 /** The alarms this node reports to etcd's Alarm GET (see etcd-maintenance-service.ts). */
 export type EtcdAlarm = 'NOSPACE' | 'CORRUPT';
@@ -34,12 +35,12 @@ export interface EtcdServiceDeps extends ClusterServiceDeps {
   readonly activeAlarms: () => readonly { readonly member: string; readonly alarm: EtcdAlarm }[];
 }
 
-/** The header of an answer at `revision` (default: this node's applied revision). */
+/** The header of an answer at raftkv revision `revision` (default: this node's applied revision), as etcd's revision. */
 export function etcdHeader(deps: Pick<EtcdServiceDeps, 'driver' | 'options'>, revision?: number, raftTerm?: number): EtcdMsg {
   return {
     clusterId: clusterIdOf(deps.driver.clusterId).toString(),
     memberId: memberIdOf(deps.options.id).toString(),
-    revision: revision ?? deps.driver.kv.revision,
+    revision: toEtcdRevision(revision ?? deps.driver.kv.revision),
     raftTerm: (raftTerm ?? deps.driver.term).toString(),
   };
 }

@@ -22,16 +22,21 @@ import type { EtcdServiceDeps } from './etcd-deps.js';
 import { etcdErrors } from './etcd-errors.js';
 import { int } from './etcd-ids.js';
 import { ignoreValueAttemptsMax } from './etcd-kv-limits.js';
+import { toEtcdRevision } from './etcd-revision.js';
 import { etcdKv, finishRange, raftkvRange } from './etcd-range.js';
 import { checkPut, etcdTxnResponse, raftkvTxn, txnAttachesLeases } from './etcd-txn.js';
 import type { EtcdLeaderProxy } from './etcd-leader-proxy.js';
 
 const empty = new Uint8Array(0);
 
-/** Refuses a revision raftkv cannot read at: older than `current` is compacted, newer is future. */
+/**
+ * Refuses etcd revision `requested` (0: the current one) if raftkv cannot read at it: older than
+ * raftkv revision `current` is compacted, newer is future (etcd 1 is the store before any write).
+ */
 export function requireCurrentRevision(requested: number, current: number): void {
-  if (requested <= 0 || requested === current) return;
-  throw requested < current ? etcdErrors.compacted() : etcdErrors.futureRev();
+  const currentEtcd = toEtcdRevision(current);
+  if (requested <= 0 || requested === currentEtcd) return;
+  throw requested < currentEtcd ? etcdErrors.compacted() : etcdErrors.futureRev();
 }
 
 /** Builds the `etcdserverpb.KV` implementation. */
@@ -107,7 +112,7 @@ export function etcdKvImplementation(deps: EtcdServiceDeps, proxy: EtcdLeaderPro
   // Nothing to compact (no MVCC history); a revision that does not exist yet is refused as etcd does.
   const compact: EtcdHandler = async (req) => {
     const revision = int(req.revision, 'revision');
-    if (revision > deps.driver.kv.revision) throw etcdErrors.futureRev();
+    if (revision > toEtcdRevision(deps.driver.kv.revision)) throw etcdErrors.futureRev();
     return { header: etcdHeader(deps) };
   };
 

@@ -24,6 +24,7 @@ import type { EtcdLeaderProxy } from './etcd-leader-proxy.js';
 import { int, memberIdOf } from './etcd-ids.js';
 import { nodeOfMember } from './etcd-cluster-service.js';
 import { requireCurrentRevision } from './etcd-kv-service.js';
+import { toEtcdRevision } from './etcd-revision.js';
 import { streamEtcdSnapshot } from './etcd-snapshot.js';
 
 /** The version Status reports. */
@@ -67,7 +68,7 @@ export function etcdMaintenanceImplementation(deps: EtcdServiceDeps, proxy: Etcd
   const hashKv: EtcdHandler = async (req) => {
     const current = driver.kv.revision;
     requireCurrentRevision(int(req.revision, 'revision'), current);
-    return { header: etcdHeader(deps, current), hash: stateHash32(driver.kv.stateHash()), compactRevision: current };
+    return { header: etcdHeader(deps, current), hash: stateHash32(driver.kv.stateHash()), compactRevision: toEtcdRevision(current) };
   };
   const moveLeader: EtcdHandler = async (req, deadlineMs, call) => {
     authorizer.requireRoot(authorizedCall(call), 'MoveLeader');

@@ -12,6 +12,7 @@ import type { EtcdMsg } from '../../api/etcd/index.js';
 import { compareBytes } from '../../kv/index.js';
 import { InvalidArgumentError } from '../../util/index.js';
 import { int } from './etcd-ids.js';
+import { toEtcdKeyRevision } from './etcd-revision.js';
 
 /** `RangeRequest.SortOrder` and `SortTarget`, as numbered in rpc.proto. */
 export const SortOrder = { NONE: 0, ASCEND: 1, DESCEND: 2 } as const;
@@ -84,7 +85,7 @@ export function raftkvRange(req: EtcdMsg, serializableAllowed = true): { request
 
 /** The etcd KeyValue of a raftkv one. */
 export function etcdKv(kv: M.KeyValueMsg): EtcdMsg {
-  return { key: kv.key, value: kv.value, createRevision: toNumber(kv.createRevision), modRevision: toNumber(kv.modRevision), version: toNumber(kv.version), lease: kv.lease ?? 0 };
+  return { key: kv.key, value: kv.value, createRevision: toEtcdKeyRevision(toNumber(kv.createRevision)), modRevision: toEtcdKeyRevision(toNumber(kv.modRevision)), version: toNumber(kv.version), lease: kv.lease ?? 0 };
 }
 
 function sortValue(kv: M.KeyValueMsg, target: number): number | Uint8Array {
@@ -119,10 +120,11 @@ export function finishRange(res: Pick<M.RangeResponseMsg, 'kvs' | 'more' | 'coun
   }
   let kvs = res.kvs.filter(
     (kv) =>
-      (finish.minMod === 0 || toNumber(kv.modRevision) >= finish.minMod) &&
-      (finish.maxMod === 0 || toNumber(kv.modRevision) <= finish.maxMod) &&
-      (finish.minCreate === 0 || toNumber(kv.createRevision) >= finish.minCreate) &&
-      (finish.maxCreate === 0 || toNumber(kv.createRevision) <= finish.maxCreate),
+      // The filters are etcd revisions (etcd-revision.ts).
+      (finish.minMod === 0 || toEtcdKeyRevision(toNumber(kv.modRevision)) >= finish.minMod) &&
+      (finish.maxMod === 0 || toEtcdKeyRevision(toNumber(kv.modRevision)) <= finish.maxMod) &&
+      (finish.minCreate === 0 || toEtcdKeyRevision(toNumber(kv.createRevision)) >= finish.minCreate) &&
+      (finish.maxCreate === 0 || toEtcdKeyRevision(toNumber(kv.createRevision)) <= finish.maxCreate),
   );
   if (finish.sortOrder !== SortOrder.NONE) {
     const by = compareBy(finish.sortTarget);

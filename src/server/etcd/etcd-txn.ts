@@ -29,6 +29,7 @@ import { InvalidArgumentError } from '../../util/index.js';
 import { etcdErrors, etcdUnimplemented } from './etcd-errors.js';
 import { int } from './etcd-ids.js';
 import { etcdKv as etcdKvOf, finishRange, raftkvRange } from './etcd-range.js';
+import { raftkvRevisionCompares } from './etcd-revision.js';
 import type { RangeFinish } from './etcd-range.js';
 
 /** etcd's `Compare.CompareResult` and `CompareTarget`, as numbered in rpc.proto. */
@@ -61,9 +62,9 @@ export function raftkvCompares(c: EtcdMsg, where: string | number): M.CompareMsg
     case EtcdCompareTarget.VERSION:
       return [{ key, ...span, target: CompareTarget.VERSION, result: mapped, version: int(c.version, `${at}.version`) }];
     case EtcdCompareTarget.CREATE:
-      return [{ key, ...span, target: CompareTarget.CREATE, result: mapped, createRevision: int(c.createRevision, `${at}.create_revision`) }];
+      return raftkvRevisionCompares(mapped, int(c.createRevision, `${at}.create_revision`)).map((r) => ({ key, ...span, target: CompareTarget.CREATE, result: r.result, createRevision: r.value }));
     case EtcdCompareTarget.MOD:
-      return [{ key, ...span, target: CompareTarget.MOD, result: mapped, modRevision: int(c.modRevision, `${at}.mod_revision`) }];
+      return raftkvRevisionCompares(mapped, int(c.modRevision, `${at}.mod_revision`)).map((r) => ({ key, ...span, target: CompareTarget.MOD, result: r.result, modRevision: r.value }));
     case EtcdCompareTarget.LEASE:
       return [{ key, ...span, target: CompareTarget.LEASE, result: mapped, lease: int(c.lease, `${at}.lease`) }];
     case EtcdCompareTarget.VALUE: {

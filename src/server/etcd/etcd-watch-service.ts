@@ -30,6 +30,7 @@ import { etcdErrors, etcdStatusOf } from './etcd-errors.js';
 import { int } from './etcd-ids.js';
 import { watchesPerStreamMax, watchProgressIntervalMs } from './etcd-kv-limits.js';
 import { etcdKv } from './etcd-range.js';
+import { fromEtcdStartRevision, toEtcdRevision } from './etcd-revision.js';
 
 /** `WatchCreateRequest.FilterType` and `mvccpb.Event.EventType`, as numbered in the protos. */
 const Filter = { NOPUT: 0, NODELETE: 1 } as const;
@@ -127,7 +128,8 @@ class WatchStream {
       refuse(etcdStatusOf(e, { write: false }).details);
       return;
     }
-    const startRevision = int(c.startRevision, 'start_revision');
+    // raftkv's revision (etcd-revision.ts): 0, from now, stays 0.
+    const startRevision = fromEtcdStartRevision(int(c.startRevision, 'start_revision'));
     const filters = new Set(((c.filters as number[] | undefined) ?? []).map(Number));
     const prevKv = c.prevKv === true;
     const inRange = (k: Uint8Array): boolean => !toEnd || compareBytes(k, key) >= 0;
@@ -158,7 +160,7 @@ class WatchStream {
           cancel: (reason, compactRevision) => {
             if (!this.watches.delete(id)) return;
             if (compactRevision > 0) {
-              this.send({ header: etcdHeader(this.deps), watchId: id, canceled: true, compactRevision, cancelReason: `etcdserver: mvcc: required revision has been compacted (${reason})` });
+              this.send({ header: etcdHeader(this.deps), watchId: id, canceled: true, compactRevision: toEtcdRevision(compactRevision), cancelReason: `etcdserver: mvcc: required revision has been compacted (${reason})` });
             } else {
               // Shutdown: the client reconnects elsewhere and resumes.
               this.finish('UNAVAILABLE', `etcdserver: ${reason}`);
