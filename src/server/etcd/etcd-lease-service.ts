@@ -6,7 +6,7 @@
  * - LeaseTimeToLive of an unknown (expired) lease answers TTL -1, as etcd does;
  * - LeaseKeepAlive: on the leader each request renews the lease and is answered with its TTL
  *   (TTL 0 for an unknown lease, as etcd); on a follower the stream is piped to the leader's
- *   (plaintext client port only); losing leadership ends the stream UNAVAILABLE, so the client
+ *   (over TLS too when the client port has it); losing leadership ends the stream UNAVAILABLE, so the client
  *   opens a new one (etcd clients do);
  * - LeaseLeases: any node (a linearizable read).
  */
