@@ -11,6 +11,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import type { LocalCluster } from '../cluster/local-cluster.js';
 import { runCli } from './support/run-cli.js';
 import { etcdctl, etcdctlPath, warnIfNoEtcdctl } from './support/etcdctl.js';
+import { waitForAllToKnowLeader } from './support/cluster-wait.js';
 import { useTestCluster } from './support/test-cluster.js';
 
 warnIfNoEtcdctl('test/etcd-etcdctl.test.ts');
@@ -44,6 +45,8 @@ describe.skipIf(etcdctlPath === null)('etcdctl 3.4 against raftkv', () => {
   });
 
   it('put, get (prefix, keys-only, limit, sort, json), del, on any node', async () => {
+    // Each node is asked in turn: a follower that does not know the leader yet answers "no leader".
+    await waitForAllToKnowLeader(cluster);
     for (const [i, id] of ids.entries()) {
       // A follower forwards the write to the leader: etcd clients never follow raftkv's hint.
       const put = await etcdctl(endpoint(id), ['put', `fruit/${['b', 'a', 'c'][i]}`, `v${i}`]);
