@@ -8,6 +8,7 @@ import type { LocalCluster } from '../cluster/local-cluster.js';
 import { leaseService } from '../src/api/index.js';
 import { connect, NotFoundError } from '../src/client/index.js';
 import type { ClientOptions, RaftkvClient } from '../src/client/index.js';
+import { waitForAllToKnowLeader } from './support/cluster-wait.js';
 import { useTestCluster } from './support/test-cluster.js';
 import { num } from './support/raw-client.js';
 
@@ -54,7 +55,8 @@ async function eventually(done: () => Promise<boolean>, msMax = 20_000): Promise
 }
 
 async function followerIds(): Promise<{ leader: string; followers: string[] }> {
-  const leader = (await cluster.waitForLeader()).id;
+  // Every node, not just a majority: a follower that does not know the leader yet cannot forward.
+  const leader = await waitForAllToKnowLeader(cluster);
   return { leader, followers: cluster.running().filter((id) => id !== leader) };
 }
 
