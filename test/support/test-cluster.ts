@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll } from 'vitest';
 import { LocalCluster, planTestCluster } from '../../cluster/local-cluster.js';
 import type { LocalClusterOptions } from '../../cluster/local-cluster.js';
+import { waitForAllToKnowLeader } from './cluster-wait.js';
 
 /** Options of `useTestCluster`. */
 export interface TestClusterOptions extends LocalClusterOptions {
@@ -27,6 +28,9 @@ export function useTestCluster(name: string, options: TestClusterOptions): void 
     cluster = new LocalCluster(await planTestCluster(options.nodes ?? 3, dir), options);
     await cluster.startAll();
     await cluster.waitForLeader();
+    // Every node, not just a majority: a follower that does not know the leader yet answers
+    // "no leader" (reads, forwarded writes, etcd calls), which a test's first call must not meet.
+    await waitForAllToKnowLeader(cluster, cluster.specs.map((s) => s.id));
     options.started(cluster, dir);
   });
   afterAll(async () => {
