@@ -227,8 +227,9 @@ export class RaftDriver {
     const termBefore = this.raw.term;
     this.raw.step(message);
     if (message.term === termBefore && message.term === this.raw.term) {
-      const raw = this.raw;
-      this.inst.contact.observeFreshness(message, now, { leading: this.leadership.leading, leader: this.leadership.leader, voters: this.conf.voters, appliedIndex: this.kvMachine.appliedIndex, hasEntry: (i, t) => raw.hasEntry(i, t) });
+      // A leader's commit index is the cluster's only once it lies in the leader's own term (peer-contact.ts).
+      const commitInLeaderTerm = (message.type === 'append' || message.type === 'heartbeat') && this.raw.hasEntry(message.commit, message.term);
+      this.inst.contact.observeFreshness(message, now, { leading: this.leadership.leading, leader: this.leadership.leader, voters: this.conf.voters, appliedIndex: this.kvMachine.appliedIndex, commitInLeaderTerm });
     }
     this.kick();
   }

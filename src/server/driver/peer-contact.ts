@@ -5,7 +5,7 @@
  * joined must drop until its first snapshot. Times are the driver's monotonic ms, passed in.
  */
 import type { Message } from '../../raft/index.js';
-import type { LogIndex, NodeId, Term } from '../../util/index.js';
+import type { LogIndex, NodeId } from '../../util/index.js';
 import type { Freshness } from './freshness.js';
 import { PeerRoundTrips } from './peer-round-trips.js';
 
@@ -18,8 +18,8 @@ export interface PeerView {
   readonly leader: NodeId | null;
   readonly voters: readonly NodeId[];
   readonly appliedIndex: LogIndex;
-  /** True if this node's log holds an entry at `index` with `term`. */
-  readonly hasEntry: (index: LogIndex, term: Term) => boolean;
+  /** For an append or heartbeat: the entry at its commit index is in this node's log, with the message's term. */
+  readonly commitInLeaderTerm: boolean;
 }
 
 /** Last contact and round trips by peer. */
@@ -57,7 +57,7 @@ export class PeerContact {
       // A leader's commit index is the cluster's only once it covers an entry of the leader's own
       // term: before that, entries committed by earlier leaders may lie beyond it (sweep seed
       // 655). The entry at the commit index is in this node's log once the message is stepped.
-      if (!view.hasEntry(message.commit, message.term)) return;
+      if (!view.commitInLeaderTerm) return;
       this.freshness.onLeaderContact(message.type, message.commit, nowMs, view.appliedIndex);
     }
   }
