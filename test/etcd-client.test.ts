@@ -2,23 +2,19 @@
  * The npm etcd3 client (unchanged) against a real three-node raftkv cluster through etcd's v3 API:
  * KV, txns, the errors it recognises, and a watch that survives losing the node it is on.
  */
-import { Etcd3, EtcdLeaseInvalidError } from 'etcd3';
+import { EtcdLeaseInvalidError } from 'etcd3';
 import type { IKeyValue } from 'etcd3';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { LocalCluster } from '../cluster/local-cluster.js';
+import { etcd3Clients } from './support/etcd3-clients.js';
 import { useTestCluster } from './support/test-cluster.js';
 
 let cluster: LocalCluster;
 const ids = ['n1', 'n2', 'n3'];
-const clients: Etcd3[] = [];
-const client = (nodes: readonly string[] = ids): Etcd3 => {
-  const c = new Etcd3({ hosts: nodes.map((id) => `http://${cluster.spec(id).clientAddress}`), dialTimeout: 5_000 });
-  clients.push(c);
-  return c;
-};
+const { client, closeAll } = etcd3Clients(() => cluster, ids);
 
 useTestCluster('etcd3-client', { started: (c) => (cluster = c) });
-afterAll(() => clients.forEach((c) => c.close()));
+afterAll(closeAll);
 
 /** How many etcd Watch streams node `id` has started (its gRPC metrics). */
 async function watchStreamsStarted(id: string): Promise<number> {

@@ -4,20 +4,15 @@
  * stopped by its pid, the lease and its key survive on the new leader, and the key goes only once
  * keep-alives stop.
  */
-import { Etcd3 } from 'etcd3';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { LocalCluster } from '../cluster/local-cluster.js';
 import { waitForAllToKnowLeader } from './support/cluster-wait.js';
+import { etcd3Clients } from './support/etcd3-clients.js';
 import { useTestCluster } from './support/test-cluster.js';
 
 let cluster: LocalCluster;
 const ids = ['n1', 'n2', 'n3'];
-const clients: Etcd3[] = [];
-const client = (nodes: readonly string[] = ids): Etcd3 => {
-  const c = new Etcd3({ hosts: nodes.map((id) => `http://${cluster.spec(id).clientAddress}`), dialTimeout: 5_000 });
-  clients.push(c);
-  return c;
-};
+const { client, closeAll } = etcd3Clients(() => cluster, ids);
 
 /** Polls `check` (bounded: `tries` × 100 ms) until it holds. */
 async function eventually(check: () => Promise<boolean>, tries = 300): Promise<boolean> {
@@ -33,7 +28,7 @@ async function eventually(check: () => Promise<boolean>, tries = 300): Promise<b
 }
 
 useTestCluster('etcd3-election', { started: (c) => (cluster = c) });
-afterAll(() => clients.forEach((c) => c.close()));
+afterAll(closeAll);
 
 describe('etcd3 election and keep-alive across a leader change', () => {
   // A defect this test found: etcd3's campaign ranges the election prefix with
