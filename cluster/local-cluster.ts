@@ -75,14 +75,25 @@ export async function freePorts(count: number): Promise<number[]> {
 
 /** Plans a cluster on free loopback ports under `dataRoot` (for tests). */
 export async function planTestCluster(nodes: number, dataRoot: string): Promise<LocalNodeSpec[]> {
-  const ports = await freePorts(nodes * 3);
-  return Array.from({ length: nodes }, (_, i) => ({
+  return (await planTestClusterWithPorts(nodes, dataRoot, 0)).specs;
+}
+
+/**
+ * Plans a cluster as `planTestCluster` does, plus `extraPortCount` more free ports for the
+ * caller's own listeners (proxies). All are picked in one `freePorts` call, so none of the extra
+ * ports is a node's: listening on port 0 after the plan could be handed a node's port, which the
+ * kernel has just seen freed.
+ */
+export async function planTestClusterWithPorts(nodes: number, dataRoot: string, extraPortCount: number): Promise<{ specs: LocalNodeSpec[]; extraPorts: number[] }> {
+  const ports = await freePorts(nodes * 3 + extraPortCount);
+  const specs = Array.from({ length: nodes }, (_, i) => ({
     id: `n${i + 1}`,
     clientAddress: `127.0.0.1:${ports[i * 3]}`,
     peerAddress: `127.0.0.1:${ports[i * 3 + 1]}`,
     httpAddress: `127.0.0.1:${ports[i * 3 + 2]}`,
     dataDir: join(dataRoot, `n${i + 1}`),
   }));
+  return { specs, extraPorts: ports.slice(nodes * 3) };
 }
 
 /** Options for running the processes. */

@@ -5,7 +5,7 @@
  * drop (connections reset and refused, like a REJECT rule); latency and loss are the proxies'
  * delays. Needs no privileges. Client traffic from the harness goes to the nodes directly.
  */
-import { planTestCluster } from '../../cluster/local-cluster.js';
+import { planTestClusterWithPorts } from '../../cluster/local-cluster.js';
 import { LinkProxy, passingLink } from './link-proxy.js';
 import type { CutLink, CutStyle, LinkFaults, NetPlan, Network } from './network.js';
 
@@ -25,7 +25,10 @@ export class ProxyNetwork implements Network {
   constructor(private readonly random: () => number = Math.random) {}
 
   async setup(nodeIds: readonly string[], dataRoot: string): Promise<NetPlan> {
-    const specs = (await planTestCluster(nodeIds.length, dataRoot)).map((s, i) => ({ ...s, id: nodeIds[i] ?? s.id }));
+    // One port per directed link, picked with the nodes' ports so that no proxy can take one.
+    const plan = await planTestClusterWithPorts(nodeIds.length, dataRoot, nodeIds.length * (nodeIds.length - 1));
+    const specs = plan.specs.map((s, i) => ({ ...s, id: nodeIds[i] ?? s.id }));
+    const proxyPorts = [...plan.extraPorts];
     const initialClusterFor: Record<string, string> = {};
     for (const from of specs) {
       const members: string[] = [];
@@ -35,7 +38,7 @@ export class ProxyNetwork implements Network {
           continue;
         }
         const [host, port] = splitAddress(to.peerAddress);
-        const proxy = new LinkProxy({ listenHost: '127.0.0.1', listenPort: 0, targetHost: host, targetPort: port, random: this.random });
+        const proxy = new LinkProxy({ listenHost: '127.0.0.1', listenPort: takePort(proxyPorts), targetHost: host, targetPort: port, random: this.random });
         this.proxies.set(`${from.id}>${to.id}`, proxy);
         members.push(`${to.id}=127.0.0.1:${await proxy.start()}`);
       }
@@ -81,4 +84,11 @@ export class ProxyNetwork implements Network {
 export function splitAddress(address: string): [string, number] {
   const i = address.lastIndexOf(':');
   return [address.slice(0, i), Number(address.slice(i + 1))];
+}
+
+/** The next of the ports planned for the proxies (one per directed link). */
+function takePort(ports: number[]): number {
+  const port = ports.shift();
+  if (port === undefined) throw new Error('proxy-network: more links than planned proxy ports');
+  return port;
 }
