@@ -28,7 +28,7 @@ export class ProxyNetwork implements Network {
     // One port per directed link, picked with the nodes' ports so that no proxy can take one.
     const plan = await planTestClusterWithPorts(nodeIds.length, dataRoot, nodeIds.length * (nodeIds.length - 1));
     const specs = plan.specs.map((s, i) => ({ ...s, id: nodeIds[i] ?? s.id }));
-    const proxyPorts = [...plan.extraPorts];
+    const proxyPorts = plan.extraPorts;
     const initialClusterFor: Record<string, string> = {};
     for (const from of specs) {
       const members: string[] = [];
