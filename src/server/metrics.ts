@@ -7,11 +7,28 @@
  * Peer round-trip time is not measured: the transport has no ping of its own to time.
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { Metric } from 'prom-client';
 import { clusterService, kvService, maintenanceService, packageInfo } from '../api/index.js';
 import { etcdServices } from '../api/etcd/index.js';
 
 /** Latency buckets from 100 µs to 10 s, in seconds. */
 const latencyBuckets = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+
+/**
+ * The process and Node.js metrics, collected once per process however many nodes it runs. Each
+ * `collectDefaultMetrics` call starts an event-loop delay monitor and a GC observer that nothing
+ * stops, so one per node start made a process that starts many nodes (tests, the simulator)
+ * slower and larger with every start.
+ */
+let processRegistry: Registry | undefined;
+function processMetrics(): readonly Metric[] {
+  if (processRegistry === undefined) {
+    processRegistry = new Registry();
+    collectDefaultMetrics({ register: processRegistry });
+  }
+  // The typings say MetricObject; the registry holds the metric instances themselves.
+  return processRegistry.getMetricsAsArray() as unknown as readonly Metric[];
+}
 
 /** Every metric the node exports. */
 export class NodeMetrics {
@@ -104,7 +121,7 @@ export class NodeMetrics {
   constructor(options: { processMetrics: boolean } = { processMetrics: true }) {
     // Under their standard names (process_cpu_seconds_total, nodejs_heap_size_used_bytes, ...), so
     // the usual Node.js dashboards and alerts match them.
-    if (options.processMetrics) collectDefaultMetrics({ register: this.registry });
+    if (options.processMetrics) for (const metric of processMetrics()) this.registry.registerMetric(metric);
     new Gauge({
       name: 'raftkv_build_info',
       help: 'Always 1; the labels say which raftkv and Node.js the node runs',

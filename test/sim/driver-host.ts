@@ -59,7 +59,7 @@ export class HostedNode {
   driver: RaftDriver | null = null;
   storage: LevelStorage | null = null;
   /** The running driver's metrics (replaced at every start). */
-  metrics = new NodeMetrics();
+  metrics = new NodeMetrics({ processMetrics: false });
   /** The event-loop delay this node's load probe reports (admission control), in ms. */
   eventLoopDelayMs = 0;
   readonly disk: SimDisk;
@@ -112,7 +112,7 @@ export class HostedNode {
     const transport = this.env.transportFor(this, generation);
     const virtualWorld = this.env.driverWorld(this, this.env.prng.int(0, 0x7fffffff));
     const world = { ...virtualWorld, load: { eventLoopDelayMs: () => this.eventLoopDelayMs, close: () => {} } };
-    this.metrics = new NodeMetrics();
+    this.metrics = new NodeMetrics({ processMetrics: false });
     // Only this incarnation's alarm counts: a dead process's loop failing on its closed disk does not.
     const onFatal = (e: unknown): void => {
       if (this.generation === generation) this.fatal ??= e;
