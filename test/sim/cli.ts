@@ -116,6 +116,9 @@ function jobsOf(args: CliArgs): SeedJob[] {
  */
 const workerBootstrap = `import(${JSON.stringify(import.meta.resolve('tsx/esm/api'))}).then((tsx) => { tsx.register(); return import(${JSON.stringify(new URL('./sim-worker.ts', import.meta.url).href)}); })`;
 
+/** The most jobs one worker thread runs before a fresh one replaces it. */
+const jobsPerWorkerMax = 400;
+
 /**
  * Runs the jobs, on `threads` worker threads or in this one, calling `done` with each outcome;
  * `more()` false stops it from starting further jobs.
@@ -129,15 +132,23 @@ async function runJobs(jobs: readonly SeedJob[], threads: number, more: () => bo
     return;
   }
   let next = 0;
-  const runWorker = (): Promise<void> =>
+  // A worker thread runs at most `jobsPerWorkerMax` jobs, then a fresh one takes over: whatever
+  // a seed might leave behind in a long-lived heap stays bounded (a leak once cut the rate of a
+  // 10,000-seed run by 100 times). Seeds are deterministic, so this changes no result.
+  const runWorker = async (): Promise<void> => {
+    while (next < jobs.length && more()) await runWorkerBatch();
+  };
+  const runWorkerBatch = (): Promise<void> =>
     new Promise<void>((resolve, reject) => {
       const worker = new Worker(workerBootstrap, { eval: true });
+      let ran = 0;
       const feed = (): void => {
-        const job = more() ? jobs[next++] : undefined;
+        const job = ran < jobsPerWorkerMax && more() ? jobs[next++] : undefined;
         if (job === undefined) {
           void worker.terminate().then(() => resolve());
           return;
         }
+        ran++;
         worker.postMessage(job);
       };
       worker.on('message', (m: { ok: true; outcome: SeedOutcome } | { ok: false; error: string }) => {
