@@ -5,13 +5,13 @@
  * two ends can never disagree on a method path or a codec.
  */
 import type { MethodDefinition, ServiceDefinition } from '@grpc/grpc-js';
-import protobuf from 'protobufjs';
+import type protobuf from 'protobufjs';
 import type * as M from './messages.js';
-import { resolveProtoFile } from './proto-files.js';
+import { loadProtoRoot, resolveProtoFile } from './proto-files.js';
 import { decodeRequest } from './request-validation.js';
 
 /** The loaded `proto/kv.proto`. */
-export const apiRoot: protobuf.Root = protobuf.loadSync(resolveProtoFile('kv.proto'));
+export const apiRoot: protobuf.Root = loadProtoRoot(resolveProtoFile('kv.proto'));
 
 function method<Req, Res>(service: string, name: string, req: string, res: string, responseStream = false, requestStream = false): MethodDefinition<Req, Res> {
   const reqType = apiRoot.lookupType(`raftkv.v1.${req}`);

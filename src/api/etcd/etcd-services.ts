@@ -8,12 +8,12 @@
  * protobuf decodes to a marker that `requireEtcdWellFormed` turns into INVALID_ARGUMENT.
  */
 import type { MethodDefinition, ServiceDefinition } from '@grpc/grpc-js';
-import protobuf from 'protobufjs';
+import type protobuf from 'protobufjs';
 import { InvalidArgumentError } from '../../util/index.js';
-import { findAbove } from '../proto-files.js';
+import { findAbove, loadProtoRoot } from '../proto-files.js';
 
 /** The loaded `proto/etcd/rpc.proto` (with kv.proto and auth.proto). */
-export const etcdRoot: protobuf.Root = protobuf.loadSync(findAbove('proto/etcd/rpc.proto'));
+export const etcdRoot: protobuf.Root = loadProtoRoot(findAbove('proto/etcd/rpc.proto'));
 
 /** An etcd message as decoded or built: its fields by camelCase name. */
 export type EtcdMsg = Record<string, unknown>;

@@ -8,8 +8,7 @@
 import { status as grpcStatus } from '@grpc/grpc-js';
 import type * as grpc from '@grpc/grpc-js';
 import type { handleUnaryCall, MethodDefinition, UntypedServiceImplementation } from '@grpc/grpc-js';
-import protobuf from 'protobufjs';
-import { decodeRequest, requireWellFormed, resolveProtoFile, toNumber } from '../../api/index.js';
+import { decodeRequest, loadProtoRoot, requireWellFormed, resolveProtoFile, toNumber } from '../../api/index.js';
 import type { Uint64 } from '../../api/index.js';
 import { alarmLimits, hasAlarm } from '../../kv/index.js';
 import { admitCall, peerMetadataKeys } from '../../transport/index.js';
@@ -17,7 +16,7 @@ import type { AdmissionContext } from '../../transport/index.js';
 import type { NodeId } from '../../util/index.js';
 import type { RaftDriver } from '../raft-driver.js';
 
-const root = protobuf.loadSync(resolveProtoFile('integrity.proto'));
+const root = loadProtoRoot(resolveProtoFile('integrity.proto'));
 const requestType = root.lookupType('raftkv.raft.v1.DigestRequest');
 const responseType = root.lookupType('raftkv.raft.v1.DigestResponse');
 const reportType = root.lookupType('raftkv.raft.v1.AlarmReport');
