@@ -35,6 +35,11 @@ function raftkv(args: readonly string[], options: { input?: string; env?: Record
       clearTimeout(timer);
       resolve({ code, stdout, stderr });
     });
+    // The CLI may exit before it reads its input (most commands read none): writing to its closed
+    // stdin then fails with EPIPE, which is no result of the command; its exit code and output are.
+    child.stdin.on('error', (e: NodeJS.ErrnoException) => {
+      if (e.code !== 'EPIPE') reject(e);
+    });
     child.stdin.end(options.input ?? '');
   });
 }
