@@ -34,6 +34,8 @@ describe('etcd compares and txns as raftkv ones', () => {
   it('carries a Put\'s lease and a LEASE compare', () => {
     const { request } = raftkvTxn({ success: [{ requestPut: { key: b('k'), value: b('v'), lease: 5 } }] }, 128);
     expect(request.success[0]?.requestPut?.lease).toBe(5);
+    const { request: kept } = raftkvTxn({ success: [{ requestPut: { key: b('k'), ignoreValue: true, ignoreLease: true } }] }, 128);
+    expect(kept.success[0]?.requestPut).toMatchObject({ ignoreValue: true, ignoreLease: true });
     expect(raftkvCompares({ key: b('k'), target: EtcdCompareTarget.LEASE, result: EtcdCompareResult.EQUAL, lease: 7 }, 0)).toEqual([
       { key: b('k'), target: CompareTarget.LEASE, result: CompareResult.EQUAL, lease: 7 },
     ]);
@@ -60,9 +62,10 @@ describe('etcd compares and txns as raftkv ones', () => {
     expect(txnAttachesLeases({ success: [{ requestTxn: nested }] })).toBe(false);
   });
 
-  it('refuses what raftkv cannot do, in etcd\'s words or UNIMPLEMENTED', () => {
+  it('refuses what raftkv cannot do, in etcd\'s words', () => {
     expect(() => raftkvCompares({ target: EtcdCompareTarget.VERSION }, 0)).toThrow('etcdserver: key is not provided');
-    expect(() => raftkvTxn({ success: [{ requestPut: { key: b('k'), ignoreLease: true } }] }, 128)).toThrow('ignore_lease');
+    expect(() => raftkvTxn({ success: [{ requestPut: { key: b('k'), value: b('v'), ignoreValue: true } }] }, 128)).toThrow('etcdserver: value is provided');
+    expect(() => raftkvTxn({ success: [{ requestPut: { key: b('k'), lease: 3, ignoreLease: true } }] }, 128)).toThrow('etcdserver: lease is provided');
     expect(() => raftkvTxn({ success: [put('a'), put('b'), put('c')] }, 2)).toThrow('etcdserver: too many operations in txn request');
     // The whole tree counts: 1 + (1 nested txn + 2 puts) = 4 > 3.
     expect(() => raftkvTxn({ success: [put('a'), { requestTxn: { success: [put('b'), put('c')] } }] }, 3)).toThrow('etcdserver: too many operations in txn request');

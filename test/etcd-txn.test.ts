@@ -40,6 +40,38 @@ describe.skipIf(etcdctlPath === null)('etcdctl txn', () => {
     expect(dup.stderr).toContain('etcdserver: duplicate key given in txn request');
     expect((await etcdctl(all(), ['get', 'lc/dup', '--print-value-only'])).stdout).toBe('');
   });
+
+  it('writes an empty value on every node, leader and followers alike', async () => {
+    // protobufjs decodes an absent bytes field as a frozen plain array, which raftkv once refused
+    // ("must be a Uint8Array") wherever a put was decoded from the wire.
+    for (const id of ids) {
+      const put = await etcdctl(endpoint(id), ['put', `lc/empty-${id}`, '']);
+      expect({ id, code: put.code, stdout: put.stdout, stderr: put.stderr }).toEqual({ id, code: 0, stdout: 'OK\n', stderr: '' });
+      const got = await etcdctl(endpoint(id), ['get', `lc/empty-${id}`, '-w', 'json']);
+      expect((JSON.parse(got.stdout) as { kvs: { version: number; value?: string }[] }).kvs[0], id).toMatchObject({ version: 1 });
+    }
+  });
+
+  it('keeps the value with put --ignore-value, alone or inside a txn, and refuses a missing key as etcd does', async () => {
+    expect((await etcdctl(all(), ['put', 'lc/iv', 'kept'])).code).toBe(0);
+    const alone = await etcdctl(all(), ['put', '--ignore-value', 'lc/iv']);
+    expect(alone).toMatchObject({ code: 0, stdout: 'OK\n' });
+    const inTxn = await etcdctl(all(), ['txn'], { input: '\nput --ignore-value lc/iv\nput lc/iv-side x\n\n\n' });
+    expect(inTxn.code).toBe(0);
+    expect(inTxn.stdout).toContain('SUCCESS');
+    const got = await etcdctl(all(), ['get', 'lc/iv', '-w', 'json']);
+    const kv = (JSON.parse(got.stdout) as { kvs: { value: string; version: number }[] }).kvs[0];
+    expect(Buffer.from(kv?.value ?? '', 'base64').toString()).toBe('kept');
+    expect(kv?.version).toBe(3); // each keeping put is a write
+    // A missing key refuses the whole txn: the put before it is not applied either.
+    const missing = await etcdctl(all(), ['txn'], { input: '\nput lc/iv-other x\nput --ignore-value lc/iv-missing\n\n\n' });
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toContain('etcdserver: key not found');
+    expect((await etcdctl(all(), ['get', 'lc/iv-other', '--print-value-only'])).stdout).toBe('');
+    const missingAlone = await etcdctl(all(), ['put', '--ignore-lease', 'lc/iv-missing', 'v']);
+    expect(missingAlone.code).toBe(1);
+    expect(missingAlone.stderr).toContain('etcdserver: key not found');
+  });
 });
 
 describe('the etcd3 client: KV.Txn', () => {
@@ -128,5 +160,25 @@ describe('the etcd3 client: KV.Txn', () => {
     expect(await txn('lc3/k', '0')).toBe(false);
     expect(await txn('lc3/missing', '0')).toBe(true);
     await lease.revoke();
+  });
+
+  it('keeps a key on its lease with ignore_lease inside a txn, sent to a follower', async () => {
+    const leader = (await cluster.waitForLeader()).leader ?? '';
+    const etcd = client([ids.find((id) => id !== leader) ?? '']);
+    const lease = etcd.lease(60, { autoKeepAlive: false });
+    const id = await lease.grant();
+    await lease.put('il/k').value('a');
+    const res = await etcd.kv.txn({ success: [{ request_put: { key: buf('il/k'), value: buf('b'), ignore_lease: true } }, { request_put: { key: buf('il/v'), ignore_value: true, ignore_lease: true } }], failure: [] }).catch((e: unknown) => e);
+    // il/v does not exist: etcd refuses the whole txn.
+    expect(res).toBeInstanceOf(GRPCInvalidArgumentError);
+    expect(String(res)).toContain('etcdserver: key not found');
+    expect((await etcd.get('il/k').exec()).kvs[0]).toMatchObject({ value: buf('a') });
+    await etcd.put('il/v').value('v');
+    await etcd.kv.txn({ success: [{ request_put: { key: buf('il/k'), value: buf('b'), ignore_lease: true } }, { request_put: { key: buf('il/v'), ignore_value: true, ignore_lease: true } }], failure: [] });
+    expect((await etcd.get('il/k').exec()).kvs[0]).toMatchObject({ value: buf('b'), lease: id });
+    expect((await etcd.get('il/v').exec()).kvs[0]).toMatchObject({ value: buf('v'), lease: '0', version: '2' });
+    // Still on the lease: revoking it deletes the key.
+    await lease.revoke();
+    expect(await etcd.get('il/k').string()).toBeNull();
   });
 });

@@ -36,6 +36,10 @@ export interface PutRequestMsg {
   ackSeq?: Uint64;
   /** 0 or absent: no lease. */
   lease?: Uint64;
+  /** Keep the key's current value (`value` empty); the key must exist. */
+  ignoreValue?: boolean;
+  /** Keep the key's current lease (`lease` 0); the key must exist. */
+  ignoreLease?: boolean;
 }
 export interface PutResponseMsg {
   header: ResponseHeaderMsg;

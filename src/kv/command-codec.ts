@@ -4,7 +4,7 @@
  *
  * Layout (format 1): `u8 format, string clientId, varint seq, varint ackSeq, varint timeMs, op`.
  * An op is `u8 tag` then, by tag:
- * - put (1): `u8 flags(prevKv, hasLease), bytes key, bytes value, [varint lease]`
+ * - put (1): `u8 flags(prevKv, hasLease, ignoreValue, ignoreLease), bytes key, bytes value, [varint lease]`
  * - delete (2): `u8 flags(prevKv, prefix, hasRangeEnd), bytes key, [bytes rangeEnd]`
  * - range (3, only inside a txn): `u8 flags(keysOnly, countOnly, prefix, hasRangeEnd, hasLimit),
  *   bytes key, [bytes rangeEnd], [varint limit]`
@@ -23,7 +23,8 @@
  * - bit 0x80 of a compare's target byte says a `bytes rangeEnd` follows the value (a compare over
  *   `[key, rangeEnd)`); old compares never set it;
  * - a txn (tag 4) inside a txn branch is a nested txn, at most `txnNestingDepthMax` deep (the old
- *   format refused tag 4 there).
+ *   format refused tag 4 there);
+ * - put flag bits 0x04 (ignoreValue) and 0x08 (ignoreLease); the old decoder refused them.
  * A replica that predates an addition refuses an entry using it as undecodable (the same
  * INVALID_ARGUMENT on every such replica): upgrade every node before clients use them.
  */
@@ -81,7 +82,7 @@ function writeOp(w: ByteWriter, op: WriteOp | RangeOp, depth: number): void {
   switch (op.type) {
     case 'put':
       w.u8(opTag.put);
-      w.u8((op.prevKv === true ? 1 : 0) | (op.lease !== undefined ? 2 : 0));
+      w.u8((op.prevKv === true ? 1 : 0) | (op.lease !== undefined ? 2 : 0) | (op.ignoreValue === true ? 4 : 0) | (op.ignoreLease === true ? 8 : 0));
       w.bytes(op.key, 'key');
       w.bytes(op.value, 'value');
       if (op.lease !== undefined) w.varint(op.lease, 'lease');
@@ -200,10 +201,12 @@ function readFlags(r: ByteReader, known: number): number {
 }
 
 function readPut(r: ByteReader): PutOp {
-  const flags = readFlags(r, 3);
+  const flags = readFlags(r, 15);
   const op: Mutable<PutOp> = { type: 'put', key: r.bytes('key'), value: r.bytes('value') };
   if (flags & 1) op.prevKv = true;
   if (flags & 2) op.lease = r.varint('lease');
+  if (flags & 4) op.ignoreValue = true;
+  if (flags & 8) op.ignoreLease = true;
   return op;
 }
 

@@ -40,6 +40,13 @@ export interface PutOp {
    * has no lease after the put. A lease that does not exist refuses the whole command (NOT_FOUND).
    */
   readonly lease?: number;
+  /**
+   * Keep the key's current value (etcd's ignore_value; `value` is then empty). The key must exist
+   * when the put runs, or the whole command is refused (NOT_FOUND).
+   */
+  readonly ignoreValue?: boolean;
+  /** Keep the key's current lease, or none (etcd's ignore_lease; `lease` is then absent); the key must exist. */
+  readonly ignoreLease?: boolean;
 }
 
 /** Delete a key or a range of keys. */

@@ -137,6 +137,10 @@ function checkPut(op: PutOp, limits: CommandLimits, budget: Budget, path: string
   checkBytes(op.value, `${path}.value`, 'valueBytesMax', limits.valueBytesMax, budget);
   checkFlag(op.prevKv, `${path}.prevKv`);
   if (op.lease !== undefined) checkLeaseId(op.lease, `${path}.lease`);
+  checkFlag(op.ignoreValue, `${path}.ignoreValue`);
+  checkFlag(op.ignoreLease, `${path}.ignoreLease`);
+  if (op.ignoreValue === true && op.value.length > 0) throw new InvalidArgumentError(`${path}.value`, 'must be empty with ignoreValue (the key keeps its value)');
+  if (op.ignoreLease === true && op.lease !== undefined) throw new InvalidArgumentError(`${path}.lease`, 'must be absent with ignoreLease (the key keeps its lease)');
 }
 
 function checkDelete(op: DeleteOp, limits: CommandLimits, budget: Budget, path: string): void {

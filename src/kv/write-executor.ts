@@ -172,16 +172,24 @@ export class WriteExecutor {
   private put(op: PutOp): Draft<PutResult> {
     const key = toBinaryString(op.key);
     const previous = this.keys.get(key);
-    this.moveLeaseKey(previous?.lease, op.lease);
+    const keeps = op.ignoreValue === true || op.ignoreLease === true;
+    // etcd's ignore_value and ignore_lease: the key must exist where the put runs (in a txn, after
+    // the operations before it), or the whole command is refused and changes nothing.
+    if (keeps && previous === undefined) {
+      const shown = key.length > 64 ? `${key.slice(0, 64)}...` : key;
+      throw refuse('NOT_FOUND', `key ${JSON.stringify(shown)} not found: a put with ${op.ignoreValue === true ? 'ignoreValue' : 'ignoreLease'} keeps what an existing key has`);
+    }
+    const lease = op.ignoreLease === true ? previous?.lease : op.lease;
+    this.moveLeaseKey(previous?.lease, lease);
     this.remember(key, previous);
     const kv: KeyValue = {
       key: previous === undefined ? op.key : previous.key,
-      value: op.value,
+      value: op.ignoreValue === true && previous !== undefined ? previous.value : op.value,
       createRevision: previous === undefined ? this.nextRevision : previous.createRevision,
       modRevision: this.nextRevision,
       version: previous === undefined ? 1 : previous.version + 1,
     };
-    this.keys.set(key, op.lease === undefined ? kv : { ...kv, lease: op.lease });
+    this.keys.set(key, lease === undefined ? kv : { ...kv, lease });
     this.wrote = true;
     return { type: 'put', prevKv: op.prevKv === true ? (previous ?? null) : null };
   }

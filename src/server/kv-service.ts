@@ -156,7 +156,15 @@ export function sessionOf(req: { clientId?: string; seq?: M.Uint64; ackSeq?: M.U
 
 function putOp(req: M.PutRequestMsg): PutOp {
   const lease = toNumber(req.lease);
-  return { type: 'put', key: req.key ?? empty, value: req.value ?? empty, prevKv: req.prevKv === true, ...(lease === 0 ? {} : { lease }) };
+  return {
+    type: 'put',
+    key: req.key ?? empty,
+    value: req.value ?? empty,
+    prevKv: req.prevKv === true,
+    ...(lease === 0 ? {} : { lease }),
+    ...(req.ignoreValue === true ? { ignoreValue: true } : {}),
+    ...(req.ignoreLease === true ? { ignoreLease: true } : {}),
+  };
 }
 
 /**

@@ -104,6 +104,7 @@ function mapRaftkvCode(code: string, details: string, metadata: Metadata): EtcdE
       if (/requestBytesMax/.test(details)) return etcdErrors.requestTooLarge();
       return null;
     case 'NOT_FOUND':
+      if (/^key .* not found/.test(details)) return etcdErrors.keyNotFound();
       return /lease/.test(details) ? etcdErrors.leaseNotFound() : null;
     case 'ALREADY_EXISTS':
       return /lease/.test(details) ? etcdErrors.leaseExists() : null;

@@ -12,7 +12,7 @@
  */
 import type { UntypedServiceImplementation } from '@grpc/grpc-js';
 import type * as M from '../../api/index.js';
-import { CompareResult, CompareTarget, toNumber } from '../../api/index.js';
+import { toNumber } from '../../api/index.js';
 import type { EtcdMsg } from '../../api/etcd/index.js';
 import { etcdKvService } from '../../api/etcd/index.js';
 import { etcdUnary, raftkvCall } from './etcd-call.js';
@@ -21,7 +21,6 @@ import { etcdHeader, etcdHeaderOf } from './etcd-deps.js';
 import type { EtcdServiceDeps } from './etcd-deps.js';
 import { etcdErrors } from './etcd-errors.js';
 import { int } from './etcd-ids.js';
-import { ignoreValueAttemptsMax } from './etcd-kv-limits.js';
 import { toEtcdRevision } from './etcd-revision.js';
 import { etcdKv, finishRange, raftkvRange } from './etcd-range.js';
 import { checkPut, etcdTxnResponse, raftkvTxn, txnAttachesLeases } from './etcd-txn.js';
@@ -52,38 +51,26 @@ export function etcdKvImplementation(deps: EtcdServiceDeps, proxy: EtcdLeaderPro
     return { header: etcdHeaderOf(deps, res.header), ...finishRange(res, finish) };
   };
 
+  // ignore_value and ignore_lease are the state machine's own (PutOp): it keeps the key's value
+  // or lease where the put applies, and refuses a missing key there ("key not found").
   const put: EtcdHandler = async (req, deadlineMs, c) => {
     checkPut(req);
-    const key = req.key as Uint8Array;
-    const prevKv = req.prevKv === true;
     const lease = int(req.lease, 'lease');
-    const keep = { value: req.ignoreValue === true, lease: req.ignoreLease === true };
+    const request: M.PutRequestMsg = {
+      key: req.key as Uint8Array,
+      value: (req.value as Uint8Array | undefined) ?? empty,
+      prevKv: req.prevKv === true,
+      ...(lease !== 0 ? { lease } : {}),
+      ...(req.ignoreValue === true ? { ignoreValue: true } : {}),
+      ...(req.ignoreLease === true ? { ignoreLease: true } : {}),
+    };
     // A lease travels only in-process: such a put runs on the leader (a follower passes the etcd call on).
-    const leased = lease !== 0 || keep.lease;
+    const leased = lease !== 0;
     const run: EtcdHandler = async (_req, d, cc) => {
-      if (keep.value || keep.lease) return putKeeping(key, (req.value as Uint8Array | undefined) ?? empty, lease, keep, prevKv, d, cc, leased);
-      const res = await call<M.PutResponseMsg>('Put', { key, value: (req.value as Uint8Array | undefined) ?? empty, prevKv, ...(lease !== 0 ? { lease } : {}) }, cc, d, leased);
+      const res = await call<M.PutResponseMsg>('Put', request, cc, d, leased);
       return putAnswer(res.header, res);
     };
     return leased ? proxy.onLeader(etcdKvService.Put, run)(req, deadlineMs, c) : run(req, deadlineMs, c);
-  };
-
-  /**
-   * Put{ignore_value} and Put{ignore_lease}: the key must exist; its current value (or lease) is
-   * written back, if the key did not change in between (a compare on its mod revision).
-   */
-  const putKeeping = async (key: Uint8Array, value: Uint8Array, lease: number, keep: { value: boolean; lease: boolean }, prevKv: boolean, deadlineMs: number, c: EtcdCallContext, noForward: boolean): Promise<EtcdMsg> => {
-    for (let attempt = 0; attempt < ignoreValueAttemptsMax; attempt++) {
-      const now = await call<M.RangeResponseMsg>('Range', { key }, c, deadlineMs);
-      const current = now.kvs[0];
-      if (current === undefined) throw etcdErrors.keyNotFound();
-      const unchanged: M.CompareMsg = { key, target: CompareTarget.MOD, result: CompareResult.EQUAL, modRevision: toNumber(current.modRevision) };
-      const leaseNow = keep.lease ? (current.lease ?? 0) : lease;
-      const write: M.PutRequestMsg = { key, value: keep.value ? current.value : value, prevKv, ...(leaseNow !== 0 ? { lease: leaseNow } : {}) };
-      const res = await call<M.TxnResponseMsg>('Txn', { compare: [unchanged], success: [{ requestPut: write }], failure: [] }, c, deadlineMs, noForward);
-      if (res.succeeded) return putAnswer(res.header, res.responses[0]?.responsePut ?? null);
-    }
-    throw etcdErrors.tooManyRequests();
   };
 
   const putAnswer = (header: M.ResponseHeaderMsg, res: Pick<M.PutResponseMsg, 'prevKv'> | null): EtcdMsg => ({

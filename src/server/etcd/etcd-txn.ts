@@ -11,8 +11,9 @@
  * - LEASE compares the key's lease id (0 for a key without a lease or a missing key), as etcd;
  * - a nested txn (RequestOp.request_txn) becomes a raftkv.v1 nested txn: the state machine judges
  *   every compare of the tree on one view before any operation runs (etcd's `compareToPath`);
- * - a Put with ignore_value or ignore_lease inside a txn has no raftkv equivalent and answers
- *   UNIMPLEMENTED;
+ * - a Put with ignore_value or ignore_lease keeps the key's value or lease where it applies (the
+ *   state machine's PutOp does it); a missing key refuses the whole txn with "key not found", as
+ *   etcd's `checkRequestPut` does;
  * - a Put with a lease carries it (raftkv attaches keys to leases); such a txn must run on the
  *   leader (etcd-kv-service.ts).
  *
@@ -26,7 +27,7 @@ import { CompareResult, CompareTarget } from '../../api/index.js';
 import type { EtcdMsg } from '../../api/etcd/index.js';
 import { compareBytes, txnNestingDepthMax } from '../../kv/index.js';
 import { InvalidArgumentError } from '../../util/index.js';
-import { etcdErrors, etcdUnimplemented } from './etcd-errors.js';
+import { etcdErrors } from './etcd-errors.js';
 import { int } from './etcd-ids.js';
 import { etcdKv as etcdKvOf, finishRange, raftkvRange } from './etcd-range.js';
 import { raftkvRevisionCompares } from './etcd-revision.js';
@@ -131,9 +132,16 @@ function translateOp(r: EtcdMsg, where: string, depth: number, budget: OpsBudget
   if (r.requestPut) {
     const put = r.requestPut as EtcdMsg;
     checkPut(put);
-    if (put.ignoreValue === true || put.ignoreLease === true) throw etcdUnimplemented(`${where}: ignore_value and ignore_lease are not supported inside a txn`);
     const lease = int(put.lease, `${where}.lease`);
-    return { op: { requestPut: { key: put.key as Uint8Array, value: (put.value as Uint8Array | undefined) ?? empty, prevKv: put.prevKv === true, ...(lease !== 0 ? { lease } : {}) } }, finish: null };
+    const request: M.PutRequestMsg = {
+      key: put.key as Uint8Array,
+      value: (put.value as Uint8Array | undefined) ?? empty,
+      prevKv: put.prevKv === true,
+      ...(lease !== 0 ? { lease } : {}),
+      ...(put.ignoreValue === true ? { ignoreValue: true } : {}),
+      ...(put.ignoreLease === true ? { ignoreLease: true } : {}),
+    };
+    return { op: { requestPut: request }, finish: null };
   }
   if (r.requestDeleteRange) {
     const del = r.requestDeleteRange as EtcdMsg;
