@@ -25,7 +25,7 @@ import type { NodeMetrics } from './metrics.js';
 import type { NodeOptions } from './options.js';
 import type { RaftDriver, WriteSession } from './raft-driver.js';
 import type { WatchHub } from './watch-hub.js';
-import { watcherQueueEventsMax } from './watch-hub.js';
+import { compactRevisionOf, describeWatchCancel, watcherQueueEventsMax } from './watch-hub.js';
 
 /** What the services need. */
 export interface KvServiceDeps {
@@ -301,8 +301,8 @@ function watchHandler(deps: KvServiceDeps, header: () => M.ResponseHeaderMsg): h
               finish();
             }
           },
-          cancel: (reason, compactRevision) => {
-            call.write({ header: header(), events: [], compactRevision, canceled: true, cancelReason: reason });
+          cancel: (cancel) => {
+            call.write({ header: header(), events: [], compactRevision: compactRevisionOf(cancel), canceled: true, cancelReason: describeWatchCancel(cancel) });
             finish();
           },
         },

@@ -7,7 +7,7 @@
  */
 import type { KeyValue, Mutation } from '../kv/index.js';
 import { compareBytes, prefixEnd } from '../kv/index.js';
-import { OverloadedError, revision } from '../util/index.js';
+import { OverloadedError, revision, unreachable } from '../util/index.js';
 import type { Revision } from '../util/index.js';
 import type { AppliedChange } from './raft-driver.js';
 import { WatchHistory } from './watch-history.js';
@@ -36,12 +36,52 @@ export interface WatchSpec {
   readonly startRevision: number;
 }
 
+/**
+ * Why the server ended a watch, with its revisions as data (raftkv's numbers), so that each API
+ * words it in its own numbering (the etcd API shows every revision plus one, etcd-revision.ts).
+ */
+export type WatchCancel =
+  /** The watch asked for history older than the kept window. */
+  | { readonly kind: 'compacted'; readonly requested: number; readonly oldest: Revision }
+  /** A snapshot replaced the state at `revision`: history no longer describes it. */
+  | { readonly kind: 'reset'; readonly revision: Revision }
+  /** The node is shutting down (no revision to resume from here). */
+  | { readonly kind: 'closed'; readonly reason: string };
+
+/** The compact revision a cancel reports on the wire (raftkv's numbers; 0: none). */
+export function compactRevisionOf(cancel: WatchCancel): number {
+  switch (cancel.kind) {
+    case 'compacted':
+      return cancel.oldest - 1;
+    case 'reset':
+      return cancel.revision;
+    case 'closed':
+      return 0;
+    default:
+      return unreachable(cancel, 'watch cancel');
+  }
+}
+
+/** A cancel's text, with every revision as `show` numbers it (raftkv.v1: as it is). */
+export function describeWatchCancel(cancel: WatchCancel, show: (raftkvRevision: number) => number = (r) => r): string {
+  switch (cancel.kind) {
+    case 'compacted':
+      return `revision ${show(cancel.requested)} is older than the kept watch history (oldest ${show(cancel.oldest)})`;
+    case 'reset':
+      return 'the node installed a snapshot; re-read and watch again';
+    case 'closed':
+      return cancel.reason;
+    default:
+      return unreachable(cancel, 'watch cancel');
+  }
+}
+
 /** A watcher's callbacks. */
 export interface WatchSink {
   /** Events at one revision, in order. */
   events(events: readonly WatchEvent[], revision: Revision): void;
-  /** The watch ended on the server's side (compacted history, too slow, snapshot reset, shutdown). */
-  cancel(reason: string, compactRevision: number): void;
+  /** The watch ended on the server's side (compacted history, snapshot reset, shutdown). */
+  cancel(cancel: WatchCancel): void;
 }
 
 interface Watcher {
@@ -53,14 +93,17 @@ interface Watcher {
 
 /** Fans applied changes out to watchers. */
 export class WatchHub {
-  private readonly history = new WatchHistory<WatchEvent>(watchHistoryEventsMax);
+  private readonly history: WatchHistory<WatchEvent>;
   private readonly watchers = new Set<Watcher>();
 
   constructor(
     private readonly watchersMax: number,
     /** The current revision (for "from now"). */
     private readonly currentRevision: () => Revision,
-  ) {}
+    historyEventsMax: number = watchHistoryEventsMax,
+  ) {
+    this.history = new WatchHistory<WatchEvent>(historyEventsMax);
+  }
 
   /** Number of active watchers. */
   get size(): number {
@@ -77,7 +120,7 @@ export class WatchHub {
     const watcher: Watcher = { lo: spec.key, hi, sink };
     const oldest = this.history.oldestRevision() ?? revision(this.currentRevision() + 1);
     if (spec.startRevision > 0 && spec.startRevision < oldest && spec.startRevision <= this.currentRevision()) {
-      sink.cancel(`revision ${spec.startRevision} is older than the kept watch history (oldest ${oldest})`, oldest - 1);
+      sink.cancel({ kind: 'compacted', requested: spec.startRevision, oldest });
       return () => {};
     }
     if (spec.startRevision > 0) {
@@ -109,14 +152,14 @@ export class WatchHub {
 
   /** Cancels every watcher (shutdown). */
   close(reason: string): void {
-    for (const w of this.watchers) w.sink.cancel(reason, 0);
+    for (const w of this.watchers) w.sink.cancel({ kind: 'closed', reason });
     this.watchers.clear();
   }
 
   /** A snapshot replaced the state: history no longer describes it, so every watch restarts. */
   private resetAll(rev: Revision): void {
     this.history.clear();
-    for (const w of this.watchers) w.sink.cancel('the node installed a snapshot; re-read and watch again', rev);
+    for (const w of this.watchers) w.sink.cancel({ kind: 'reset', revision: rev });
     this.watchers.clear();
   }
 }

@@ -22,7 +22,7 @@ import { requireEtcdWellFormed } from '../../api/etcd/index.js';
 import { compareBytes } from '../../kv/index.js';
 import type { KeyRange } from '../../kv/index.js';
 import type { WatchEvent } from '../watch-hub.js';
-import { watcherQueueEventsMax } from '../watch-hub.js';
+import { compactRevisionOf, describeWatchCancel, watcherQueueEventsMax } from '../watch-hub.js';
 import { authorizedCall } from './etcd-call.js';
 import { etcdHeader } from './etcd-deps.js';
 import type { EtcdServiceDeps } from './etcd-deps.js';
@@ -157,8 +157,11 @@ class WatchStream {
               mine.length,
             );
           },
-          cancel: (reason, compactRevision) => {
+          cancel: (cancel) => {
             if (!this.watches.delete(id)) return;
+            const compactRevision = compactRevisionOf(cancel);
+            // Revisions in the text as etcd numbers them, like every revision this API shows.
+            const reason = describeWatchCancel(cancel, toEtcdRevision);
             if (compactRevision > 0) {
               this.send({ header: etcdHeader(this.deps), watchId: id, canceled: true, compactRevision: toEtcdRevision(compactRevision), cancelReason: `etcdserver: mvcc: required revision has been compacted (${reason})` });
             } else {
