@@ -28,7 +28,7 @@ import { Authorizer } from './auth/authorizer.js';
 import { BackupScheduler } from './backup-scheduler.js';
 import { ClusterAdmin } from './cluster-admin.js';
 import { clusterServiceImplementation } from './cluster-service.js';
-import { addEtcdServices } from './etcd/index.js';
+import { addEtcdServices, forwardedEtcdService } from './etcd/index.js';
 import { NodeLeaseApi } from './leases/node-lease-api.js';
 import type { EtcdAlarm } from './etcd/index.js';
 import { startHttpServer } from './http-server.js';
@@ -194,7 +194,6 @@ export class RaftkvNode {
     peerServer.addService(forwardedKvService, forwardedKvImplementation(forwardedHandlers as Parameters<typeof forwardedKvImplementation>[0], peerAdmission));
     peerServer.addService(integrityService, integrityImplementation({ driver: () => driver as RaftDriver, admission: peerAdmission }));
     const corruption = new CorruptionCheck({ selfId: options.id, driver, credentials: (peer) => tls.peerCredentials?.(peer) ?? grpc.credentials.createInsecure(), logger });
-    await bind(peerServer, options.listenPeer, 'peer', tls.peerServerCredentials);
 
     const clientServer = new grpc.Server({
       'grpc.max_receive_message_length': options.limits.requestBytesMax,
@@ -228,7 +227,11 @@ export class RaftkvNode {
       clientUrlScheme: tls.summary.client === 'plaintext' ? 'http' : 'https',
       peerUrlScheme: tls.summary.peer === 'plaintext' ? 'http' : 'https',
       activeAlarms: () => etcdAlarms(driver, options),
-    }, tls.clientPortCredentials);
+    }, { forwarder, keepAliveCredentials: tls.clientPortCredentials });
+    // Leader-only etcd calls a follower passes on arrive on the peer port, admitted like forwarded writes.
+    const forwardedEtcd = forwardedEtcdService(etcd.leaderOnly, peerAdmission);
+    peerServer.addService(forwardedEtcd.service, forwardedEtcd.implementation);
+    await bind(peerServer, options.listenPeer, 'peer', tls.peerServerCredentials);
     const health = new HealthImplementation({ '': 'NOT_SERVING', 'raftkv.v1.KV': 'NOT_SERVING' });
     health.addToServer(clientServer);
     const packageDefinition = protoLoader.loadSync(resolveProtoFile('kv.proto'), { keepCase: true });

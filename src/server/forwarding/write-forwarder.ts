@@ -20,9 +20,8 @@ import { Counter, Gauge } from 'prom-client';
 import { ErrorTrailer, RequestHeader } from '../../api/index.js';
 import { DeadlineExceededError, OutcomeUnknownError, OverloadedError, UnavailableError } from '../../util/index.js';
 import type { Logger, NodeId } from '../../util/index.js';
-import { peerMetadataKeys } from '../../transport/index.js';
-import { certificateUser, forwardedUserHeader } from '../auth/authorizer.js';
 import { toGrpcError } from '../grpc-errors.js';
+import { vouchFor } from './forwarded-identity.js';
 import { forwardedKvService } from './forwarded-kv-service.js';
 import type { ForwardedMethod } from './forwarded-kv-service.js';
 
@@ -119,10 +118,8 @@ export class WriteForwarder {
       const metadata = new grpc.Metadata();
       for (const key of carriedHeaders) for (const value of call.metadata.get(key)) metadata.add(key, value);
       // A client that signed in with a certificate: the leader cannot see it, this node vouches for its name.
-      const certUser = certificateUser(call);
-      if (certUser !== null) metadata.set(forwardedUserHeader, certUser);
+      vouchFor(call, metadata, deps.selfId);
       metadata.set(RequestHeader.forwardedBy, deps.selfId);
-      metadata.set(peerMetadataKeys.from, deps.selfId);
       const definition = forwardedKvService[method];
       client.makeUnaryRequest(definition.path, definition.requestSerialize as (r: unknown) => Buffer, definition.responseDeserialize, call.request, metadata, { deadline }, (e, res) => {
         if (e === null) {
@@ -149,7 +146,11 @@ export class WriteForwarder {
     this.clients.clear();
   }
 
-  private clientFor(leader: NodeId, address: string): grpc.Client {
+  /**
+   * The channel to `leader`'s peer port (one per leader id and address, shared by every call
+   * forwarded there, the etcd leader proxy's included).
+   */
+  clientFor(leader: NodeId, address: string): grpc.Client {
     const key = `${leader}@${address}`;
     let client = this.clients.get(key);
     if (client === undefined) {
