@@ -75,7 +75,7 @@ export function forwardedEtcdPath(path: string): string {
 /** What the proxy passes calls on with. */
 export interface EtcdUpstream {
   /** The leader's peer port and the channel to it (write forwarding's, shared). */
-  readonly forwarder: Pick<WriteForwarder, 'target' | 'clientFor'>;
+  readonly forwarder: Pick<WriteForwarder, 'target' | 'clientFor' | 'reserve'>;
   /** Credentials for the leader's client port (keep-alive streams); null when the follower cannot call it. */
   readonly keepAliveCredentials: grpc.ChannelCredentials | null;
 }
@@ -106,6 +106,8 @@ export class EtcdLeaderProxy {
   }
 
   private forward(definition: MethodDefinition<EtcdMsg, EtcdMsg>, target: { readonly leader: NodeId; readonly address: string }, req: EtcdMsg, deadlineMs: number, call: EtcdCallContext): Promise<EtcdMsg> {
+    // One of the places every forwarded call shares (forwardsPendingMax), or shed now (OVERLOADED).
+    const release = this.upstream.forwarder.reserve();
     const client = this.upstream.forwarder.clientFor(target.leader, target.address);
     const metadata = new grpc.Metadata();
     for (const key of carried) for (const value of call.metadata.get(key)) metadata.add(key, value);
@@ -113,6 +115,7 @@ export class EtcdLeaderProxy {
     vouchFor(call, metadata, this.deps.options.id);
     return new Promise((resolve, reject) => {
       client.makeUnaryRequest(forwardedEtcdPath(definition.path), definition.requestSerialize, definition.responseDeserialize, req, metadata, { deadline: deadlineMs }, (e, res) => {
+        release();
         if (e === null && res !== undefined) resolve(res);
         else if (e !== null && (e.code !== grpc.status.UNAVAILABLE || e.details.startsWith('etcdserver:'))) reject(new EtcdError(e.code, e.details));
         else reject(new EtcdError(grpc.status.UNAVAILABLE, `etcdserver: the leader ${target.leader} at ${target.address} could not be reached: ${e?.details ?? 'no answer'}`));

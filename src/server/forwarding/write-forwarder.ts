@@ -76,7 +76,7 @@ export class WriteForwarder {
       labelNames: ['method', 'outcome'],
       registers: [deps.registry],
     });
-    this.pendingGauge = new Gauge({ name: 'raftkv_forwarded_writes_pending', help: 'Client writes forwarded to the leader and not yet answered', registers: [deps.registry] });
+    this.pendingGauge = new Gauge({ name: 'raftkv_forwarded_writes_pending', help: 'Client calls (writes, leader-only etcd calls) forwarded to the leader and not yet answered', registers: [deps.registry] });
   }
 
   private readonly pendingGauge: Gauge;
@@ -92,14 +92,16 @@ export class WriteForwarder {
   /** Forwards one call to `target` and answers it. */
   forward(method: ForwardedMethod, target: { readonly leader: NodeId; readonly address: string }, call: ServerUnaryCall<unknown, unknown>, callback: sendUnaryData<unknown>): void {
     const { deps } = this;
-    if (this.pending >= deps.forwardsPendingMax) {
+    let release: () => void;
+    try {
+      release = this.reserve();
+    } catch (e) {
       this.count(method, 'shed');
-      callback(toGrpcError(new OverloadedError(`too many writes forwarded to the leader and not yet answered (forwardsPendingMax ${deps.forwardsPendingMax})`, 100), { write: true }));
+      callback(toGrpcError(e, { write: true }));
       return;
     }
-    this.pendingGauge.set(++this.pending);
     const done = (outcome: ForwardOutcome, err: grpc.StatusObject | Partial<grpc.StatusObject> | null, res?: unknown): void => {
-      this.pendingGauge.set(--this.pending);
+      release();
       this.count(method, outcome);
       if (err === null) callback(null, res);
       else callback(err as grpc.ServerErrorResponse);
@@ -137,6 +139,24 @@ export class WriteForwarder {
         done('unknown', toGrpcError(failure, { write: true }));
       });
     });
+  }
+
+  /**
+   * Takes one of the `forwardsPendingMax` places shared by every call this follower has passed on
+   * to the leader and not yet seen answered (its writes, the etcd leader proxy's calls): returns
+   * the function that gives it back (once; later calls do nothing). Throws `OverloadedError` when
+   * none is free, so the call is shed before anything is sent.
+   */
+  reserve(): () => void {
+    const max = this.deps.forwardsPendingMax;
+    if (this.pending >= max) throw new OverloadedError(`too many calls forwarded to the leader and not yet answered (forwardsPendingMax ${max})`, 100);
+    this.pendingGauge.set(++this.pending);
+    let held = true;
+    return () => {
+      if (!held) return;
+      held = false;
+      this.pendingGauge.set(--this.pending);
+    };
   }
 
   /** Closes every channel. */
