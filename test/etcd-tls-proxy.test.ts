@@ -1,9 +1,9 @@
 /**
  * etcdctl 3.4 against a FOLLOWER of a three-node TLS cluster of real processes: the calls only
  * the leader runs (lease grant, put --lease, keep-alive, time-to-live, alarm changes, auth and
- * membership changes) are passed on by the follower to the leader (etcd-leader-proxy.ts): the
- * unary ones over the peer port, where the leader admits the follower like a forwarded write and
- * believes the certificate user it vouches for; keep-alive streams to the leader's client port.
+ * membership changes) are passed on by the follower to the leader over the peer port
+ * (etcd-leader-proxy.ts), where the leader admits the follower like a forwarded write and
+ * believes the certificate user it vouches for, and only then.
  * Under --client-cert-auth with auth on, a caller that signs in with its client certificate and
  * no token runs them on a follower as that user (its own permissions, refused with etcd's
  * "permission denied" where it has none), exactly as on the leader; a certificate that names no

@@ -73,7 +73,6 @@ export class RaftkvNode {
       admin: ClusterAdmin;
       backups: BackupScheduler;
       forwarder: WriteForwarder;
-      etcd: { close(): void };
       corruption: CorruptionCheck;
       reporter: AlarmReporter;
       tls: NodeTls;
@@ -227,7 +226,7 @@ export class RaftkvNode {
       clientUrlScheme: tls.summary.client === 'plaintext' ? 'http' : 'https',
       peerUrlScheme: tls.summary.peer === 'plaintext' ? 'http' : 'https',
       activeAlarms: () => etcdAlarms(driver, options),
-    }, { forwarder, keepAliveCredentials: tls.clientPortCredentials });
+    }, forwarder);
     // Leader-only etcd calls a follower passes on arrive on the peer port, admitted like forwarded writes.
     const forwardedEtcd = forwardedEtcdService(etcd.leaderOnly, peerAdmission);
     peerServer.addService(forwardedEtcd.service, forwardedEtcd.implementation);
@@ -238,7 +237,7 @@ export class RaftkvNode {
     new ReflectionService(packageDefinition).addToServer(clientServer);
     await bind(clientServer, options.listenClient, 'client', tls.clientServerCredentials);
 
-    node = new RaftkvNode(options, driver, metrics, { storage, transport, clientServer, peerServer, http: null as never, health, watches, admin, backups, forwarder, etcd, corruption, reporter, tls, logger, leases: leaseApi });
+    node = new RaftkvNode(options, driver, metrics, { storage, transport, clientServer, peerServer, http: null as never, health, watches, admin, backups, forwarder, corruption, reporter, tls, logger, leases: leaseApi });
     node.parts.http = await startHttpServer(options.listenHttp, metrics.registry, {
       liveness: () => (node.stopping ? 'shutting down' : null),
       readiness: () => node.readiness(),
@@ -313,7 +312,7 @@ export class RaftkvNode {
   }
 
   private async doStop(): Promise<void> {
-    const { logger, clientServer, peerServer, transport, storage, http, watches, admin, backups, forwarder, etcd, tls } = this.parts;
+    const { logger, clientServer, peerServer, transport, storage, http, watches, admin, backups, forwarder, tls } = this.parts;
     logger.info({}, 'node: shutting down');
     if (this.healthTimer) clearInterval(this.healthTimer);
     admin.stop();
@@ -334,7 +333,6 @@ export class RaftkvNode {
       });
     });
     forwarder.close();
-    etcd.close();
     await this.driver.stop();
     await transport.stop();
     peerServer.forceShutdown();

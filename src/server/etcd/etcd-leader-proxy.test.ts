@@ -1,7 +1,8 @@
 // The follower's side of the etcd leader proxy without a network: a leader-only call is shed
-// (OVERLOADED, nothing sent) when every forwardsPendingMax place is taken; a call that already
-// came forwarded is answered "not leader", never passed on again; only the methods the peer port
-// serves can be proxied; and the peer port serves each under its forwarded path, same codecs.
+// (OVERLOADED, nothing sent) when every forwardsPendingMax place is taken; a call or keep-alive
+// stream that already came forwarded is answered "not leader", never passed on again; only the
+// methods the peer port serves can be proxied; and the peer port serves each (keep-alive
+// included) under its forwarded path, with the same codecs.
 import { Metadata } from '@grpc/grpc-js';
 import type { handleUnaryCall } from '@grpc/grpc-js';
 import { describe, expect, it } from 'vitest';
@@ -13,7 +14,7 @@ import type { NodeId } from '../../util/index.js';
 import { forwardedCalls } from '../auth/authorizer.js';
 import type { EtcdHandler } from './etcd-call.js';
 import type { EtcdServiceDeps } from './etcd-deps.js';
-import { EtcdLeaderProxy, forwardedEtcdPath, forwardedEtcdService, leaderOnlyEtcdMethods } from './etcd-leader-proxy.js';
+import { EtcdLeaderProxy, forwardedEtcdPath, forwardedEtcdService, leaderOnlyEtcdMethods, leaderOnlyEtcdStreams } from './etcd-leader-proxy.js';
 
 const leader = 'n1' as NodeId;
 const deps = { driver: { role: 'follower', leader }, options: { id: 'n2' } } as unknown as Pick<EtcdServiceDeps, 'driver' | 'options'>;
@@ -29,7 +30,7 @@ function proxyWith(reserve: () => () => void): { proxy: EtcdLeaderProxy; sent: (
     },
     reserve,
   };
-  return { proxy: new EtcdLeaderProxy(deps, { forwarder: forwarder as never, keepAliveCredentials: null }), sent: () => channels };
+  return { proxy: new EtcdLeaderProxy(deps, forwarder as never), sent: () => channels };
 }
 
 const neverRuns: EtcdHandler = () => Promise.reject(new Error('the handler runs on the leader only'));
@@ -52,6 +53,14 @@ describe('EtcdLeaderProxy on a follower', () => {
     expect(sent()).toBe(0);
   });
 
+  it('opens no keep-alive stream for a stream that came forwarded', () => {
+    const { proxy, sent } = proxyWith(() => () => {});
+    const call = { metadata: new Metadata(), getDeadline: () => Date.now() + 1_000 };
+    forwardedCalls.set(call, '');
+    expect(proxy.keepAliveUpstream(call)).toBeNull();
+    expect(sent()).toBe(0);
+  });
+
   it('refuses to proxy a method the peer port does not serve', () => {
     const { proxy } = proxyWith(() => () => {});
     expect(() => proxy.onLeader(etcdKvService.Range, neverRuns)).toThrow(/not in leaderOnlyEtcdMethods/);
@@ -62,14 +71,18 @@ describe('forwardedEtcdService', () => {
   it('serves every leader-only method under its forwarded path with the etcd codecs, and needs a handler for each', () => {
     const handler: handleUnaryCall<EtcdMsg, EtcdMsg> = () => {};
     const admission = { nodeId: leader, authentication: 'none', isKnownPeer: () => true, logger: noopLogger, metrics: {} } as unknown as AdmissionContext;
-    const all = new Map(leaderOnlyEtcdMethods.map((m) => [m.path, handler] as const));
+    const methods = [...leaderOnlyEtcdMethods, ...leaderOnlyEtcdStreams];
+    const all = new Map(methods.map((m) => [m.path, handler] as const));
     const { service, implementation } = forwardedEtcdService(all, admission);
     const served = Object.entries(service);
-    expect(served).toHaveLength(leaderOnlyEtcdMethods.length);
-    for (const m of leaderOnlyEtcdMethods) {
+    expect(served).toHaveLength(methods.length);
+    expect(served.map(([, d]) => d.path)).toContain('/raftkv.raft.v1.forwarded.etcdserverpb.Lease/LeaseKeepAlive');
+    for (const m of methods) {
       const entry = served.find(([, d]) => d.path === forwardedEtcdPath(m.path));
       expect(entry, m.path).toBeDefined();
       expect(entry?.[1].path).toMatch(/^\/raftkv\.raft\.v1\.forwarded\.etcdserverpb\.[A-Za-z]+\/[A-Za-z]+$/);
+      expect(entry?.[1].requestStream).toBe(m.requestStream);
+      expect(entry?.[1].responseStream).toBe(m.responseStream);
       expect(entry?.[1].requestDeserialize).toBe(m.requestDeserialize);
       expect(entry?.[1].responseSerialize).toBe(m.responseSerialize);
       expect(typeof implementation[entry?.[0] ?? '']).toBe('function');

@@ -1,35 +1,35 @@
 /**
- * Calls that only the leader may run (auth and membership changes, lease grant, revoke and
- * time-to-live, alarm changes, a Put or Txn with a lease: `leaderOnlyEtcdMethods`) sent by an
- * etcd client to a follower: etcd clients do not follow raftkv's NOT_LEADER hint, so the follower
- * passes the call on to the leader and hands the leader's answer or error back.
+ * Calls that only the leader may run (auth and membership changes, lease grant, revoke,
+ * time-to-live and keep-alive, alarm changes, a Put or Txn with a lease: `leaderOnlyEtcdMethods`
+ * and `leaderOnlyEtcdStreams`) sent by an etcd client to a follower: etcd clients do not follow
+ * raftkv's NOT_LEADER hint, so the follower passes the call on to the leader and hands the
+ * leader's answers or error back.
  *
- * Unary calls go over the PEER port, like forwarded writes (forwarding/): the same etcd method
- * under a forwarded path (`forwardedEtcdPath`), with the client's token and deadline, and the
- * follower's word for the user the client's certificate names. The leader believes that word only
- * from an admitted member (forwarding/forwarded-identity.ts, the one trust rule for every
- * forwarded call: with peer TLS the caller's node certificate must name the member it claims), so
- * a caller that signs in with its client certificate alone is the same user on a follower as on
- * the leader. Nothing on the client port is trusted for it: a node certificate presented there is
- * never a user, and no client metadata names one. The leader runs the call with the very handler
- * its client port has (deadline, metrics, errors in etcd's words), as if called directly, and
- * never passes it on again: if it no longer leads it answers etcd's "not leader", and a raftkv.v1
- * call the handler makes is never forwarded (`raftkv-forward: never`). Without TLS on the peer
- * port (plaintext dev clusters) the peer port's usual rules decide, as for forwarded writes.
+ * They go over the PEER port, like forwarded writes (forwarding/): the same etcd method under a
+ * forwarded path (`forwardedEtcdPath`), with the client's token and deadline, and the follower's
+ * word for the user the client's certificate names. The leader believes that word only from an
+ * admitted member (forwarding/forwarded-identity.ts, the one trust rule for every forwarded call:
+ * with peer TLS the caller's node certificate must name the member it claims), so a caller that
+ * signs in with its client certificate alone is the same user on a follower as on the leader.
+ * Nothing on the client port is trusted for it: no node calls another's client port, and no
+ * client metadata names a user. The leader runs the call with the very handler its client port
+ * has (deadline, metrics, errors in etcd's words), as if called directly, and never passes it on
+ * again: if it no longer leads it answers etcd's "not leader", and a raftkv.v1 call the handler
+ * makes is never forwarded (`raftkv-forward: never`). Without TLS on the peer port (plaintext dev
+ * clusters) the peer port's usual rules decide, as for forwarded writes.
  *
- * LeaseKeepAlive, a stream, is piped to the leader's client port as before (`keepAliveUpstream`),
- * over TLS with the node's credentials when the client port has TLS (node-tls.ts); it carries the
- * token only, and the leader renews leases without asking who calls (as etcd does).
+ * The unary calls share write forwarding's channel to the leader and its `forwardsPendingMax`
+ * places; a keep-alive stream holds none (it is one call for as long as the client keeps it).
  */
 import * as grpc from '@grpc/grpc-js';
-import type { handleUnaryCall, MethodDefinition, ServiceDefinition, UntypedServiceImplementation } from '@grpc/grpc-js';
+import type { handleBidiStreamingCall, handleUnaryCall, MethodDefinition, ServiceDefinition, UntypedServiceImplementation } from '@grpc/grpc-js';
 import { RequestHeader } from '../../api/index.js';
 import type { EtcdMsg } from '../../api/etcd/index.js';
 import { etcdAuthService, etcdClusterService, etcdKvService, etcdLeaseService, etcdMaintenanceService } from '../../api/etcd/index.js';
 import type { AdmissionContext } from '../../transport/index.js';
 import type { NodeId } from '../../util/index.js';
 import { forwardedCalls } from '../auth/authorizer.js';
-import { forwardedOnly, vouchFor } from '../forwarding/forwarded-identity.js';
+import { forwardedOnly, forwardedStreamOnly, vouchFor } from '../forwarding/forwarded-identity.js';
 import type { WriteForwarder } from '../forwarding/write-forwarder.js';
 import type { EtcdCallContext, EtcdHandler } from './etcd-call.js';
 import { etcdTokenHeader } from './etcd-call.js';
@@ -72,19 +72,19 @@ export function forwardedEtcdPath(path: string): string {
   return `/raftkv.raft.v1.forwarded.${path.slice(1)}`;
 }
 
-/** What the proxy passes calls on with. */
-export interface EtcdUpstream {
-  /** The leader's peer port and the channel to it (write forwarding's, shared). */
-  readonly forwarder: Pick<WriteForwarder, 'target' | 'clientFor' | 'reserve'>;
-  /** Credentials for the leader's client port (keep-alive streams); null when the follower cannot call it. */
-  readonly keepAliveCredentials: grpc.ChannelCredentials | null;
+/** Whether `call` is one a follower passed on (admitted on the peer port, or so marked): it is never passed on again. */
+function cameForwarded(call: EtcdCallContext): boolean {
+  return forwardedCalls.has(call) || call.metadata.get(etcdForwardedHeader).length > 0;
 }
+
+/** The streaming etcd methods only the leader runs: a follower pipes them to the leader over the peer port. */
+export const leaderOnlyEtcdStreams: readonly MethodDefinition<EtcdMsg, EtcdMsg>[] = [etcdLeaseService.LeaseKeepAlive];
+
+/** What the proxy passes calls on with: the leader's peer port and the channel to it (write forwarding's, shared). */
+export type EtcdUpstream = Pick<WriteForwarder, 'target' | 'clientFor' | 'reserve'>;
 
 /** Passes leader-only etcd calls from a follower on to the leader. */
 export class EtcdLeaderProxy {
-  /** Keep-alive channels, one per leader client address, kept while the node runs. */
-  private readonly clients = new Map<string, grpc.Client>();
-
   constructor(
     private readonly deps: Pick<EtcdServiceDeps, 'driver' | 'options'>,
     private readonly upstream: EtcdUpstream,
@@ -97,9 +97,9 @@ export class EtcdLeaderProxy {
       const { driver } = this.deps;
       if (driver.role === 'leader') return handler(req, deadlineMs, call);
       // Passed on once already: this node led when the follower sent it, and no longer does.
-      if (forwardedCalls.has(call) || call.metadata.get(etcdForwardedHeader).length > 0) throw etcdErrors.notLeader();
+      if (cameForwarded(call)) throw etcdErrors.notLeader();
       if (driver.leader === null) throw etcdErrors.noLeader();
-      const target = this.upstream.forwarder.target();
+      const target = this.upstream.target();
       if (target === null) throw etcdErrors.notLeader();
       return this.forward(definition, target, req, deadlineMs, call);
     };
@@ -107,12 +107,9 @@ export class EtcdLeaderProxy {
 
   private forward(definition: MethodDefinition<EtcdMsg, EtcdMsg>, target: { readonly leader: NodeId; readonly address: string }, req: EtcdMsg, deadlineMs: number, call: EtcdCallContext): Promise<EtcdMsg> {
     // One of the places every forwarded call shares (forwardsPendingMax), or shed now (OVERLOADED).
-    const release = this.upstream.forwarder.reserve();
-    const client = this.upstream.forwarder.clientFor(target.leader, target.address);
-    const metadata = new grpc.Metadata();
-    for (const key of carried) for (const value of call.metadata.get(key)) metadata.add(key, value);
-    metadata.set(etcdForwardedHeader, this.deps.options.id);
-    vouchFor(call, metadata, this.deps.options.id);
+    const release = this.upstream.reserve();
+    const client = this.upstream.clientFor(target.leader, target.address);
+    const metadata = this.forwardedMetadata(call);
     return new Promise((resolve, reject) => {
       client.makeUnaryRequest(forwardedEtcdPath(definition.path), definition.requestSerialize, definition.responseDeserialize, req, metadata, { deadline: deadlineMs }, (e, res) => {
         release();
@@ -124,35 +121,24 @@ export class EtcdLeaderProxy {
   }
 
   /**
-   * A keep-alive stream to the leader's client port for a follower's client, or null when there
-   * is none to open (no leader known, already passed on once, or no credentials for the leader).
+   * A keep-alive stream to the leader's peer port for a follower's client `call`, or null when
+   * there is none to open (no leader known, or `call` itself came passed on: it is not again).
    */
-  keepAliveUpstream(metadata: grpc.Metadata): grpc.ClientDuplexStream<EtcdMsg, EtcdMsg> | null {
-    const { driver } = this.deps;
-    const leader = driver.leader;
-    if (leader === null || metadata.get(etcdForwardedHeader).length > 0 || this.upstream.keepAliveCredentials === null) return null;
-    const address = driver.clientAddresses.get(leader) ?? '';
-    if (address === '') return null;
-    const out = new grpc.Metadata();
-    for (const key of carried) for (const value of metadata.get(key)) out.add(key, value);
-    out.set(etcdForwardedHeader, this.deps.options.id);
+  keepAliveUpstream(call: EtcdCallContext): grpc.ClientDuplexStream<EtcdMsg, EtcdMsg> | null {
+    if (cameForwarded(call)) return null;
+    const target = this.upstream.target();
+    if (target === null) return null;
     const definition = etcdLeaseService.LeaseKeepAlive;
-    return this.clientFor(address, this.upstream.keepAliveCredentials).makeBidiStreamRequest(definition.path, definition.requestSerialize, definition.responseDeserialize, out);
+    return this.upstream.clientFor(target.leader, target.address).makeBidiStreamRequest(forwardedEtcdPath(definition.path), definition.requestSerialize, definition.responseDeserialize, this.forwardedMetadata(call));
   }
 
-  private clientFor(address: string, credentials: grpc.ChannelCredentials): grpc.Client {
-    let client = this.clients.get(address);
-    if (client === undefined) {
-      client = new grpc.Client(address, credentials, { 'grpc.initial_reconnect_backoff_ms': 100, 'grpc.max_reconnect_backoff_ms': 1000 });
-      this.clients.set(address, client);
-    }
-    return client;
-  }
-
-  /** Closes every channel of its own (the peer channels are the forwarder's). */
-  close(): void {
-    for (const client of this.clients.values()) client.close();
-    this.clients.clear();
+  /** The metadata of `call` passed on: the client's token, and this node's name and word for the certificate user. */
+  private forwardedMetadata(call: EtcdCallContext): grpc.Metadata {
+    const metadata = new grpc.Metadata();
+    for (const key of carried) for (const value of call.metadata.get(key)) metadata.add(key, value);
+    metadata.set(etcdForwardedHeader, this.deps.options.id);
+    vouchFor(call, metadata, this.deps.options.id);
+    return metadata;
   }
 }
 
@@ -164,18 +150,24 @@ export class EtcdLeaderProxy {
 export function forwardedEtcdService(handlers: ReadonlyMap<string, UntypedServiceImplementation[string]>, admission: AdmissionContext): { service: ServiceDefinition; implementation: UntypedServiceImplementation } {
   const service: Record<string, MethodDefinition<unknown, unknown>> = {};
   const implementation: UntypedServiceImplementation = {};
-  for (const definition of leaderOnlyEtcdMethods) {
-    const handler = handlers.get(definition.path) as handleUnaryCall<unknown, unknown> | undefined;
+  for (const definition of [...leaderOnlyEtcdMethods, ...leaderOnlyEtcdStreams]) {
+    const handler = handlers.get(definition.path);
     if (handler === undefined) throw new Error(`etcd leader proxy: no handler for leader-only ${definition.path}`);
     const name = definition.path.slice(1);
     service[name] = { ...definition, path: forwardedEtcdPath(definition.path) } as MethodDefinition<unknown, unknown>;
+    const what = 'forwarded etcd call';
+    if (definition.requestStream) {
+      implementation[name] = forwardedStreamOnly(handler as handleBidiStreamingCall<unknown, unknown>, admission, what);
+      continue;
+    }
+    const unary = handler as handleUnaryCall<unknown, unknown>;
     implementation[name] = forwardedOnly(
       (call, callback) => {
         call.metadata.set(RequestHeader.forward, 'never');
-        handler(call, callback);
+        unary(call, callback);
       },
       admission,
-      'forwarded etcd call',
+      what,
     );
   }
   return { service, implementation };

@@ -9,7 +9,7 @@ import { etcdAuthImplementation } from './etcd-auth-service.js';
 import { etcdClusterImplementation } from './etcd-cluster-service.js';
 import type { EtcdServiceDeps } from './etcd-deps.js';
 import { etcdKvImplementation } from './etcd-kv-service.js';
-import { EtcdLeaderProxy, leaderOnlyEtcdMethods } from './etcd-leader-proxy.js';
+import { EtcdLeaderProxy, leaderOnlyEtcdMethods, leaderOnlyEtcdStreams } from './etcd-leader-proxy.js';
 import type { EtcdUpstream } from './etcd-leader-proxy.js';
 import { etcdLeaseImplementation } from './etcd-lease-service.js';
 import { etcdMaintenanceImplementation } from './etcd-maintenance-service.js';
@@ -17,14 +17,12 @@ import { etcdWatchImplementation } from './etcd-watch-service.js';
 
 export type { EtcdAlarm, EtcdServiceDeps } from './etcd-deps.js';
 export { memberIdOf, clusterIdOf } from './etcd-ids.js';
-export { forwardedEtcdPath, forwardedEtcdService, leaderOnlyEtcdMethods } from './etcd-leader-proxy.js';
+export { forwardedEtcdPath, forwardedEtcdService, leaderOnlyEtcdMethods, leaderOnlyEtcdStreams } from './etcd-leader-proxy.js';
 
-/** What `addEtcdServices` leaves the node: the leader-only handlers for the peer port, and `close`. */
+/** What `addEtcdServices` leaves the node: the leader-only handlers for the peer port. */
 export interface EtcdServices {
   /** The client port's handler of each leader-only etcd method, by its path (for `forwardedEtcdService` on the peer port). */
   readonly leaderOnly: ReadonlyMap<string, UntypedServiceImplementation[string]>;
-  /** Releases the proxy's channels. */
-  close(): void;
 }
 
 /**
@@ -42,7 +40,7 @@ export function addEtcdServices(server: Server, deps: EtcdServiceDeps, upstream:
     [etcdAuthService, etcdAuthImplementation(deps, proxy)],
   ];
   const leaderOnly = new Map<string, UntypedServiceImplementation[string]>();
-  const leaderOnlyPaths = new Set(leaderOnlyEtcdMethods.map((m) => m.path));
+  const leaderOnlyPaths = new Set([...leaderOnlyEtcdMethods, ...leaderOnlyEtcdStreams].map((m) => m.path));
   for (const [definition, implementation] of services) {
     server.addService(definition, implementation);
     for (const [name, method] of Object.entries(definition)) {
@@ -50,5 +48,5 @@ export function addEtcdServices(server: Server, deps: EtcdServiceDeps, upstream:
       if (leaderOnlyPaths.has(method.path) && handler !== undefined) leaderOnly.set(method.path, handler);
     }
   }
-  return { leaderOnly, close: () => proxy.close() };
+  return { leaderOnly };
 }

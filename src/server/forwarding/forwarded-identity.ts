@@ -16,7 +16,7 @@
  * leader, where the call runs. Nothing on the client port is ever marked: a client cannot vouch.
  */
 import { status as grpcStatus } from '@grpc/grpc-js';
-import type { handleUnaryCall, Metadata, ServerUnaryCall, StatusObject } from '@grpc/grpc-js';
+import type { handleBidiStreamingCall, handleUnaryCall, Metadata, ServerUnaryCall, StatusObject } from '@grpc/grpc-js';
 import { admitCall, peerMetadataKeys } from '../../transport/index.js';
 import type { AdmissionContext } from '../../transport/index.js';
 import type { NodeId } from '../../util/index.js';
@@ -58,5 +58,17 @@ export function forwardedOnly(handler: handleUnaryCall<unknown, unknown>, admiss
       return;
     }
     handler(call, callback);
+  };
+}
+
+/** A bidi-streaming `handler` for the peer port: run only for an admitted member, else the stream ends PERMISSION_DENIED and nothing runs. */
+export function forwardedStreamOnly(handler: handleBidiStreamingCall<unknown, unknown>, admission: AdmissionContext, what: string): handleBidiStreamingCall<unknown, unknown> {
+  return (call) => {
+    const refusal = admitForwarded(admission, call, what);
+    if (refusal !== null) {
+      call.emit('error', Object.assign(new Error(refusal.details), refusal));
+      return;
+    }
+    handler(call);
   };
 }
