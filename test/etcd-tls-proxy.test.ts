@@ -16,7 +16,7 @@ import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LocalCluster } from '../cluster/local-cluster.js';
-import { etcdAuthService } from '../src/api/etcd/index.js';
+import { etcdAuthService, etcdLeaseService } from '../src/api/etcd/index.js';
 import { forwardedUserHeader } from '../src/server/auth/authorizer.js';
 import { forwardedEtcdPath } from '../src/server/etcd/etcd-leader-proxy.js';
 import { createDevCerts } from '../src/tls/index.js';
@@ -57,6 +57,31 @@ function rawUserAdd(address: string, files: PemFiles, path: string, metadata: Re
       client.close();
       resolve(e === null ? { code: grpc.status.OK, details: '' } : { code: e.code, details: e.details });
     });
+  });
+}
+
+/** One keep-alive of lease `id` (hex) on the peer port's forwarded LeaseKeepAlive of `address`, with `files` and `metadata`: how the stream ended, and the answers it got. */
+function rawKeepAlive(address: string, files: PemFiles, metadata: Readonly<Record<string, string>>, id: string): Promise<{ code: grpc.status; details: string; answers: number }> {
+  const client = new grpc.Client(address, rawCredentials(files));
+  const md = new grpc.Metadata();
+  for (const [key, value] of Object.entries(metadata)) md.set(key, value);
+  const { path, requestSerialize, responseDeserialize } = etcdLeaseService.LeaseKeepAlive;
+  const stream = client.makeBidiStreamRequest(forwardedEtcdPath(path), requestSerialize, responseDeserialize, md, { deadline: Date.now() + 10_000 });
+  let answers = 0;
+  return new Promise((resolve) => {
+    const end = (code: grpc.status, details: string): void => {
+      client.close();
+      resolve({ code, details, answers });
+    };
+    stream.on('data', () => {
+      answers++;
+      stream.end();
+    });
+    stream.on('error', (e: grpc.ServiceError) => end(e.code, e.details));
+    stream.on('status', (st: grpc.StatusObject) => {
+      if (st.code === grpc.status.OK) end(st.code, st.details);
+    });
+    stream.write({ ID: BigInt(`0x${id}`).toString() });
   });
 }
 
@@ -168,6 +193,8 @@ describe.skipIf(etcdctlPath === null)('... with client certificates required and
     const vouching = { 'raftkv-from': follower.id, [forwardedUserHeader]: 'app' };
     const forged = await rawUserAdd(cluster.spec(leader).peerAddress, app, forwardedEtcdPath(etcdAuthService.UserAdd.path), vouching);
     expect(forged.code, forged.details).toBe(grpc.status.PERMISSION_DENIED);
+    const forgedKeepAlive = await rawKeepAlive(cluster.spec(leader).peerAddress, app, vouching, viewerLease);
+    expect(forgedKeepAlive, forgedKeepAlive.details).toMatchObject({ code: grpc.status.PERMISSION_DENIED, answers: 0 });
     // ... and on either client port the vouching header names nobody (the ghost certificate does, and is no user).
     const ghost = { ca: join(certs, 'ca.pem'), cert: join(certs, 'client-ghost.pem'), key: join(certs, 'client-ghost-key.pem') };
     for (const address of [follower.address, cluster.spec(leader).clientAddress]) {
