@@ -1,8 +1,8 @@
 // The follower's side of the etcd leader proxy without a network: a leader-only call is shed
-// (OVERLOADED, nothing sent) when every forwardsPendingMax place is taken; a call or keep-alive
-// stream that already came forwarded is answered "not leader", never passed on again; only the
-// methods the peer port serves can be proxied; and the peer port serves each (keep-alive
-// included) under its forwarded path, with the same codecs.
+// (OVERLOADED, nothing sent) when every forwardsPendingMax place is taken, and gives its place
+// back however it ends; a call or keep-alive stream that already came forwarded is answered
+// "not leader", never passed on again; only the methods the peer port serves can be proxied;
+// and the peer port serves each (keep-alive included) under its forwarded path, same codecs.
 import { Metadata } from '@grpc/grpc-js';
 import type { handleUnaryCall } from '@grpc/grpc-js';
 import { describe, expect, it } from 'vitest';
@@ -43,6 +43,17 @@ describe('EtcdLeaderProxy on a follower', () => {
     const call = { metadata: new Metadata(), getDeadline: () => Date.now() + 1_000 };
     await expect(proxy.onLeader(etcdAuthService.UserAdd, neverRuns)({ name: 'x' }, Date.now() + 1_000, call)).rejects.toThrow(OverloadedError);
     expect(sent()).toBe(0);
+  });
+
+  it('gives its forwardsPendingMax place back when the call fails before it is sent', async () => {
+    let held = 0;
+    const { proxy, sent } = proxyWith(() => {
+      held++;
+      return () => held--;
+    });
+    const call = { metadata: new Metadata(), getDeadline: () => Date.now() + 1_000 };
+    await expect(proxy.onLeader(etcdAuthService.UserAdd, neverRuns)({ name: 'x' }, Date.now() + 1_000, call)).rejects.toThrow('no channel in this test');
+    expect({ sent: sent(), held }).toEqual({ sent: 1, held: 0 });
   });
 
   it('answers "not leader" to a call that came forwarded, and never passes it on', async () => {

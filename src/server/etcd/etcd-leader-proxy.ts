@@ -108,16 +108,14 @@ export class EtcdLeaderProxy {
   private forward(definition: MethodDefinition<EtcdMsg, EtcdMsg>, target: { readonly leader: NodeId; readonly address: string }, req: EtcdMsg, deadlineMs: number, call: EtcdCallContext): Promise<EtcdMsg> {
     // One of the places every forwarded call shares (forwardsPendingMax), or shed now (OVERLOADED).
     const release = this.upstream.reserve();
-    const client = this.upstream.clientFor(target.leader, target.address);
-    const metadata = this.forwardedMetadata(call);
-    return new Promise((resolve, reject) => {
-      client.makeUnaryRequest(forwardedEtcdPath(definition.path), definition.requestSerialize, definition.responseDeserialize, req, metadata, { deadline: deadlineMs }, (e, res) => {
-        release();
+    return new Promise<EtcdMsg>((resolve, reject) => {
+      const client = this.upstream.clientFor(target.leader, target.address);
+      client.makeUnaryRequest(forwardedEtcdPath(definition.path), definition.requestSerialize, definition.responseDeserialize, req, this.forwardedMetadata(call), { deadline: deadlineMs }, (e, res) => {
         if (e === null && res !== undefined) resolve(res);
         else if (e !== null && (e.code !== grpc.status.UNAVAILABLE || e.details.startsWith('etcdserver:'))) reject(new EtcdError(e.code, e.details));
         else reject(new EtcdError(grpc.status.UNAVAILABLE, `etcdserver: the leader ${target.leader} at ${target.address} could not be reached: ${e?.details ?? 'no answer'}`));
       });
-    });
+    }).finally(release);
   }
 
   /**
