@@ -1,8 +1,9 @@
 // Property tests (fast-check) of a node's PEER port under hostile input, on a real three-node
 // cluster with mutual TLS (issue 11, "Done when": random and malformed requests to the peer
 // service). Every service the peer port hosts is fuzzed: RaftPeer.Stream (message batches),
-// RaftPeer.SendSnapshot (chunks), ForwardedKV (forwarded writes) and Integrity (digests, alarm
-// reports). Two attackers:
+// RaftPeer.SendSnapshot (chunks), ForwardedKV (forwarded writes), Integrity (digests, alarm
+// reports) and the forwarded leader-only etcd calls (from "evil" only: an empty or unknown-field
+// body is a well-formed etcd request, which a member may send). Two attackers:
 // - "evil", with a node certificate from the cluster's own CA but not a member: any message or
 //   body, well-formed or not, is refused;
 // - a genuine member's certificate (another follower), whose well-formed messages Raft must trust
@@ -20,6 +21,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sleep } from '../cluster/local-cluster.js';
 import type { LocalCluster, NodeStatus } from '../cluster/local-cluster.js';
 import type { Message, Snapshot } from '../src/raft/index.js';
+import { forwardedEtcdPath, leaderOnlyEtcdMethods } from '../src/server/etcd/index.js';
 import { createDevCerts } from '../src/tls/index.js';
 import { encodeBatch, encodeMessage, encodeSnapshotChunk, peerMetadataKeys } from '../src/transport/index.js';
 import { logIndex, nodeId, term } from '../src/util/index.js';
@@ -68,6 +70,9 @@ const unaryPaths = [
   '/raftkv.raft.v1.Integrity/Digest',
   '/raftkv.raft.v1.Integrity/ReportAlarm',
 ] as const;
+
+/** The leader-only etcd calls a follower passes on, under their peer-port paths. */
+const forwardedEtcdPaths = leaderOnlyEtcdMethods.map((m) => forwardedEtcdPath(m.path));
 
 /** A unary call on the peer port with raw bytes: its status code and details. */
 function unary(client: grpc.Client, path: string, from: string, body: Buffer): Promise<{ code: grpc.status; details: string }> {
@@ -205,12 +210,13 @@ describe('random and malformed input to every service of the peer port', () => {
       { numRuns: 30, seed: 11_05 },
     );
 
-    // 5. The unary services: from "evil" any body is PERMISSION_DENIED before it is read; from
-    //    the member, a body that does not decode is INVALID_ARGUMENT. Never INTERNAL or UNKNOWN.
+    // 5. The unary services: from "evil" any body (to a forwarded etcd call too) is
+    //    PERMISSION_DENIED before it is read; from the member, a body that does not decode is
+    //    INVALID_ARGUMENT. Never INTERNAL or UNKNOWN.
     const evilClients = new Map(targets.map((s) => [s.id, peerClient(s.peerAddress, node('evil'))]));
     const memberClients = new Map(targets.map((s) => [s.id, peerClient(s.peerAddress, node(O))]));
     await fc.assert(
-      fc.asyncProperty(target, fc.constantFrom(...unaryPaths), fc.uint8Array({ maxLength: 48 }), async (to, path, body) => {
+      fc.asyncProperty(target, fc.constantFrom(...unaryPaths, ...forwardedEtcdPaths), fc.uint8Array({ maxLength: 48 }), async (to, path, body) => {
         const answer = await unary(evilClients.get(to) as grpc.Client, path, 'evil', Buffer.from(body));
         expect(answer.code, `${path} from evil: ${answer.details}`).toBe(grpc.status.PERMISSION_DENIED);
       }),

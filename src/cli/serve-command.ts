@@ -61,7 +61,7 @@ const limitDescriptions: Record<keyof Limits, string> = {
   proposalBytesPendingMax: 'most bytes of writes waiting to commit before new ones are refused',
   eventLoopDelayMsMax: 'most event-loop delay (ms) at which the leader still admits a write',
   readsPendingMax: 'most linearizable reads waiting before new ones are refused',
-  forwardsPendingMax: 'most writes a follower has forwarded to the leader and not yet answered',
+  forwardsPendingMax: 'most client calls (writes, leader-only etcd calls) a follower has forwarded to the leader and not yet answered',
   inflightAppendsMax: 'most append messages in flight to one follower',
   appendBytesMax: 'most entry bytes in one append message',
   uncommittedBytesMax: 'most bytes of uncommitted entries on a leader',

@@ -28,7 +28,7 @@ import { Authorizer } from './auth/authorizer.js';
 import { BackupScheduler } from './backup-scheduler.js';
 import { ClusterAdmin } from './cluster-admin.js';
 import { clusterServiceImplementation } from './cluster-service.js';
-import { addEtcdServices } from './etcd/index.js';
+import { addEtcdServices, forwardedEtcdService } from './etcd/index.js';
 import { NodeLeaseApi } from './leases/node-lease-api.js';
 import type { EtcdAlarm } from './etcd/index.js';
 import { startHttpServer } from './http-server.js';
@@ -73,7 +73,6 @@ export class RaftkvNode {
       admin: ClusterAdmin;
       backups: BackupScheduler;
       forwarder: WriteForwarder;
-      etcd: { close(): void };
       corruption: CorruptionCheck;
       reporter: AlarmReporter;
       tls: NodeTls;
@@ -194,7 +193,6 @@ export class RaftkvNode {
     peerServer.addService(forwardedKvService, forwardedKvImplementation(forwardedHandlers as Parameters<typeof forwardedKvImplementation>[0], peerAdmission));
     peerServer.addService(integrityService, integrityImplementation({ driver: () => driver as RaftDriver, admission: peerAdmission }));
     const corruption = new CorruptionCheck({ selfId: options.id, driver, credentials: (peer) => tls.peerCredentials?.(peer) ?? grpc.credentials.createInsecure(), logger });
-    await bind(peerServer, options.listenPeer, 'peer', tls.peerServerCredentials);
 
     const clientServer = new grpc.Server({
       'grpc.max_receive_message_length': options.limits.requestBytesMax,
@@ -228,14 +226,18 @@ export class RaftkvNode {
       clientUrlScheme: tls.summary.client === 'plaintext' ? 'http' : 'https',
       peerUrlScheme: tls.summary.peer === 'plaintext' ? 'http' : 'https',
       activeAlarms: () => etcdAlarms(driver, options),
-    }, tls.clientPortCredentials);
+    }, forwarder);
+    // Leader-only etcd calls a follower passes on arrive on the peer port, admitted like forwarded writes.
+    const forwardedEtcd = forwardedEtcdService(etcd.leaderOnly, peerAdmission);
+    peerServer.addService(forwardedEtcd.service, forwardedEtcd.implementation);
+    await bind(peerServer, options.listenPeer, 'peer', tls.peerServerCredentials);
     const health = new HealthImplementation({ '': 'NOT_SERVING', 'raftkv.v1.KV': 'NOT_SERVING' });
     health.addToServer(clientServer);
     const packageDefinition = protoLoader.loadSync(resolveProtoFile('kv.proto'), { keepCase: true });
     new ReflectionService(packageDefinition).addToServer(clientServer);
     await bind(clientServer, options.listenClient, 'client', tls.clientServerCredentials);
 
-    node = new RaftkvNode(options, driver, metrics, { storage, transport, clientServer, peerServer, http: null as never, health, watches, admin, backups, forwarder, etcd, corruption, reporter, tls, logger, leases: leaseApi });
+    node = new RaftkvNode(options, driver, metrics, { storage, transport, clientServer, peerServer, http: null as never, health, watches, admin, backups, forwarder, corruption, reporter, tls, logger, leases: leaseApi });
     node.parts.http = await startHttpServer(options.listenHttp, metrics.registry, {
       liveness: () => (node.stopping ? 'shutting down' : null),
       readiness: () => node.readiness(),
@@ -310,7 +312,7 @@ export class RaftkvNode {
   }
 
   private async doStop(): Promise<void> {
-    const { logger, clientServer, peerServer, transport, storage, http, watches, admin, backups, forwarder, etcd, tls } = this.parts;
+    const { logger, clientServer, peerServer, transport, storage, http, watches, admin, backups, forwarder, tls } = this.parts;
     logger.info({}, 'node: shutting down');
     if (this.healthTimer) clearInterval(this.healthTimer);
     admin.stop();
@@ -331,7 +333,6 @@ export class RaftkvNode {
       });
     });
     forwarder.close();
-    etcd.close();
     await this.driver.stop();
     await transport.stop();
     peerServer.forceShutdown();

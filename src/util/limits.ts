@@ -31,7 +31,7 @@ export interface Limits {
   readonly eventLoopDelayMsMax: number;
   /** Most linearizable reads waiting for a ReadIndex round before new reads are shed. */
   readonly readsPendingMax: number;
-  /** Most client writes a follower has forwarded to the leader and not yet answered; beyond it writes are shed. */
+  /** Most client calls (writes, leader-only etcd calls) a follower has forwarded to the leader and not yet answered; beyond it they are shed. */
   readonly forwardsPendingMax: number;
   /** Most append messages in flight to one follower (the pipelining window). */
   readonly inflightAppendsMax: number;

@@ -5,9 +5,10 @@
  * `raftkv://client/<name>`, else its CN) when the client port verifies client certificates.
  * Everything is decided by this node's applied auth state (replicated: every node decides alike).
  *
- * A forwarded write is checked on the leader, which runs it: the follower passes the client's
- * `authorization` metadata on, and for a certificate user its name in `forwardedUserHeader`,
- * which the leader believes only on the peer port's ForwardedKV service, from an admitted member.
+ * A forwarded call (a raftkv.v1 write, a leader-only etcd call) is checked on the leader, which
+ * runs it: the follower passes the client's token on, and for a certificate user its name in
+ * `forwardedUserHeader`, which the leader believes only on the peer port, from an admitted member
+ * (server/forwarding/forwarded-identity.ts).
  */
 import type { Metadata } from '@grpc/grpc-js';
 import type { PeerCertificate } from 'node:tls';
@@ -28,9 +29,22 @@ export interface AuthorizedCall {
 
 /**
  * Calls that arrived forwarded on the peer port, with the certificate user the follower vouched
- * for ('' for none). Set by ForwardedKV after admitting the follower; nothing else sets it.
+ * for ('' for none). Set by `admitForwarded` (forwarded-identity.ts) after admitting the
+ * follower, and copied by `onBehalfOf` to the calls a handler makes for a marked call; nothing
+ * else sets it.
  */
 export const forwardedCalls = new WeakMap<object, string>();
+
+/**
+ * `derived`, a call a handler builds to act for `call` (the etcd adapter's raftkv.v1 calls), with
+ * the same identity: if `call` arrived forwarded, `derived` carries the user vouched for on it,
+ * and never the peer hop's certificate. Returns `derived`.
+ */
+export function onBehalfOf<T extends object>(call: object, derived: T): T {
+  const vouched = forwardedCalls.get(call);
+  if (vouched !== undefined) forwardedCalls.set(derived, vouched);
+  return derived;
+}
 
 /** A key range and the access it needs, for a permission check. */
 export interface KeyAccess {

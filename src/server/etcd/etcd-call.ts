@@ -9,6 +9,9 @@
  *   second write or read path of its own;
  * - `authorizedCall`: the call as raftkv's authorizer sees it: etcd clients send their token in
  *   the `token` metadata, raftkv's clients in `authorization`.
+ *
+ * Both keep the caller's identity (`onBehalfOf`): for a call a follower passed on to this leader
+ * over the peer port, the certificate user it vouched for.
  */
 import { Metadata } from '@grpc/grpc-js';
 import type { handleUnaryCall, sendUnaryData, ServerUnaryCall, UntypedServiceImplementation } from '@grpc/grpc-js';
@@ -17,6 +20,7 @@ import { RequestHeader } from '../../api/index.js';
 import type { EtcdMsg } from '../../api/etcd/index.js';
 import { requireEtcdWellFormed } from '../../api/etcd/index.js';
 import { DeadlineExceededError } from '../../util/index.js';
+import { onBehalfOf } from '../auth/authorizer.js';
 import type { AuthorizedCall } from '../auth/authorizer.js';
 import type { GrpcError } from '../grpc-errors.js';
 import type { NodeMetrics } from '../metrics.js';
@@ -82,7 +86,7 @@ export function raftkvMetadata(metadata: Metadata): Metadata {
 /** The call as raftkv's authorizer sees it. */
 export function authorizedCall(call: EtcdCallContext): AuthorizedCall {
   const metadata = raftkvMetadata(call.metadata);
-  return call.getAuthContext === undefined ? { metadata } : { metadata, getAuthContext: () => call.getAuthContext?.() ?? null };
+  return onBehalfOf(call, call.getAuthContext === undefined ? { metadata } : { metadata, getAuthContext: () => call.getAuthContext?.() ?? null });
 }
 
 /**
@@ -96,14 +100,15 @@ export function raftkvCall<Res>(service: UntypedServiceImplementation, method: s
   const metadata = raftkvMetadata(call.metadata);
   // A write that must run here (it carries what the forwarded wire cannot: a lease) is refused rather than forwarded.
   if (options.noForward === true) metadata.set(RequestHeader.forward, 'never');
-  const inner = {
+  // The same caller: a call a follower passed on keeps the user it vouched for (etcd-leader-proxy.ts).
+  const inner = onBehalfOf(call, {
     request,
     metadata,
     getDeadline: () => deadlineMs,
     getAuthContext: () => call.getAuthContext?.() ?? null,
     getPeer: () => 'etcd-adapter',
     cancelled: false,
-  };
+  });
   return new Promise<Res>((resolve, reject) => {
     handler(inner as unknown as ServerUnaryCall<unknown, unknown>, ((err: GrpcError | null, res?: unknown) => {
       if (err !== null && err !== undefined) reject(new RaftkvAnswerError(err));

@@ -5,9 +5,9 @@
  *   run on the leader: a follower passes the etcd call on (etcd-leader-proxy.ts);
  * - LeaseTimeToLive of an unknown (expired) lease answers TTL -1, as etcd does;
  * - LeaseKeepAlive: on the leader each request renews the lease and is answered with its TTL
- *   (TTL 0 for an unknown lease, as etcd); on a follower the stream is piped to the leader's
- *   (over TLS too when the client port has it); losing leadership ends the stream UNAVAILABLE, so the client
- *   opens a new one (etcd clients do);
+ *   (TTL 0 for an unknown lease, as etcd); on a follower the stream is piped to the leader's,
+ *   over the peer port (etcd-leader-proxy.ts); losing leadership ends the stream UNAVAILABLE, so
+ *   the client opens a new one (etcd clients do);
  * - LeaseLeases: any node (a linearizable read).
  */
 import * as grpc from '@grpc/grpc-js';
@@ -80,7 +80,7 @@ function keepAliveStream(deps: EtcdServiceDeps, proxy: EtcdLeaderProxy, call: Se
 
   const { driver } = deps;
   if (driver.role !== 'leader') {
-    const target = proxy.keepAliveUpstream(call.metadata);
+    const target = proxy.keepAliveUpstream(call);
     if (target === null) {
       finish(grpc.status.UNAVAILABLE, driver.leader === null ? etcdErrors.noLeader().message : etcdErrors.notLeader().message);
       return;

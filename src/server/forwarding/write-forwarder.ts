@@ -20,9 +20,8 @@ import { Counter, Gauge } from 'prom-client';
 import { ErrorTrailer, RequestHeader } from '../../api/index.js';
 import { DeadlineExceededError, OutcomeUnknownError, OverloadedError, UnavailableError } from '../../util/index.js';
 import type { Logger, NodeId } from '../../util/index.js';
-import { peerMetadataKeys } from '../../transport/index.js';
-import { certificateUser, forwardedUserHeader } from '../auth/authorizer.js';
 import { toGrpcError } from '../grpc-errors.js';
+import { vouchFor } from './forwarded-identity.js';
 import { forwardedKvService } from './forwarded-kv-service.js';
 import type { ForwardedMethod } from './forwarded-kv-service.js';
 
@@ -77,7 +76,7 @@ export class WriteForwarder {
       labelNames: ['method', 'outcome'],
       registers: [deps.registry],
     });
-    this.pendingGauge = new Gauge({ name: 'raftkv_forwarded_writes_pending', help: 'Client writes forwarded to the leader and not yet answered', registers: [deps.registry] });
+    this.pendingGauge = new Gauge({ name: 'raftkv_forwarded_writes_pending', help: 'Client calls (writes, leader-only etcd calls) forwarded to the leader and not yet answered', registers: [deps.registry] });
   }
 
   private readonly pendingGauge: Gauge;
@@ -93,14 +92,16 @@ export class WriteForwarder {
   /** Forwards one call to `target` and answers it. */
   forward(method: ForwardedMethod, target: { readonly leader: NodeId; readonly address: string }, call: ServerUnaryCall<unknown, unknown>, callback: sendUnaryData<unknown>): void {
     const { deps } = this;
-    if (this.pending >= deps.forwardsPendingMax) {
+    let release: () => void;
+    try {
+      release = this.reserve();
+    } catch (e) {
       this.count(method, 'shed');
-      callback(toGrpcError(new OverloadedError(`too many writes forwarded to the leader and not yet answered (forwardsPendingMax ${deps.forwardsPendingMax})`, 100), { write: true }));
+      callback(toGrpcError(e, { write: true }));
       return;
     }
-    this.pendingGauge.set(++this.pending);
     const done = (outcome: ForwardOutcome, err: grpc.StatusObject | Partial<grpc.StatusObject> | null, res?: unknown): void => {
-      this.pendingGauge.set(--this.pending);
+      release();
       this.count(method, outcome);
       if (err === null) callback(null, res);
       else callback(err as grpc.ServerErrorResponse);
@@ -119,10 +120,8 @@ export class WriteForwarder {
       const metadata = new grpc.Metadata();
       for (const key of carriedHeaders) for (const value of call.metadata.get(key)) metadata.add(key, value);
       // A client that signed in with a certificate: the leader cannot see it, this node vouches for its name.
-      const certUser = certificateUser(call);
-      if (certUser !== null) metadata.set(forwardedUserHeader, certUser);
+      vouchFor(call, metadata, deps.selfId);
       metadata.set(RequestHeader.forwardedBy, deps.selfId);
-      metadata.set(peerMetadataKeys.from, deps.selfId);
       const definition = forwardedKvService[method];
       client.makeUnaryRequest(definition.path, definition.requestSerialize as (r: unknown) => Buffer, definition.responseDeserialize, call.request, metadata, { deadline }, (e, res) => {
         if (e === null) {
@@ -142,6 +141,24 @@ export class WriteForwarder {
     });
   }
 
+  /**
+   * Takes one of the `forwardsPendingMax` places shared by every call this follower has passed on
+   * to the leader and not yet seen answered (its writes, the etcd leader proxy's calls): returns
+   * the function that gives it back (once; later calls do nothing). Throws `OverloadedError` when
+   * none is free, so the call is shed before anything is sent.
+   */
+  reserve(): () => void {
+    const max = this.deps.forwardsPendingMax;
+    if (this.pending >= max) throw new OverloadedError(`too many calls forwarded to the leader and not yet answered (forwardsPendingMax ${max})`, 100);
+    this.pendingGauge.set(++this.pending);
+    let held = true;
+    return () => {
+      if (!held) return;
+      held = false;
+      this.pendingGauge.set(--this.pending);
+    };
+  }
+
   /** Closes every channel. */
   close(): void {
     this.closed = true;
@@ -149,7 +166,11 @@ export class WriteForwarder {
     this.clients.clear();
   }
 
-  private clientFor(leader: NodeId, address: string): grpc.Client {
+  /**
+   * The channel to `leader`'s peer port (one per leader id and address, shared by every call
+   * forwarded there, the etcd leader proxy's included).
+   */
+  clientFor(leader: NodeId, address: string): grpc.Client {
     const key = `${leader}@${address}`;
     let client = this.clients.get(key);
     if (client === undefined) {
