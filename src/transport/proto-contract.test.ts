@@ -48,7 +48,7 @@ describe('proto/kv.proto (public client API, package raftkv.v1)', () => {
 
   it('keeps the exact field numbers and types of the required messages', () => {
     // Proves the wire shapes named in the API contract; renumbering any of them breaks clients.
-    expect(fields(root, 'raftkv.v1.PutRequest')).toEqual(['key=1:bytes', 'value=2:bytes', 'prev_kv=3:bool', 'client_id=4:string', 'seq=5:uint64', 'ack_seq=6:uint64', 'lease=7:uint64']);
+    expect(fields(root, 'raftkv.v1.PutRequest')).toEqual(['key=1:bytes', 'value=2:bytes', 'prev_kv=3:bool', 'client_id=4:string', 'seq=5:uint64', 'ack_seq=6:uint64', 'lease=7:uint64', 'ignore_value=8:bool', 'ignore_lease=9:bool']);
     expect(fields(root, 'raftkv.v1.PutResponse')).toEqual(['header=1:ResponseHeader', 'prev_kv=2:KeyValue']);
     expect(fields(root, 'raftkv.v1.GetRequest')).toEqual(['key=1:bytes', 'consistency=2:Consistency', 'max_staleness_ms=3:uint64']);
     expect(fields(root, 'raftkv.v1.GetResponse')).toEqual(['header=1:ResponseHeader', 'found=2:bool', 'value=3:bytes', 'kv=4:KeyValue', 'staleness_ms=5:uint64']);
