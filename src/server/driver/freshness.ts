@@ -2,16 +2,17 @@
  * How stale this node's state may be: the bound a STALE read reports and checks against
  * `max_staleness_ms` (issue 10, defect b). It must be a bound the node can PROVE:
  *
- * - On a follower, a message from the leader proves "the leader had committed up to `commit` at
+ * - On a follower, an append from the leader proves "the leader had committed up to `commit` at
  *   about the time it arrived"; it makes the follower fresh as of that time only once the follower
  *   has APPLIED up to that commit index (not when it arrives: a follower that was cut off would
- *   otherwise report 0 while serving values overwritten long ago). An append carries the leader's
- *   commit index. A heartbeat carries it capped at what the leader knows the follower holds, so
- *   it cannot tell a follower that more was committed; heartbeats therefore only extend a
- *   freshness an append (or a read index) established at most `heartbeatGraceMs` earlier: a
- *   follower that was cut off for longer needs an append first. The cost: when appends to a
- *   follower are lost while its heartbeats get through, it under-reports by at most that grace.
- *   A linearizable read released at index i also proves freshness as of when it was issued.
+ *   otherwise report 0 while serving values overwritten long ago). A heartbeat proves nothing: its
+ *   commit index is capped at what the leader knows the follower holds, so it cannot tell a
+ *   follower that more was committed. Heartbeats once extended an append's freshness for an
+ *   election timeout, which under-reported whenever the leader committed entries through other
+ *   voters meanwhile (node-layer seed 7279: a follower just restarted, still probed by the leader,
+ *   reported 2 ms while missing a write acknowledged 20 ms earlier). A linearizable read released
+ *   at index i also proves freshness as of when it was issued, so a bounded STALE read a node
+ *   cannot prove takes one ReadIndex round instead (kv-requests.ts).
  * - On the leader, once it has APPLIED the first entry of its own term, its state holds every commit
  *   up to its last QUORUM acknowledgement (the time by which a majority of voters, itself
  *   included, had answered it in its current term): every earlier leader's commits precede that
@@ -34,27 +35,21 @@ const pendingContactsMax = 64;
 export class Freshness {
   /** The time as of which the applied state is known to hold every commit; -Infinity if never known. */
   private freshAtMs = Number.NEGATIVE_INFINITY;
-  /** The last freshness established by an append or a read (what a heartbeat may extend). */
-  private provenAtMs = Number.NEGATIVE_INFINITY;
   /** Contacts whose commit index is not applied yet, commit and time ascending. */
-  private pending: { atMs: number; commit: LogIndex; proven: boolean }[] = [];
+  private pending: { atMs: number; commit: LogIndex }[] = [];
   /** On the leader: when each voter last answered it in its current term. */
   private readonly acks = new Map<NodeId, number>();
   /** On the leader: the index of its term's first entry; its acknowledgements prove freshness once that is applied. */
   private leaderFirstIndex: LogIndex | null = null;
 
-  constructor(private readonly heartbeatGraceMs: number) {}
-
-  /** A leader message arrived at `nowMs`, carrying `commit`. */
-  onLeaderContact(kind: 'append' | 'heartbeat', commit: LogIndex, nowMs: number, applied: LogIndex): void {
-    const proven = kind === 'append';
-    if (!proven && nowMs - this.provenAtMs > this.heartbeatGraceMs) return;
-    this.credit({ atMs: nowMs, commit, proven }, applied);
+  /** An append from the leader arrived at `nowMs`, carrying the leader's commit index `commit`. */
+  onLeaderAppend(commit: LogIndex, nowMs: number, applied: LogIndex): void {
+    this.credit({ atMs: nowMs, commit }, applied);
   }
 
   /** A linearizable read issued at `issuedAtMs` was confirmed at `index`, now applied. */
   onReadReleased(issuedAtMs: number, index: LogIndex, applied: LogIndex): void {
-    this.credit({ atMs: issuedAtMs, commit: index, proven: true }, applied);
+    this.credit({ atMs: issuedAtMs, commit: index }, applied);
   }
 
   /** The applied index moved: contacts whose commit index is now applied count. */
@@ -62,7 +57,7 @@ export class Freshness {
     if (this.pending.length === 0) return;
     const { picked, rest } = splitBy(this.pending, (c) => c.commit <= applied);
     this.pending = rest;
-    for (const c of picked) this.markFresh(c.atMs, c.proven);
+    for (const c of picked) this.markFresh(c.atMs);
   }
 
   /** A voter answered this leader in its current term. */
@@ -82,7 +77,7 @@ export class Freshness {
   /** This node stopped leading: it keeps the freshness its last quorum acknowledgement proved. */
   onLostLeadership(self: NodeId, voters: readonly NodeId[], nowMs: number, applied: LogIndex): void {
     const at = this.leaderProofMs(self, voters, nowMs, applied);
-    if (Number.isFinite(at)) this.markFresh(at, true);
+    if (Number.isFinite(at)) this.markFresh(at);
     this.acks.clear();
     this.leaderFirstIndex = null;
   }
@@ -106,20 +101,19 @@ export class Freshness {
     return times[Math.floor(voters.length / 2)] ?? Number.NEGATIVE_INFINITY;
   }
 
-  private credit(contact: { atMs: number; commit: LogIndex; proven: boolean }, applied: LogIndex): void {
+  private credit(contact: { atMs: number; commit: LogIndex }, applied: LogIndex): void {
     if (contact.commit <= applied) {
-      this.markFresh(contact.atMs, contact.proven);
+      this.markFresh(contact.atMs);
       return;
     }
     // A later contact with a lower or equal commit index makes an earlier one redundant (it counts
-    // no later and proves a later time), unless only the earlier one was an append.
-    this.pending = this.pending.filter((c) => c.commit < contact.commit || (c.proven && !contact.proven));
+    // no later and proves a later time).
+    this.pending = this.pending.filter((c) => c.commit < contact.commit);
     this.pending.push(contact);
     if (this.pending.length > pendingContactsMax) this.pending.shift();
   }
 
-  private markFresh(atMs: number, proven: boolean): void {
+  private markFresh(atMs: number): void {
     this.freshAtMs = Math.max(this.freshAtMs, atMs);
-    if (proven) this.provenAtMs = Math.max(this.provenAtMs, atMs);
   }
 }

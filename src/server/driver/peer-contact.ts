@@ -18,7 +18,7 @@ export interface PeerView {
   readonly leader: NodeId | null;
   readonly voters: readonly NodeId[];
   readonly appliedIndex: LogIndex;
-  /** For an append or heartbeat: the entry at its commit index is in this node's log, with the message's term. */
+  /** For an append: the entry at its commit index is in this node's log, with the message's term. */
   readonly commitInLeaderTerm: boolean;
 }
 
@@ -53,12 +53,13 @@ export class PeerContact {
   observeFreshness(message: Message, nowMs: number, view: PeerView): void {
     if (view.leading) {
       if ((message.type === 'appendResponse' || message.type === 'heartbeatResponse') && view.voters.includes(message.from)) this.freshness.onAck(message.from, nowMs);
-    } else if (message.from === view.leader && (message.type === 'append' || message.type === 'heartbeat')) {
+    } else if (message.from === view.leader && message.type === 'append') {
+      // Only an append carries the leader's commit index; a heartbeat's is capped (freshness.ts).
       // A leader's commit index is the cluster's only once it covers an entry of the leader's own
       // term: before that, entries committed by earlier leaders may lie beyond it (sweep seed
       // 655). The entry at the commit index is in this node's log once the message is stepped.
       if (!view.commitInLeaderTerm) return;
-      this.freshness.onLeaderContact(message.type, message.commit, nowMs, view.appliedIndex);
+      this.freshness.onLeaderAppend(message.commit, nowMs, view.appliedIndex);
     }
   }
 

@@ -65,7 +65,7 @@ export interface RaftInstanceDeps {
 /** Builds instance number `boot` (1 at construction) from `storage` and its loaded `image`. */
 export function buildRaftInstance(deps: RaftInstanceDeps, storage: DriverStorage, image: KvStateImage, boot: number): RaftInstance {
   const { options, metrics, logger, transport, world, proposals, reads } = deps;
-  const freshness = new Freshness(options.electionTicks * options.tickIntervalMs);
+  const freshness = new Freshness();
   const book = new AddressBook({ id: options.id, peerAddress: options.advertisePeer, clientAddress: options.advertiseClient }, storage.clusterId);
   let raw: RawNode | null = null;
   const core = (): RawNode => raw as RawNode; // hooks run only once the core exists
