@@ -49,6 +49,17 @@ describe(`node-layer simulation over ${seedCount} seeds`, () => {
     expect(c.digest).not.toBe(a.digest);
   }, chunkTimeoutMs);
 
+  it('recovers in process from a disk fault hit while finishing an interrupted install (sweep seeds 383, 5337)', async () => {
+    // The host once recorded the reopened handle only after finishing the install: a disk fault
+    // there left it open, and the next probe found the disk locked (a fatal alarm, not recovery).
+    for (const seed of [383, 5337]) {
+      const r = await runDriverSim(seed);
+      expect(r.violations, `seed ${seed}`).toEqual([]);
+      expect(r.stats.fatalRestarts, `seed ${seed}`).toBe(0);
+      expect(r.stats.fsyncErrors + r.stats.diskFullErrors, `seed ${seed}`).toBeGreaterThan(0);
+    }
+  }, chunkTimeoutMs);
+
   it('catches the production driver writing apply batches unsynced (negative control)', async () => {
     const caught: number[] = [];
     for (let seed = 1; seed <= 40 && caught.length === 0; seed++) {
