@@ -165,8 +165,11 @@ export class HostedNode {
       await storage.close();
       throw new Error('the process crashed while reopening its storage');
     }
-    if (await finishInterruptedInstall(storage, `sim/${this.id}`, noopLogger, (target) => this.staging.openForRecovery(target))) this.installsFinished++;
+    // The live handle at once, as node.ts does: if finishing an install or loading the image hits
+    // a disk fault now, the next probe closes THIS handle before it opens the disk again (it once
+    // stayed open, and the next probe found the disk locked: a fatal alarm in seeds 383 and 5337).
     this.storage = storage;
+    if (await finishInterruptedInstall(storage, `sim/${this.id}`, noopLogger, (target) => this.staging.openForRecovery(target))) this.installsFinished++;
     return { storage, image: await storage.loadKvImage() };
   }
 
