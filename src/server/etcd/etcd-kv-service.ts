@@ -23,7 +23,7 @@ import { etcdErrors } from './etcd-errors.js';
 import { int } from './etcd-ids.js';
 import { toEtcdRevision } from './etcd-revision.js';
 import { etcdKv, finishRange, raftkvRange } from './etcd-range.js';
-import { checkPut, etcdTxnResponse, raftkvTxn, txnAttachesLeases } from './etcd-txn.js';
+import { etcdTxnResponse, raftkvPut, raftkvTxn, txnAttachesLeases } from './etcd-txn.js';
 import type { EtcdLeaderProxy } from './etcd-leader-proxy.js';
 
 const empty = new Uint8Array(0);
@@ -54,18 +54,9 @@ export function etcdKvImplementation(deps: EtcdServiceDeps, proxy: EtcdLeaderPro
   // ignore_value and ignore_lease are the state machine's own (PutOp): it keeps the key's value
   // or lease where the put applies, and refuses a missing key there ("key not found").
   const put: EtcdHandler = async (req, deadlineMs, c) => {
-    checkPut(req);
-    const lease = int(req.lease, 'lease');
-    const request: M.PutRequestMsg = {
-      key: req.key as Uint8Array,
-      value: (req.value as Uint8Array | undefined) ?? empty,
-      prevKv: req.prevKv === true,
-      ...(lease !== 0 ? { lease } : {}),
-      ...(req.ignoreValue === true ? { ignoreValue: true } : {}),
-      ...(req.ignoreLease === true ? { ignoreLease: true } : {}),
-    };
+    const request = raftkvPut(req);
     // A lease travels only in-process: such a put runs on the leader (a follower passes the etcd call on).
-    const leased = lease !== 0;
+    const leased = request.lease !== undefined;
     const run: EtcdHandler = async (_req, d, cc) => {
       const res = await call<M.PutResponseMsg>('Put', request, cc, d, leased);
       return putAnswer(res.header, res);

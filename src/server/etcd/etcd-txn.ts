@@ -92,11 +92,24 @@ interface TranslatedOp {
   readonly finish: OpFinish;
 }
 
-/** A Put's checks shared by Put and Txn: etcd's errors for what raftkv cannot do. */
-export function checkPut(put: EtcdMsg): void {
+/**
+ * An etcd PutRequest as a raftkv.v1 one, shared by Put and Txn, after etcd's checks (with etcd's
+ * errors); `leaseField` names the lease field in an error.
+ */
+export function raftkvPut(put: EtcdMsg, leaseField = 'lease'): M.PutRequestMsg {
   if (((put.key as Uint8Array | undefined) ?? empty).length === 0) throw etcdErrors.emptyKey();
-  if (put.ignoreValue === true && ((put.value as Uint8Array | undefined) ?? empty).length > 0) throw etcdErrors.valueProvided();
-  if (put.ignoreLease === true && int(put.lease, 'lease') !== 0) throw etcdErrors.leaseProvided();
+  const value = (put.value as Uint8Array | undefined) ?? empty;
+  const lease = int(put.lease, leaseField);
+  if (put.ignoreValue === true && value.length > 0) throw etcdErrors.valueProvided();
+  if (put.ignoreLease === true && lease !== 0) throw etcdErrors.leaseProvided();
+  return {
+    key: put.key as Uint8Array,
+    value,
+    prevKv: put.prevKv === true,
+    ...(lease !== 0 ? { lease } : {}),
+    ...(put.ignoreValue === true ? { ignoreValue: true } : {}),
+    ...(put.ignoreLease === true ? { ignoreLease: true } : {}),
+  };
 }
 
 /** The operations of both branches of etcd txn `req`. */
@@ -130,18 +143,7 @@ function translateOp(r: EtcdMsg, where: string, depth: number, budget: OpsBudget
     return { op: { requestRange: request }, finish: { range: finish } };
   }
   if (r.requestPut) {
-    const put = r.requestPut as EtcdMsg;
-    checkPut(put);
-    const lease = int(put.lease, `${where}.lease`);
-    const request: M.PutRequestMsg = {
-      key: put.key as Uint8Array,
-      value: (put.value as Uint8Array | undefined) ?? empty,
-      prevKv: put.prevKv === true,
-      ...(lease !== 0 ? { lease } : {}),
-      ...(put.ignoreValue === true ? { ignoreValue: true } : {}),
-      ...(put.ignoreLease === true ? { ignoreLease: true } : {}),
-    };
-    return { op: { requestPut: request }, finish: null };
+    return { op: { requestPut: raftkvPut(r.requestPut as EtcdMsg, `${where}.lease`) }, finish: null };
   }
   if (r.requestDeleteRange) {
     const del = r.requestDeleteRange as EtcdMsg;
