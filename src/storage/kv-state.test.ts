@@ -2,7 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Level } from 'level';
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { AssertionError, CorruptionError, FailedPreconditionError, InvalidArgumentError, logIndex, nodeId, revision, term } from '../util/index.js';
 import type { ConfState, Entry } from '../raft/index.js';
 import type { KeyValue, KvStateImage, SessionRecord } from '../kv/index.js';
@@ -10,6 +10,7 @@ import { kvKey, MetaKey } from './keys.js';
 import { LevelStorage } from './level-storage.js';
 import type { KvSnapshotRecord, KvStateSource } from './kv-state-store.js';
 import type { BytesLevel } from './load-state.js';
+import { failNextBatch, recordBatches } from '../../test/support/level-batches.js';
 
 const n1 = nodeId('n1');
 const conf: ConfState = { voters: [n1, nodeId('n2'), nodeId('n3')], learners: [] };
@@ -74,7 +75,7 @@ describe('LevelStorage: state machine persistence', () => {
     // (so no later write can outlive it across a WAL rotation: issue 10, defect c), and loadKvImage round-trips it.
     const s = await openCommitted(10);
     const db = (s as unknown as { db: BytesLevel }).db;
-    const batch = vi.spyOn(db, 'batch');
+    const batches = recordBatches(db);
     await s.applyBatch({
       appliedIndex: logIndex(3),
       revision: revision(2),
@@ -85,10 +86,9 @@ describe('LevelStorage: state machine persistence', () => {
         { type: 'putSession', session: session('c1', 0, 900) },
       ],
     });
-    expect(batch).toHaveBeenCalledTimes(1);
-    const [ops, options] = batch.mock.calls[0] as unknown as [{ key: Uint8Array }[], { sync: boolean }];
-    expect(options.sync).toBe(true);
-    expect(ops.map((op) => text(op.key))).toEqual(['kv/a', 'kv/b', 'session/c1', 'kv-meta/appliedIndex', 'kv-meta/revision', 'kv-meta/clockMs']);
+    expect(batches).toHaveLength(1);
+    expect(batches[0]?.sync).toBe(true);
+    expect(batches[0]?.ops.map((op) => text(op.key))).toEqual(['kv/a', 'kv/b', 'session/c1', 'kv-meta/appliedIndex', 'kv-meta/revision', 'kv-meta/clockMs']);
 
     const newConf: ConfState = { voters: [n1, nodeId('n2')], learners: [nodeId('n3')] };
     await s.applyBatch(
@@ -107,8 +107,8 @@ describe('LevelStorage: state machine persistence', () => {
       },
       { sync: true },
     );
-    expect(batch).toHaveBeenCalledTimes(2);
-    expect((batch.mock.calls[1] as unknown as [unknown, { sync: boolean }])[1].sync).toBe(true);
+    expect(batches).toHaveLength(2);
+    expect(batches[1]?.sync).toBe(true);
     const expected = {
       appliedIndex: 5,
       revision: 4,
@@ -137,7 +137,7 @@ describe('LevelStorage: state machine persistence', () => {
     const s = await openCommitted(10);
     await s.applyBatch({ appliedIndex: logIndex(1), revision: revision(1), clockMs: 1, mutations: [{ type: 'putKey', kv: kv('a', 'one', 1, 1, 1) }] });
     const db = (s as unknown as { db: BytesLevel }).db;
-    vi.spyOn(db, 'batch').mockRejectedValueOnce(new Error('EIO: simulated'));
+    failNextBatch(db, new Error('EIO: simulated'));
     await expect(s.applyBatch({ appliedIndex: logIndex(2), revision: revision(2), clockMs: 2, mutations: [{ type: 'putKey', kv: kv('a', 'two', 1, 2, 2) }] })).rejects.toThrow('EIO');
     expect(s.kvAppliedIndex()).toBe(1);
     await s.close();
@@ -259,12 +259,12 @@ describe('LevelStorage: replaceKvState', () => {
       mutations: [{ type: 'putKey', kv: kv('old-a', 'x', 1, 1, 1) }, { type: 'putKey', kv: kv('zzz', 'x', 2, 3, 2) }, { type: 'putSession', session: session('old', 0, 50) }],
     });
     const db = (s as unknown as { db: BytesLevel }).db;
-    const batch = vi.spyOn(db, 'batch');
+    const batches = recordBatches(db);
     const source = image(20, 100);
     await s.replaceKvState(source);
     // Marker, at least several bounded bulk batches, final switch.
-    expect(batch.mock.calls.length).toBeGreaterThan(5);
-    const syncs = (batch.mock.calls as unknown as [unknown, { sync: boolean }][]).map((call) => call[1].sync);
+    expect(batches.length).toBeGreaterThan(5);
+    const syncs = batches.map((b) => b.sync);
     expect(syncs[0]).toBe(true);
     expect(syncs.at(-1)).toBe(true);
     expect(syncs.slice(1, -1).every((x) => !x)).toBe(true);

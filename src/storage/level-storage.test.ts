@@ -2,12 +2,13 @@ import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Level } from 'level';
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { AssertionError, CorruptionError, FailedPreconditionError, logIndex, nodeId, revision, term } from '../util/index.js';
 import type { ConfState, Entry, HardState } from '../raft/index.js';
 import { logKey, MetaKey } from './keys.js';
 import { LevelStorage } from './level-storage.js';
 import type { BytesLevel } from './load-state.js';
+import { failNextBatch, recordBatches } from '../../test/support/level-batches.js';
 import { encodeCounter } from './kv-records.js';
 import { encodeCluster, encodeHardState } from './raft-records.js';
 import { ByteWriter, FRAME_HEADER_BYTES, frameRecord, RecordKind } from './record-codec.js';
@@ -224,15 +225,14 @@ describe('LevelStorage: writes', () => {
     // Proves the group-commit contract: hard state, entries and snapshot go in ONE batch with ONE fsync.
     const s = await open();
     const db = (s as unknown as { db: BytesLevel }).db;
-    const batch = vi.spyOn(db, 'batch');
+    const batches = recordBatches(db);
     await s.persist({ hardState: hs(1, 0), entries: [1, 2, 3].map((i) => entry(i, 1)), snapshot: null });
-    expect(batch).toHaveBeenCalledTimes(1);
-    const [ops, options] = batch.mock.calls[0] as unknown as [{ key: Uint8Array }[], { sync: boolean }];
-    expect(options.sync).toBe(true);
-    expect(ops).toHaveLength(4);
+    expect(batches).toHaveLength(1);
+    expect(batches[0]?.sync).toBe(true);
+    expect(batches[0]?.ops).toHaveLength(4);
     // An empty Ready writes nothing.
     await s.persist({ hardState: null, entries: [], snapshot: null });
-    expect(batch).toHaveBeenCalledTimes(1);
+    expect(batches).toHaveLength(1);
     await s.close();
   });
 
@@ -240,8 +240,8 @@ describe('LevelStorage: writes', () => {
     // Proves the driver's MustSync decision reaches LevelDB, and an unsynced commit is still stored.
     const s = await open();
     const db = (s as unknown as { db: BytesLevel }).db;
-    const batch = vi.spyOn(db, 'batch');
-    const syncs = (): boolean[] => (batch.mock.calls as unknown as [unknown, { sync: boolean }][]).map((call) => call[1].sync);
+    const batches = recordBatches(db);
+    const syncs = (): boolean[] => batches.map((b) => b.sync);
     await s.persist({ hardState: hs(1, 0), entries: [1, 2].map((i) => entry(i, 1)), snapshot: null });
     await s.persist({ hardState: hs(1, 2), entries: [], snapshot: null, sync: false });
     await s.persist({ hardState: hs(2, 2), entries: [], snapshot: null });
@@ -259,16 +259,16 @@ describe('LevelStorage: writes', () => {
     const s = await open();
     await s.persist({ hardState: hs(1, 0), entries: [1, 2].map((i) => entry(i, 1)), snapshot: null });
     const db = (s as unknown as { db: BytesLevel }).db;
-    const batch = vi.spyOn(db, 'batch');
+    const batches = recordBatches(db);
     const kv = { key: new TextEncoder().encode('a'), value: new TextEncoder().encode('1'), createRevision: revision(1), modRevision: revision(1), version: 1 };
     await s.persistWithApply({ hardState: hs(1, 2), entries: [entry(3, 1)], snapshot: null }, { appliedIndex: logIndex(2), revision: revision(1), clockMs: 5, mutations: [{ type: 'putKey', kv }] });
-    expect(batch).toHaveBeenCalledTimes(1);
-    expect((batch.mock.calls[0] as unknown as [unknown, { sync: boolean }])[1].sync).toBe(true);
+    expect(batches).toHaveLength(1);
+    expect(batches[0]?.sync).toBe(true);
     expect(s.kvAppliedIndex()).toBe(2);
     expect(s.lastIndex()).toBe(3);
     // An apply batch beyond the commit index it travels with is refused before anything is written.
     await expect(s.persistWithApply({ hardState: null, entries: [], snapshot: null }, { appliedIndex: logIndex(3), revision: revision(1), clockMs: 5, mutations: [] })).rejects.toThrow(AssertionError);
-    expect(batch).toHaveBeenCalledTimes(1);
+    expect(batches).toHaveLength(1);
     await s.close();
     const again = await open();
     expect(again.kvAppliedIndex()).toBe(2);
@@ -315,7 +315,7 @@ describe('LevelStorage: writes', () => {
     // Proves a failed fsync poisons the storage instead of letting the node continue on unknown disk state.
     const s = await open();
     const db = (s as unknown as { db: BytesLevel }).db;
-    vi.spyOn(db, 'batch').mockRejectedValueOnce(new Error('EIO: simulated fsync failure'));
+    failNextBatch(db, new Error('EIO: simulated fsync failure'));
     await expect(s.persist({ hardState: hs(1, 0), entries: [entry(1, 1)], snapshot: null })).rejects.toThrow('EIO');
     expect(s.lastIndex()).toBe(0);
     await expect(s.persist({ hardState: hs(1, 0), entries: [entry(1, 1)], snapshot: null })).rejects.toThrow(/earlier write .* failed \(EIO: simulated fsync failure\)/);

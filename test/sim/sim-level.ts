@@ -216,6 +216,40 @@ interface RangeOptions {
   readonly snapshot?: SimSnapshot;
 }
 
+/** classic-level's chained batch: operations collected in order, written as ONE batch. */
+class SimChainedBatch {
+  private readonly ops: Op[] = [];
+  private done = false;
+
+  constructor(private readonly writeOps: (ops: readonly Op[], options?: { readonly sync?: boolean }) => Promise<void>) {}
+
+  put(key: Uint8Array, value: Uint8Array): this {
+    this.checkUsable();
+    this.ops.push({ type: 'put', key, value });
+    return this;
+  }
+
+  del(key: Uint8Array): this {
+    this.checkUsable();
+    this.ops.push({ type: 'del', key });
+    return this;
+  }
+
+  async write(options?: { readonly sync?: boolean }): Promise<void> {
+    this.checkUsable();
+    this.done = true;
+    await this.writeOps(this.ops, options);
+  }
+
+  async close(): Promise<void> {
+    this.done = true;
+  }
+
+  private checkUsable(): void {
+    if (this.done) throw Object.assign(new Error('Batch is not open: cannot change operations after write() or close()'), { code: 'LEVEL_BATCH_NOT_OPEN' });
+  }
+}
+
 /** An open handle on a SimDisk, with the part of classic-level's API that LevelStorage uses. */
 export class SimLevel {
   /** The memtable view: what reads see (tables + WAL). */
@@ -242,7 +276,18 @@ export class SimLevel {
     return value?.slice();
   }
 
-  async batch(ops: readonly Op[], options?: { readonly sync?: boolean }): Promise<void> {
+  /** classic-level's two forms: `batch(ops, options)` writes at once; `batch()` returns a chained batch. */
+  batch(): SimChainedBatch;
+  batch(ops: readonly Op[], options?: { readonly sync?: boolean }): Promise<void>;
+  batch(ops?: readonly Op[], options?: { readonly sync?: boolean }): SimChainedBatch | Promise<void> {
+    if (ops === undefined) {
+      this.checkOpen();
+      return new SimChainedBatch((collected, o) => this.writeBatch(collected, o));
+    }
+    return this.writeBatch(ops, options);
+  }
+
+  private async writeBatch(ops: readonly Op[], options?: { readonly sync?: boolean }): Promise<void> {
     this.checkWritable();
     const sync = options?.sync ?? false;
     let record: ReturnType<SimDisk['append']>;
