@@ -34,7 +34,8 @@ export function planApplyOps(batch: KvApplyBatch, stored: KvCounters, commit: Lo
   assert(batch.appliedIndex <= commit, () => `applyBatch: applied index ${batch.appliedIndex} beyond the persisted commit index ${commit}`);
   assert(batch.revision >= stored.revision, () => `applyBatch: revision would go down from ${stored.revision} to ${batch.revision}`);
   assert(Number.isSafeInteger(batch.clockMs) && batch.clockMs >= stored.clockMs, () => `applyBatch: clock would go from ${stored.clockMs} to ${batch.clockMs}`);
-  for (const mutation of batch.mutations) {
+  const sessionLast = lastSessionMutations(batch.mutations);
+  batch.mutations.forEach((mutation, at) => {
     switch (mutation.type) {
       case 'putKey': {
         const problem = keyValueProblem(mutation.kv, batch.revision);
@@ -46,15 +47,16 @@ export function planApplyOps(batch: KvApplyBatch, stored: KvCounters, commit: Lo
         ops.push({ type: 'del', key: kvKey(mutation.key) });
         break;
       case 'putSession':
-        ops.push({ type: 'put', key: sessionKey(mutation.session.clientId), value: encodeSessionRecord(mutation.session) });
+        // Only a session's last record in the batch is written (see `lastSessionMutations`).
+        if (sessionLast.get(mutation.session.clientId) === at) ops.push({ type: 'put', key: sessionKey(mutation.session.clientId), value: encodeSessionRecord(mutation.session) });
         break;
       case 'deleteSession':
-        ops.push({ type: 'del', key: sessionKey(mutation.clientId) });
+        if (sessionLast.get(mutation.clientId) === at) ops.push({ type: 'del', key: sessionKey(mutation.clientId) });
         break;
       default:
         unreachable(mutation, 'mutation');
     }
-  }
+  });
   ops.push({ type: 'put', key: MetaKey.appliedIndex, value: encodeCounter(MetaKey.appliedIndex, batch.appliedIndex) });
   ops.push({ type: 'put', key: MetaKey.revision, value: encodeCounter(MetaKey.revision, batch.revision) });
   ops.push({ type: 'put', key: MetaKey.clockMs, value: encodeCounter(MetaKey.clockMs, batch.clockMs) });
@@ -64,4 +66,21 @@ export function planApplyOps(batch: KvApplyBatch, stored: KvCounters, commit: Lo
   const conf: ConfState = { voters: [...batch.confState.voters], learners: [...batch.confState.learners] };
   ops.push({ type: 'put', key: MetaKey.conf, value: encodeConfState(conf) });
   return conf;
+}
+
+/**
+ * For each session the batch changes, the position of its LAST mutation. A client's session
+ * record holds its saved responses (up to `sessionResponsesMax`), and every write of that client
+ * replaces the whole record: a batch of k writes from one pipelined client would encode and store
+ * k records of up to 1,024 responses each when only the last one survives the batch. The batch is
+ * one LevelDB WriteBatch, applied atomically, so writing only the last put or delete of each
+ * session key stores exactly the same state (docs/benchmarks.md, "one session record per batch").
+ */
+function lastSessionMutations(mutations: KvApplyBatch['mutations']): Map<string, number> {
+  const last = new Map<string, number>();
+  mutations.forEach((mutation, at) => {
+    if (mutation.type === 'putSession') last.set(mutation.session.clientId, at);
+    else if (mutation.type === 'deleteSession') last.set(mutation.clientId, at);
+  });
+  return last;
 }

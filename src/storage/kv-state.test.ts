@@ -132,6 +132,49 @@ describe('LevelStorage: state machine persistence', () => {
     await again.close();
   });
 
+  it("writes only each session's last record of a batch, and stores the same state", async () => {
+    // Proves issue 12's session fix: a pipelined client's k writes in one batch replace its whole session
+    // record k times; only the last survives the batch, so only the last is encoded and written.
+    const s = await openCommitted(10);
+    const db = (s as unknown as { db: BytesLevel }).db;
+    const batches = recordBatches(db);
+    await s.applyBatch({
+      appliedIndex: logIndex(4),
+      revision: revision(3),
+      clockMs: 40,
+      mutations: [
+        { type: 'putKey', kv: kv('a', 'one', 1, 1, 1) },
+        { type: 'putSession', session: session('c1', 0, 10) },
+        { type: 'putSession', session: session('c2', 0, 10) },
+        { type: 'putKey', kv: kv('b', 'two', 2, 2, 1) },
+        { type: 'putSession', session: session('c1', 1, 20) },
+        { type: 'deleteSession', clientId: 'c2' },
+        { type: 'putSession', session: session('c1', 2, 30) },
+        { type: 'deleteSession', clientId: 'c3' },
+        { type: 'putSession', session: session('c3', 5, 40) },
+      ],
+    });
+    expect(batches[0]?.ops.map((op) => `${op.type} ${text(op.key)}`)).toEqual([
+      'put kv/a',
+      'put kv/b',
+      'del session/c2',
+      'put session/c1',
+      'put session/c3',
+      'put kv-meta/appliedIndex',
+      'put kv-meta/revision',
+      'put kv-meta/clockMs',
+    ]);
+    const expected = [
+      { clientId: 'c1', ackSeq: 2, lastSeenMs: 30, responses: [{ seq: 3, result: 'r3' }] },
+      { clientId: 'c3', ackSeq: 5, lastSeenMs: 40, responses: [{ seq: 6, result: 'r6' }] },
+    ];
+    expect(plainImage(await s.loadKvImage()).sessions).toEqual(expected);
+    await s.close();
+    const again = await open();
+    expect(plainImage(await again.loadKvImage()).sessions).toEqual(expected);
+    await again.close();
+  });
+
   it('leaves neither the mutations nor the applied index behind when the batch fails', async () => {
     // Proves all-or-nothing: a failed applyBatch changes nothing on disk, so the entry is re-applied exactly once.
     const s = await openCommitted(10);
