@@ -74,7 +74,7 @@ export function planApplyOps(batch: KvApplyBatch, stored: KvCounters, commit: Lo
  * replaces the whole record: a batch of k writes from one pipelined client would encode and store
  * k records of up to 1,024 responses each when only the last one survives the batch. The batch is
  * one LevelDB WriteBatch, applied atomically, so writing only the last put or delete of each
- * session key stores exactly the same state (docs/benchmarks.md, "one session record per batch").
+ * session key stores exactly the same state (docs/benchmarks.md, "two storage costs found by profiling").
  */
 function lastSessionMutations(mutations: KvApplyBatch['mutations']): Map<string, number> {
   const last = new Map<string, number>();

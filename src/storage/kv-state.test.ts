@@ -74,8 +74,7 @@ describe('LevelStorage: state machine persistence', () => {
     // Proves applyBatch is a single LevelDB batch (so a crash never applies an entry twice or skips one), synced by default
     // (so no later write can outlive it across a WAL rotation: issue 10, defect c), and loadKvImage round-trips it.
     const s = await openCommitted(10);
-    const db = (s as unknown as { db: BytesLevel }).db;
-    const batches = recordBatches(db);
+    const batches = recordBatches(s);
     await s.applyBatch({
       appliedIndex: logIndex(3),
       revision: revision(2),
@@ -136,8 +135,7 @@ describe('LevelStorage: state machine persistence', () => {
     // Proves issue 12's session fix: a pipelined client's k writes in one batch replace its whole session
     // record k times; only the last survives the batch, so only the last is encoded and written.
     const s = await openCommitted(10);
-    const db = (s as unknown as { db: BytesLevel }).db;
-    const batches = recordBatches(db);
+    const batches = recordBatches(s);
     await s.applyBatch({
       appliedIndex: logIndex(4),
       revision: revision(3),
@@ -179,8 +177,7 @@ describe('LevelStorage: state machine persistence', () => {
     // Proves all-or-nothing: a failed applyBatch changes nothing on disk, so the entry is re-applied exactly once.
     const s = await openCommitted(10);
     await s.applyBatch({ appliedIndex: logIndex(1), revision: revision(1), clockMs: 1, mutations: [{ type: 'putKey', kv: kv('a', 'one', 1, 1, 1) }] });
-    const db = (s as unknown as { db: BytesLevel }).db;
-    failNextBatch(db, new Error('EIO: simulated'));
+    failNextBatch(s, new Error('EIO: simulated'));
     await expect(s.applyBatch({ appliedIndex: logIndex(2), revision: revision(2), clockMs: 2, mutations: [{ type: 'putKey', kv: kv('a', 'two', 1, 2, 2) }] })).rejects.toThrow('EIO');
     expect(s.kvAppliedIndex()).toBe(1);
     await s.close();
@@ -301,8 +298,7 @@ describe('LevelStorage: replaceKvState', () => {
       clockMs: 100,
       mutations: [{ type: 'putKey', kv: kv('old-a', 'x', 1, 1, 1) }, { type: 'putKey', kv: kv('zzz', 'x', 2, 3, 2) }, { type: 'putSession', session: session('old', 0, 50) }],
     });
-    const db = (s as unknown as { db: BytesLevel }).db;
-    const batches = recordBatches(db);
+    const batches = recordBatches(s);
     const source = image(20, 100);
     await s.replaceKvState(source);
     // Marker, at least several bounded bulk batches, final switch.

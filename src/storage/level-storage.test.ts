@@ -224,8 +224,7 @@ describe('LevelStorage: writes', () => {
   it('persists one Ready in exactly one synced LevelDB batch', async () => {
     // Proves the group-commit contract: hard state, entries and snapshot go in ONE batch with ONE fsync.
     const s = await open();
-    const db = (s as unknown as { db: BytesLevel }).db;
-    const batches = recordBatches(db);
+    const batches = recordBatches(s);
     await s.persist({ hardState: hs(1, 0), entries: [1, 2, 3].map((i) => entry(i, 1)), snapshot: null });
     expect(batches).toHaveLength(1);
     expect(batches[0]?.sync).toBe(true);
@@ -239,8 +238,7 @@ describe('LevelStorage: writes', () => {
   it("fsyncs unless the batch says sync: false (the Ready's mustSync), and keeps what it wrote", async () => {
     // Proves the driver's MustSync decision reaches LevelDB, and an unsynced commit is still stored.
     const s = await open();
-    const db = (s as unknown as { db: BytesLevel }).db;
-    const batches = recordBatches(db);
+    const batches = recordBatches(s);
     const syncs = (): boolean[] => batches.map((b) => b.sync);
     await s.persist({ hardState: hs(1, 0), entries: [1, 2].map((i) => entry(i, 1)), snapshot: null });
     await s.persist({ hardState: hs(1, 2), entries: [], snapshot: null, sync: false });
@@ -258,8 +256,7 @@ describe('LevelStorage: writes', () => {
     // applied index share one fsync, and the apply batch may claim the commit index it carries.
     const s = await open();
     await s.persist({ hardState: hs(1, 0), entries: [1, 2].map((i) => entry(i, 1)), snapshot: null });
-    const db = (s as unknown as { db: BytesLevel }).db;
-    const batches = recordBatches(db);
+    const batches = recordBatches(s);
     const kv = { key: new TextEncoder().encode('a'), value: new TextEncoder().encode('1'), createRevision: revision(1), modRevision: revision(1), version: 1 };
     await s.persistWithApply({ hardState: hs(1, 2), entries: [entry(3, 1)], snapshot: null }, { appliedIndex: logIndex(2), revision: revision(1), clockMs: 5, mutations: [{ type: 'putKey', kv }] });
     expect(batches).toHaveLength(1);
@@ -314,8 +311,7 @@ describe('LevelStorage: writes', () => {
   it('refuses every write after a failed write (fail-stop)', async () => {
     // Proves a failed fsync poisons the storage instead of letting the node continue on unknown disk state.
     const s = await open();
-    const db = (s as unknown as { db: BytesLevel }).db;
-    failNextBatch(db, new Error('EIO: simulated fsync failure'));
+    failNextBatch(s, new Error('EIO: simulated fsync failure'));
     await expect(s.persist({ hardState: hs(1, 0), entries: [entry(1, 1)], snapshot: null })).rejects.toThrow('EIO');
     expect(s.lastIndex()).toBe(0);
     await expect(s.persist({ hardState: hs(1, 0), entries: [entry(1, 1)], snapshot: null })).rejects.toThrow(/earlier write .* failed \(EIO: simulated fsync failure\)/);

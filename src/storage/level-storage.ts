@@ -640,7 +640,7 @@ export class LevelStorage implements DurableRaftStorage, KvStateStore {
    * Writes one LevelDB batch; a failure poisons the storage. It goes through the chained batch
    * API: the array form (`db.batch(ops)`) copies every operation into a new object with the
    * options spread in and normalises its encodings one by one, which cost about 4 times the CPU
-   * per operation on the main thread (docs/benchmarks.md, 2026-12-07, "chained batches"). Both
+   * per operation on the main thread (docs/benchmarks.md, "two storage costs found by profiling"). Both
    * forms build the same single LevelDB WriteBatch, so atomicity and durability are the same.
    */
   private write(ops: readonly BatchOp[], sync: boolean): Promise<void> {

@@ -6,6 +6,7 @@
  * batch's write reject with `error` (a disk fault) without writing anything.
  */
 import { vi } from 'vitest';
+import type { LevelStorage } from '../../src/storage/level-storage.js';
 import type { BytesLevel } from '../../src/storage/load-state.js';
 
 /** One written batch: its operations in order and whether it was synced. */
@@ -20,8 +21,14 @@ type ChainedBatch = ReturnType<BytesLevel['batch']> & {
   write(options?: { sync?: boolean }): Promise<void>;
 };
 
-/** Records every batch written through `db` from now on (the array is filled as they are written). */
-export function recordBatches(db: BytesLevel): RecordedBatch[] {
+/** The LevelDB handle a storage writes through. */
+function dbOf(storage: LevelStorage): BytesLevel {
+  return (storage as unknown as { db: BytesLevel }).db;
+}
+
+/** Records every batch `storage` writes from now on (the array is filled as they are written). */
+export function recordBatches(storage: LevelStorage): RecordedBatch[] {
+  const db = dbOf(storage);
   const written: RecordedBatch[] = [];
   const original = db.batch.bind(db) as (...args: unknown[]) => unknown;
   vi.spyOn(db, 'batch').mockImplementation(((...args: unknown[]) => {
@@ -42,8 +49,9 @@ export function recordBatches(db: BytesLevel): RecordedBatch[] {
   return written;
 }
 
-/** Makes the next batch written through `db` fail with `error`, writing nothing. */
-export function failNextBatch(db: BytesLevel, error: Error): void {
+/** Makes the next batch `storage` writes fail with `error`, writing nothing. */
+export function failNextBatch(storage: LevelStorage, error: Error): void {
+  const db = dbOf(storage);
   const original = db.batch.bind(db) as (...args: unknown[]) => unknown;
   vi.spyOn(db, 'batch').mockImplementationOnce(((...args: unknown[]) => {
     if (args.length > 0) throw new Error('failNextBatch: LevelStorage is expected to use the chained batch API');
