@@ -32,6 +32,8 @@ const descriptions: Record<string, string> = {
   heartbeatTicks: 'ticks between leader heartbeats (default 1)',
   snapshotEntries: 'applied entries between snapshots (default 10000)',
   snapshotCatchupEntries: 'entries kept behind a snapshot for slow followers (default 5000)',
+  snapshotLogBytes: 'also snapshot once the applied log holds this many bytes (default 67108864)',
+  snapshotCatchupBytes: 'bytes of entries kept behind a snapshot for slow followers (default 33554432)',
   sessionTtlMs: 'exactly-once client sessions expire after this long idle, a duration (default 10m)',
   requestTimeoutMs: 'deadline for requests that carry none, a duration (default 5s)',
   authTokenTtlMs: 'how long an auth token from Auth/Authenticate is valid, a duration (default 5m)',

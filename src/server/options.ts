@@ -84,6 +84,14 @@ export interface NodeOptions {
   readonly snapshotEntries: number;
   /** Entries kept behind a snapshot for slow followers. */
   readonly snapshotCatchupEntries: number;
+  /**
+   * Also take a snapshot once the applied entries still in the log hold this many data bytes: the
+   * log is kept in memory (log-mirror.ts), and entries of large transactions would otherwise hold
+   * up to `snapshotEntries` times the largest request.
+   */
+  readonly snapshotLogBytes: number;
+  /** The catch-up entries kept behind a snapshot hold at most this many data bytes. */
+  readonly snapshotCatchupBytes: number;
   /** Exactly-once sessions expire after this long without a write. */
   readonly sessionTtlMs: number;
   /** Default deadline for a request that carries none. */
@@ -111,6 +119,8 @@ const numberOptions = [
   'heartbeatTicks',
   'snapshotEntries',
   'snapshotCatchupEntries',
+  'snapshotLogBytes',
+  'snapshotCatchupBytes',
   'sessionTtlMs',
   'requestTimeoutMs',
   'authTokenTtlMs',
@@ -323,6 +333,8 @@ export function resolveNodeOptions(...sources: RawOptions[]): NodeOptions {
     heartbeatTicks: num('heartbeatTicks', 1),
     snapshotEntries: num('snapshotEntries', 10_000),
     snapshotCatchupEntries: num('snapshotCatchupEntries', 5_000),
+    snapshotLogBytes: num('snapshotLogBytes', 64 * 1024 * 1024),
+    snapshotCatchupBytes: num('snapshotCatchupBytes', 32 * 1024 * 1024),
     sessionTtlMs: num('sessionTtlMs', 10 * 60 * 1000),
     requestTimeoutMs: num('requestTimeoutMs', 5_000),
     authTokenTtlMs: num('authTokenTtlMs', 5 * 60 * 1000),
@@ -339,6 +351,10 @@ export function resolveNodeOptions(...sources: RawOptions[]): NodeOptions {
       divergeReplica: toBoolean('testDivergeReplica', pick('testDivergeReplica')),
     },
   };
+  if (options.snapshotCatchupBytes >= options.snapshotLogBytes) {
+    // Otherwise the catch-up tail alone could keep the log at the snapshot threshold: a snapshot per apply.
+    throw new InvalidArgumentError('snapshotCatchupBytes', `(${options.snapshotCatchupBytes}) must be less than snapshotLogBytes (${options.snapshotLogBytes})`);
+  }
   if (options.heartbeatTicks >= options.electionTicks) {
     throw new InvalidArgumentError('heartbeatTicks', `(${options.heartbeatTicks}) must be less than electionTicks (${options.electionTicks})`);
   }

@@ -219,6 +219,16 @@ export class LevelStorage implements DurableRaftStorage, KvStateStore {
     return this.log.lastIndex();
   }
 
+  /** Data bytes of the stored entries `[lo, hi]` (the mirror keeps them in memory). */
+  logDataBytes(lo: LogIndex, hi: LogIndex): number {
+    return this.log.dataBytes(lo, hi);
+  }
+
+  /** The smallest stored index from which the entries up to `hi` hold at most `bytesMax` bytes (log-mirror.ts). */
+  logFirstIndexWithin(hi: LogIndex, bytesMax: number): LogIndex {
+    return logIndex(this.log.firstIndexWithin(hi, bytesMax));
+  }
+
   snapshot(): Snapshot {
     return this.snap;
   }

@@ -17,10 +17,19 @@ export class LogMirror {
   private startPoint: LogStart;
   /** Invariant: `items[i].index === startPoint.index + 1 + i`, and terms never decrease. */
   private readonly items: Entry[];
+  /**
+   * Running data bytes: `cumulativeBytes[i]` is `baseBytes` plus the data bytes of `items[0..i]`,
+   * so the bytes of any stored run are one subtraction (the snapshot pipeline bounds the log's
+   * memory by bytes, not only by entry count).
+   */
+  private readonly cumulativeBytes: number[] = [];
+  /** The running total just before `items[0]`. */
+  private baseBytes = 0;
 
   constructor(start: LogStart, entries: readonly Entry[]) {
     this.startPoint = start;
-    this.items = [...entries];
+    this.items = [];
+    this.append(entries);
   }
 
   /** The compaction point. */
@@ -97,19 +106,56 @@ export class LogMirror {
     if (first === undefined) return;
     assert(first.index > this.startPoint.index && first.index <= this.lastIndex() + 1, () => `append at ${first.index} outside [${this.firstIndex()}, ${this.lastIndex() + 1}]`);
     this.items.length = first.index - this.startPoint.index - 1;
-    for (const entry of entries) this.items.push(entry);
+    this.cumulativeBytes.length = this.items.length;
+    let total = this.cumulativeBytes[this.items.length - 1] ?? this.baseBytes;
+    for (const entry of entries) {
+      this.items.push(entry);
+      total += entry.data.length;
+      this.cumulativeBytes.push(total);
+    }
+  }
+
+  /** Data bytes of the stored entries `[lo, hi]` (0 when `hi < lo`); both ends must be stored when `hi >= lo`. */
+  dataBytes(lo: number, hi: number): number {
+    if (hi < lo) return 0;
+    assert(lo >= this.firstIndex() && hi <= this.lastIndex(), () => `dataBytes(${lo}, ${hi}) outside the log [${this.firstIndex()}, ${this.lastIndex()}]`);
+    const before = lo === this.firstIndex() ? this.baseBytes : (this.cumulativeBytes[lo - this.startPoint.index - 2] as number);
+    return (this.cumulativeBytes[hi - this.startPoint.index - 1] as number) - before;
+  }
+
+  /**
+   * The smallest index `i` in `[firstIndex(), hi + 1]` such that the entries `[i, hi]` hold at
+   * most `bytesMax` data bytes (`hi + 1`: not even entry `hi` fits). `hi` must be stored or the
+   * compaction point.
+   */
+  firstIndexWithin(hi: number, bytesMax: number): number {
+    assert(hi >= this.startPoint.index && hi <= this.lastIndex(), () => `firstIndexWithin(${hi}) outside the log [${this.startPoint.index}, ${this.lastIndex()}]`);
+    let lo = this.firstIndex() as number;
+    let high = hi + 1;
+    // Bisection: dataBytes(i, hi) only shrinks as i grows.
+    while (lo < high) {
+      const mid = Math.floor((lo + high) / 2);
+      if (this.dataBytes(mid, hi) <= bytesMax) high = mid;
+      else lo = mid + 1;
+    }
+    return lo;
   }
 
   /** Drops every entry up to and including `start.index`, which must be stored (or the compaction point). */
   compactTo(start: LogStart): void {
     assert(this.matches(start.index, start.term), () => `compactTo(${start.index}, term ${start.term}) does not match the log`);
-    this.items.splice(0, start.index - this.startPoint.index);
+    const dropped = start.index - this.startPoint.index;
+    if (dropped > 0) this.baseBytes = this.cumulativeBytes[dropped - 1] as number;
+    this.items.splice(0, dropped);
+    this.cumulativeBytes.splice(0, dropped);
     this.startPoint = start;
   }
 
   /** Drops every entry and moves the compaction point (installing a snapshot that does not match the log). */
   reset(start: LogStart): void {
     this.items.length = 0;
+    this.cumulativeBytes.length = 0;
+    this.baseBytes = 0;
     this.startPoint = start;
   }
 }

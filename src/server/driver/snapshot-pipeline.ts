@@ -146,23 +146,29 @@ export class SnapshotPipeline {
   }
 
   /**
-   * Every `snapshotEntries` applied entries, records a snapshot at the applied index and compacts
-   * the log behind it, keeping `snapshotCatchupEntries` for slow followers. The snapshot's data
-   * is the KV state already in storage (address book in the metadata's data).
+   * Every `snapshotEntries` applied entries, or once the applied entries still in the log hold
+   * `snapshotLogBytes` (the log is kept in memory), records a snapshot at the applied index and
+   * compacts the log behind it, keeping `snapshotCatchupEntries` for slow followers, and of those
+   * at most `snapshotCatchupBytes`. The snapshot's data is the KV state already in storage
+   * (address book in the metadata's data).
    */
   async maybeTake(applied: LogIndex, conf: ConfState): Promise<void> {
-    const { storage, options, metrics, logger } = this.deps;
+    const { storage, options, metrics } = this.deps;
     // A log that still holds index 1 could be replayed from the start to a node that joined with
     // no membership (see conf-change.ts, "Joining nodes"). Compacting index 1 away as soon as it
     // is applied makes every leader send such a node a snapshot, which carries the membership.
     const holdsFirstEntry = storage.firstIndex() <= 1 && applied >= 1;
-    if (applied - this.lastIndex < options.snapshotEntries && !holdsFirstEntry) return;
+    const dueByEntries = applied - this.lastIndex >= options.snapshotEntries;
+    const dueByBytes = !dueByEntries && applied > this.lastIndex && storage.logDataBytes(storage.firstIndex(), applied) >= options.snapshotLogBytes;
+    if (!dueByEntries && !dueByBytes && !holdsFirstEntry) return;
     await storage.createSnapshot(applied, conf, this.host.snapshotData(conf));
     this.lastIndex = applied;
     metrics.snapshotsTaken.inc();
     let compactTo = applied - options.snapshotCatchupEntries;
+    // Keep no more catch-up bytes than `snapshotCatchupBytes` (the first index that fits, minus one).
+    if (applied >= storage.firstIndex()) compactTo = Math.max(compactTo, storage.logFirstIndexWithin(applied, options.snapshotCatchupBytes) - 1);
     if (holdsFirstEntry) compactTo = Math.max(compactTo, 1);
     if (compactTo >= storage.firstIndex()) await storage.compact(logIndex(compactTo));
-    logger.info({ index: applied, firstIndex: storage.firstIndex() }, 'snapshot: taken, log compacted');
+    this.deps.logger.info({ index: applied, firstIndex: storage.firstIndex(), by: dueByEntries ? 'entries' : dueByBytes ? 'bytes' : 'first entry' }, 'snapshot: taken, log compacted');
   }
 }

@@ -74,6 +74,10 @@ export interface DriverStorage extends DurableRaftStorage, KvStateStore {
    * claim up to the commit index `batch` carries. `batch` must not carry a snapshot.
    */
   persistWithApply(batch: PersistBatch, apply: KvApplyBatch): Promise<void>;
+  /** Data bytes of the stored entries `[lo, hi]` (held in memory: the snapshot pipeline bounds them). */
+  logDataBytes(lo: LogIndex, hi: LogIndex): number;
+  /** The smallest stored index from which the entries up to `hi` hold at most `bytesMax` data bytes. */
+  logFirstIndexWithin(hi: LogIndex, bytesMax: number): LogIndex;
 }
 
 /** Incoming snapshots, staged durably before the core may install them (snapshot-staging.ts). */
