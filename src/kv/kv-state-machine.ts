@@ -529,7 +529,7 @@ export class KvStateMachine {
       if (kv.lease !== undefined) leased.push(kv);
       const key = toBinaryString(kv.key);
       assert(kv.key.length > 0, 'image key is empty');
-      assert(this.keys.get(key) === undefined, () => `image holds key ${JSON.stringify(key)} twice`);
+      assert(!this.keys.has(key), () => `image holds key ${JSON.stringify(key)} twice`);
       assert(kv.version >= 1 && kv.createRevision >= 1 && kv.createRevision <= kv.modRevision && kv.modRevision <= this.rev, () =>
         `image key ${JSON.stringify(key)} breaks 1 <= createRevision (${kv.createRevision}) <= modRevision (${kv.modRevision}) <= revision (${this.rev}), version ${kv.version} >= 1`);
       this.keys.set(key, kv);

@@ -26,9 +26,13 @@ export function queryRange(keys: KeySpace, op: RangeOp, rangeKeysMax: number): R
   const keysOnly = op.keysOnly === true;
   const kvs: KeyValue[] = [];
   let count = 0;
-  keys.scan(resolveRange(op), (_key, kv) => {
+  keys.scanKeys(resolveRange(op), (found) => {
     count++;
-    if (kvs.length < take) kvs.push(keysOnly ? { ...kv, value: noBytes } : kv);
+    if (kvs.length < take) {
+      const kv = found.kv();
+      kvs.push(keysOnly ? { ...kv, value: noBytes } : kv);
+    }
+    return true;
   });
   return { kvs, count, more: op.countOnly !== true && count > kvs.length };
 }

@@ -296,7 +296,9 @@ export class WriteExecutor {
     const mutations: Mutation[] = [];
     for (const [key, original] of this.originals) {
       const current = this.keys.get(key);
-      if (current === original) continue;
+      // The key space hands out fresh objects, so "unchanged" is judged by revision: every put of
+      // this command gives the key this command's revision, which no original has.
+      if (current?.modRevision === original?.modRevision) continue;
       if (current !== undefined) mutations.push(original === undefined ? { type: 'putKey', kv: current } : { type: 'putKey', kv: current, prev: original });
       else if (original !== undefined) mutations.push({ type: 'deleteKey', key: original.key, prev: original });
     }

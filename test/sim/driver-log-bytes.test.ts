@@ -4,6 +4,7 @@
 // Run on the production driver in virtual time.
 import { describe, expect, it } from 'vitest';
 import type { WriteResult } from '../../src/kv/index.js';
+import { logIndex } from '../../src/util/index.js';
 import { DriverCluster } from './driver-host.js';
 import type { HostedNode } from './driver-host.js';
 
@@ -24,7 +25,7 @@ async function put(cluster: DriverCluster, node: HostedNode, key: string): Promi
 function storedLogBytes(node: HostedNode): number {
   const storage = node.storage;
   if (storage === null || storage === undefined) throw new Error(`${node.id} has no storage`);
-  const entries = storage.entries({ lo: storage.firstIndex(), hi: storage.lastIndex() + 1, bytesMax: Number.MAX_SAFE_INTEGER });
+  const entries = storage.entries({ lo: storage.firstIndex(), hi: logIndex(storage.lastIndex() + 1), bytesMax: Number.MAX_SAFE_INTEGER });
   return entries.reduce((sum, e) => sum + e.data.length, 0);
 }
 
