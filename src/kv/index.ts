@@ -28,7 +28,8 @@ export type { ClusterCommand, SetClusterLimitsCommand } from './cluster-command-
 export { decodeLogCommand } from './log-command.js';
 export type { LogCommand } from './log-command.js';
 export { prefixEnd } from './key-range.js';
-export { compareBytes } from './binary-key.js';
+export { compareBytes, toBinaryString } from './binary-key.js';
+export { packRecord, PackedRecord, unpackRecord } from './packed-record.js';
 export { clientIdBytesMax, clockStepMsMax, savedResultBytesMax, sessionResponsesMax, sessionsExpiredPerApplyMax } from './session-limits.js';
 export { compareRangeKeysMax, txnNestingDepthMax } from './txn-limits.js';
 export { allows, applyAuthCommand, authLimits, authRecordId, emptyAuthState, isRoot, rootRole, rootUser } from './auth-state.js';

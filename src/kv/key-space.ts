@@ -3,42 +3,17 @@
  * map order is byte order), with the running total of key and value bytes that the space quota
  * is checked against. It knows nothing about revisions or commands.
  *
- * Records are stored packed (`PackedRecord`): the value as a binary string, the metadata as
- * fields of one fixed-shape object, the key only as the map's own key. A `KeyValue` with its own
- * key and value `Uint8Array`s cost about 1.1 KB of memory per key of 256-byte value (an object, two
- * typed arrays, two ArrayBuffers and two backing stores), and GC traced all of it under every write
- * (issue 12: 1.4 GB resident per node for 1,000,000 keys). A one-byte V8 string is one heap object
- * with no pointers inside it. `get` and the scans hand out fresh `KeyValue`s made from the record,
- * so callers cannot tell the difference, except that two gets of a key return different objects.
+ * Records are stored packed (packed-record.ts), the key only as the map's own key. `get` and the
+ * scans hand out fresh `KeyValue`s made from the record, so callers cannot tell the difference,
+ * except that two gets of a key return different objects.
  */
 import { assert } from '../util/index.js';
-import { fromBinaryString, toBinaryString } from './binary-key.js';
 import type { ResolvedRange } from './key-range.js';
 import { compareStrings, OrderedTree } from './ordered-tree.js';
+import { packRecord as pack, unpackRecord as unpack } from './packed-record.js';
+import type { PackedRecord } from './packed-record.js';
 import { KeySpaceDigest } from './state-digest.js';
 import type { KeyValue } from './types.js';
-
-/** One live key as stored. Never mutated. */
-class PackedRecord {
-  constructor(
-    /** The value as a binary string (binary-key.ts). */
-    readonly value: string,
-    readonly createRevision: KeyValue['createRevision'],
-    readonly modRevision: KeyValue['modRevision'],
-    readonly version: number,
-    /** The attached lease, or undefined (always assigned, so every record has one shape). */
-    readonly lease: number | undefined,
-  ) {}
-}
-
-function pack(kv: KeyValue): PackedRecord {
-  return new PackedRecord(toBinaryString(kv.value), kv.createRevision, kv.modRevision, kv.version, kv.lease);
-}
-
-function unpack(key: string, record: PackedRecord): KeyValue {
-  const base = { key: fromBinaryString(key), value: fromBinaryString(record.value), createRevision: record.createRevision, modRevision: record.modRevision, version: record.version };
-  return record.lease === undefined ? base : { ...base, lease: record.lease };
-}
 
 /** A live key found by a scan: its binary string, and its `KeyValue`, made only if asked for. */
 export interface ScannedKey {

@@ -5,8 +5,8 @@
  * must re-read and watch from the current revision. Each watcher has a bounded queue: a watcher
  * that cannot keep up is cancelled with a reason rather than holding memory without bound.
  */
-import type { KeyValue, Mutation } from '../kv/index.js';
-import { compareBytes, prefixEnd } from '../kv/index.js';
+import type { KeyValue, Mutation, PackedRecord } from '../kv/index.js';
+import { compareBytes, packRecord, prefixEnd, toBinaryString, unpackRecord } from '../kv/index.js';
 import { OverloadedError, revision, unreachable } from '../util/index.js';
 import type { Revision } from '../util/index.js';
 import type { AppliedChange } from './raft-driver.js';
@@ -24,6 +24,25 @@ export interface WatchEvent {
   readonly kv: KeyValue;
   /** The key before the change, if it existed (sent only to watchers that asked for it). */
   readonly prevKv: KeyValue | null;
+}
+
+/**
+ * A `WatchEvent` as the history keeps it: the key as a binary string and the records packed
+ * (packed-record.ts), so 100,000 kept events cost their bytes, not five objects per key-value.
+ */
+interface KeptEvent {
+  readonly type: WatchEvent['type'];
+  readonly key: string;
+  readonly kv: PackedRecord;
+  readonly prevKv: PackedRecord | null;
+}
+
+function keep(e: WatchEvent): KeptEvent {
+  return { type: e.type, key: toBinaryString(e.kv.key), kv: packRecord(e.kv), prevKv: e.prevKv === null ? null : packRecord(e.prevKv) };
+}
+
+function unkeep(e: KeptEvent): WatchEvent {
+  return { type: e.type, kv: unpackRecord(e.key, e.kv), prevKv: e.prevKv === null ? null : unpackRecord(e.key, e.prevKv) };
 }
 
 /** What a watcher wants. */
@@ -93,7 +112,7 @@ interface Watcher {
 
 /** Fans applied changes out to watchers. */
 export class WatchHub {
-  private readonly history: WatchHistory<WatchEvent>;
+  private readonly history: WatchHistory<KeptEvent>;
   private readonly watchers = new Set<Watcher>();
 
   constructor(
@@ -102,7 +121,7 @@ export class WatchHub {
     private readonly currentRevision: () => Revision,
     historyEventsMax: number = watchHistoryEventsMax,
   ) {
-    this.history = new WatchHistory<WatchEvent>(historyEventsMax);
+    this.history = new WatchHistory<KeptEvent>(historyEventsMax);
   }
 
   /** Number of active watchers. */
@@ -125,7 +144,7 @@ export class WatchHub {
     }
     if (spec.startRevision > 0) {
       for (const h of this.history.since(spec.startRevision)) {
-        const mine = h.events.filter((e) => matches(watcher, e.kv.key));
+        const mine = h.events.map(unkeep).filter((e) => matches(watcher, e.kv.key));
         if (mine.length > 0) sink.events(mine, h.revision);
       }
     }
@@ -142,7 +161,7 @@ export class WatchHub {
       }
       const events = change.mutations.map((m) => toEvent(m, change.revision)).filter((e): e is WatchEvent => e !== null);
       if (events.length === 0) continue;
-      this.history.push(change.revision, events);
+      this.history.push(change.revision, events.map(keep));
       for (const w of this.watchers) {
         const mine = events.filter((e) => matches(w, e.kv.key));
         if (mine.length > 0) w.sink.events(mine, change.revision);
