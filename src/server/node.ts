@@ -32,6 +32,7 @@ import { addEtcdServices, forwardedEtcdService } from './etcd/index.js';
 import { NodeLeaseApi } from './leases/node-lease-api.js';
 import type { EtcdAlarm } from './etcd/index.js';
 import { startHttpServer } from './http-server.js';
+import { warnIfHeapBelowQuota } from './heap-check.js';
 import { kvServiceImplementation } from './kv-service.js';
 import { pipelineServiceImplementation } from './pipeline-service.js';
 import { maintenanceServiceImplementation } from './maintenance-service.js';
@@ -255,6 +256,7 @@ export class RaftkvNode {
       { id: options.id, client: options.listenClient, peer: options.listenPeer, http: options.listenHttp, dataDir: options.dataDir, applied: image.appliedIndex, clientTls: tls.summary.client, peerTls: tls.summary.peer },
       'node: started',
     );
+    warnIfHeapBelowQuota(options.limits.dataBytesMax, logger);
     return node;
   }
 
