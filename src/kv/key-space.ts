@@ -59,19 +59,18 @@ export class KeySpace {
     const record = pack(kv);
     this.bytes += key.length + record.value.length - (previous === undefined ? 0 : key.length + previous.value.length);
     this.tree.set(key, record);
-    this.digest.onSet(kv, previous === undefined ? undefined : unpack(key, previous));
+    this.digest.onSet(key, record, previous);
   }
 
-  /** Removes `key`, returning what it held. */
-  delete(key: string): KeyValue | undefined {
+  /** Removes `key`; false if it was not live. */
+  delete(key: string): boolean {
     const record = this.tree.get(key);
-    if (record === undefined) return undefined;
-    const previous = unpack(key, record);
+    if (record === undefined) return false;
     this.tree.delete(key);
     this.bytes -= key.length + record.value.length;
-    this.digest.onDelete(previous);
+    this.digest.onDelete(key, record);
     assert(this.bytes >= 0, () => `dataBytes went negative (${this.bytes})`);
-    return previous;
+    return true;
   }
 
   /** Calls `visit` with each live key in `range`, in byte order. */

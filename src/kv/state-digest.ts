@@ -16,8 +16,8 @@
  * Pure: no clocks, no I/O.
  */
 import { assert } from '../util/index.js';
+import type { PackedRecord } from './packed-record.js';
 import { Fnv1a64 } from './state-hash.js';
-import type { KeyValue } from './types.js';
 
 const two32 = 0x100000000;
 
@@ -26,15 +26,15 @@ export class KeySpaceDigest {
   private hi = 0;
   private lo = 0;
 
-  /** A key was stored (`previous`: what it replaced, if anything). */
-  onSet(kv: KeyValue, previous: KeyValue | undefined): void {
-    if (previous !== undefined) this.add(recordHash(previous), -1);
-    this.add(recordHash(kv), 1);
+  /** `record` was stored under `key` (a binary string); `previous`: what it replaced, if anything. */
+  onSet(key: string, record: PackedRecord, previous: PackedRecord | undefined): void {
+    if (previous !== undefined) this.add(recordHash(key, previous), -1);
+    this.add(recordHash(key, record), 1);
   }
 
-  /** A key was removed. */
-  onDelete(previous: KeyValue): void {
-    this.add(recordHash(previous), -1);
+  /** The key `key` (a binary string), which held `previous`, was removed. */
+  onDelete(key: string, previous: PackedRecord): void {
+    this.add(recordHash(key, previous), -1);
   }
 
   /** The sum as 16 hex digits. */
@@ -58,11 +58,11 @@ export class KeySpaceDigest {
   }
 }
 
-/** One key's contribution. */
-function recordHash(kv: KeyValue): { hi: number; lo: number } {
-  const h = new Fnv1a64().raw(recordTag).bytes(kv.key).bytes(kv.value).uint(kv.createRevision).uint(kv.modRevision).uint(kv.version);
+/** One key's contribution: the same bytes whether the record is packed or not (`binaryString` mixes as `bytes`). */
+function recordHash(key: string, record: PackedRecord): { hi: number; lo: number } {
+  const h = new Fnv1a64().raw(recordTag).binaryString(key).binaryString(record.value).uint(record.createRevision).uint(record.modRevision).uint(record.version);
   // A key's lease is replicated state too (stateHash hashes it the same way).
-  if (kv.lease !== undefined) h.raw(leaseTag).uint(kv.lease);
+  if (record.lease !== undefined) h.raw(leaseTag).uint(record.lease);
   const hex = h.digest();
   return { hi: parseInt(hex.slice(0, 8), 16), lo: parseInt(hex.slice(8), 16) };
 }

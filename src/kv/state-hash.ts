@@ -8,6 +8,8 @@ const utf8Encoder = new TextEncoder();
 /** Reused 8-byte buffer for `uint` (the hasher is synchronous, so sharing it is safe). */
 const scratch = new Uint8Array(8);
 const scratchView = new DataView(scratch.buffer);
+/** Reused buffer for `binaryString`, grown as needed. */
+let binaryScratch = new Uint8Array(256);
 
 /** An incremental FNV-1a 64 hasher with length-prefixed, unambiguous field encodings. */
 export class Fnv1a64 {
@@ -17,10 +19,10 @@ export class Fnv1a64 {
   private h2 = 0x9ce4;
   private h3 = 0xcbf2;
 
-  /** Mixes raw bytes in (no length prefix). */
-  raw(bytes: Uint8Array): this {
+  /** Mixes the first `length` raw bytes in (no length prefix). */
+  raw(bytes: Uint8Array, length: number = bytes.length): this {
     let { h0, h1, h2, h3 } = this;
-    for (let i = 0; i < bytes.length; i++) {
+    for (let i = 0; i < length; i++) {
       h0 ^= bytes[i] as number;
       // Multiply by the FNV prime 2^40 + 0x1b3, modulo 2^64: limb i of (h << 40) lands in limb
       // i + 2 shifted left by 8 bits.
@@ -53,6 +55,16 @@ export class Fnv1a64 {
   /** Mixes in a length, then the bytes, so that field boundaries are unambiguous. */
   bytes(bytes: Uint8Array): this {
     return this.uint(bytes.length).raw(bytes);
+  }
+
+  /**
+   * Mixes in a binary string (binary-key.ts: one char per byte) exactly as `bytes` mixes the bytes
+   * it stands for, without allocating them.
+   */
+  binaryString(s: string): this {
+    if (binaryScratch.length < s.length) binaryScratch = new Uint8Array(Math.max(s.length, 2 * binaryScratch.length));
+    for (let i = 0; i < s.length; i++) binaryScratch[i] = s.charCodeAt(i);
+    return this.uint(s.length).raw(binaryScratch, s.length);
   }
 
   /** Mixes in a string as length-prefixed UTF-8. */

@@ -153,7 +153,7 @@ export class SnapshotPipeline {
    * (address book in the metadata's data).
    */
   async maybeTake(applied: LogIndex, conf: ConfState): Promise<void> {
-    const { storage, options, metrics } = this.deps;
+    const { storage, options, metrics, logger } = this.deps;
     // A log that still holds index 1 could be replayed from the start to a node that joined with
     // no membership (see conf-change.ts, "Joining nodes"). Compacting index 1 away as soon as it
     // is applied makes every leader send such a node a snapshot, which carries the membership.
@@ -169,6 +169,6 @@ export class SnapshotPipeline {
     if (applied >= storage.firstIndex()) compactTo = Math.max(compactTo, storage.logFirstIndexWithin(applied, options.snapshotCatchupBytes) - 1);
     if (holdsFirstEntry) compactTo = Math.max(compactTo, 1);
     if (compactTo >= storage.firstIndex()) await storage.compact(logIndex(compactTo));
-    this.deps.logger.info({ index: applied, firstIndex: storage.firstIndex(), by: dueByEntries ? 'entries' : dueByBytes ? 'bytes' : 'first entry' }, 'snapshot: taken, log compacted');
+    logger.info({ index: applied, firstIndex: storage.firstIndex(), by: dueByEntries ? 'entries' : dueByBytes ? 'bytes' : 'first entry' }, 'snapshot: taken, log compacted');
   }
 }
