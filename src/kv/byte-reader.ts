@@ -5,6 +5,7 @@
  * never pin (or alias) the buffer they came from, such as a whole Raft entry.
  */
 import { InvalidArgumentError } from '../util/index.js';
+import { toBinaryString } from './binary-key.js';
 
 const utf8Decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
@@ -70,6 +71,18 @@ export class ByteReader {
     const n = this.varint(label);
     if (n > this.remaining()) throw this.error(`truncated: ${label} needs ${n} bytes, ${this.remaining()} left`);
     const out = new Uint8Array(this.input.subarray(this.offset, this.offset + n));
+    this.offset += n;
+    return out;
+  }
+
+  /**
+   * Reads length-prefixed bytes as a binary string (binary-key.ts): the form the key space keeps
+   * keys and values in, made straight from the input with no intermediate copy.
+   */
+  binaryString(label: string): string {
+    const n = this.varint(label);
+    if (n > this.remaining()) throw this.error(`truncated: ${label} needs ${n} bytes, ${this.remaining()} left`);
+    const out = toBinaryString(this.input.subarray(this.offset, this.offset + n));
     this.offset += n;
     return out;
   }

@@ -7,7 +7,9 @@ export { KvStateMachine } from './kv-state-machine.js';
 export type { KvStateMachineOptions } from './kv-state-machine.js';
 export { encodeCommand, decodeCommand } from './command-codec.js';
 export { encodeWriteResult, decodeWriteResult } from './result-codec.js';
-export { encodeKeyValue, decodeKeyValue, encodeSession, decodeSession } from './record-codec.js';
+export { encodeKeyValue, decodeKeyValue, decodePackedKeyValue, encodeSession, decodeSession } from './record-codec.js';
+export type { PackedKeyValue } from './record-codec.js';
+export { LoadedKeys } from './loaded-keys.js';
 export { validateCommand, validateRangeOp } from './validate-command.js';
 export type { CommandLimits } from './validate-command.js';
 export {
@@ -28,7 +30,7 @@ export type { ClusterCommand, SetClusterLimitsCommand } from './cluster-command-
 export { decodeLogCommand } from './log-command.js';
 export type { LogCommand } from './log-command.js';
 export { prefixEnd } from './key-range.js';
-export { compareBytes, toBinaryString } from './binary-key.js';
+export { compareBytes, fromBinaryString, toBinaryString } from './binary-key.js';
 export { packRecord, PackedRecord, unpackRecord } from './packed-record.js';
 export { clientIdBytesMax, clockStepMsMax, savedResultBytesMax, sessionResponsesMax, sessionsExpiredPerApplyMax } from './session-limits.js';
 export { compareRangeKeysMax, txnNestingDepthMax } from './txn-limits.js';

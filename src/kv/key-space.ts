@@ -55,8 +55,12 @@ export class KeySpace {
   /** Stores `kv` under `key` (its binary string), replacing any previous value. */
   set(key: string, kv: KeyValue): void {
     assert(key.length === kv.key.length, () => `key space: set under a key of ${key.length} bytes with a KeyValue of ${kv.key.length}`);
+    this.setRecord(key, pack(kv));
+  }
+
+  /** Stores the packed `record` under `key` (a binary string), replacing any previous value. */
+  setRecord(key: string, record: PackedRecord): void {
     const previous = this.tree.get(key);
-    const record = pack(kv);
     this.bytes += key.length + record.value.length - (previous === undefined ? 0 : key.length + previous.value.length);
     this.tree.set(key, record);
     this.digest.onSet(key, record, previous);

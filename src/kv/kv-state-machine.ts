@@ -25,6 +25,7 @@ import { checkClusterLimits, clusterLimitNames, clusterLimitsOf, clusterLimitsRe
 import type { ClusterLimits, ClusterSettings } from './cluster-limits.js';
 import { decodeLogCommand } from './log-command.js';
 import { KeySpace } from './key-space.js';
+import { LoadedKeys } from './loaded-keys.js';
 import { decodeLeaseRecord, leaseRecord, leaseRecordId, leaseRecordPrefix, LeaseTable } from './lease-table.js';
 import type { LeaseInfo } from './lease-table.js';
 import { queryRange } from './range-query.js';
@@ -64,8 +65,8 @@ export class KvStateMachine {
   private alarmState: AlarmState = emptyAlarmState;
   /** State digests at the last checkpoint indexes applied (the corruption check, state-digest.ts). */
   private readonly checkpoints = new DigestCheckpoints();
-  /** Live keys. */
-  private readonly keys = new KeySpace();
+  /** Live keys (replaced once, by the image's, at construction). */
+  private keys = new KeySpace();
   /** Live client sessions. */
   private readonly sessions = new SessionTable();
   /** Live leases and their keys (lease-table.ts). */
@@ -524,16 +525,8 @@ export class KvStateMachine {
     this.applied = image.appliedIndex;
     this.rev = image.revision;
     this.clock = image.clockMs;
-    const leased: KeyValue[] = [];
-    for (const kv of image.kvs) {
-      if (kv.lease !== undefined) leased.push(kv);
-      const key = toBinaryString(kv.key);
-      assert(kv.key.length > 0, 'image key is empty');
-      assert(!this.keys.has(key), () => `image holds key ${JSON.stringify(key)} twice`);
-      assert(kv.version >= 1 && kv.createRevision >= 1 && kv.createRevision <= kv.modRevision && kv.modRevision <= this.rev, () =>
-        `image key ${JSON.stringify(key)} breaks 1 <= createRevision (${kv.createRevision}) <= modRevision (${kv.modRevision}) <= revision (${this.rev}), version ${kv.version} >= 1`);
-      this.keys.set(key, kv);
-    }
+    const { space, leased } = LoadedKeys.from(image.kvs, this.rev).adopt();
+    this.keys = space;
     for (const session of image.sessions) {
       if (session.clientId === alarmRecordId) {
         assert(this.alarmState.setIndex === 0, 'image holds the alarm record twice');
@@ -574,9 +567,9 @@ export class KvStateMachine {
       }
       this.sessions.set(session);
     }
-    for (const kv of leased) {
-      assert(kv.lease !== undefined && this.leaseTable.get(kv.lease) !== undefined, () => `image key ${JSON.stringify(toBinaryString(kv.key))} is attached to lease ${kv.lease}, which the image does not hold`);
-      this.leaseTable.reattach(toBinaryString(kv.key), undefined, kv.lease);
+    for (const [key, lease] of leased) {
+      assert(this.leaseTable.get(lease) !== undefined, () => `image key ${JSON.stringify(key)} is attached to lease ${lease}, which the image does not hold`);
+      this.leaseTable.reattach(key, undefined, lease);
     }
   }
 }

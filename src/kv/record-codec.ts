@@ -7,6 +7,7 @@
 import { revision } from '../util/index.js';
 import { ByteReader } from './byte-reader.js';
 import { ByteWriter } from './byte-writer.js';
+import { PackedRecord } from './packed-record.js';
 import type { KeyValue, SessionRecord } from './types.js';
 
 /** The format version of key-value records without a lease (the first format, kept byte-for-byte). */
@@ -32,15 +33,40 @@ export function writeKeyValue(w: ByteWriter, kv: KeyValue): void {
 export function readKeyValue(r: ByteReader): KeyValue {
   const key = r.bytes('key');
   const value = r.bytes('value');
+  const { createRevision, modRevision, version } = readKeyValueMeta(r, key.length);
+  return { key, value, createRevision, modRevision, version };
+}
+
+/** Reads the revisions and version that follow a key-value's key and value, checking the invariants `readKeyValue` names. */
+function readKeyValueMeta(r: ByteReader, keyBytes: number): Pick<KeyValue, 'createRevision' | 'modRevision' | 'version'> {
   const createRevision = r.varint('createRevision');
   const modRevision = r.varint('modRevision');
   const version = r.varint('version');
-  if (key.length === 0) throw r.error('key is empty');
+  if (keyBytes === 0) throw r.error('key is empty');
   if (version < 1) throw r.error('version must be at least 1');
   if (createRevision < 1 || createRevision > modRevision) {
     throw r.error(`revisions must satisfy 1 <= createRevision (${createRevision}) <= modRevision (${modRevision})`);
   }
-  return { key, value, createRevision: revision(createRevision), modRevision: revision(modRevision), version };
+  return { createRevision: revision(createRevision), modRevision: revision(modRevision), version };
+}
+
+/** Reads the optional lease after a key-value of format `format`, then the end of the record. */
+function readLease(r: ByteReader, format: number): number | undefined {
+  if (format === keyValueFormat) {
+    r.end();
+    return undefined;
+  }
+  const lease = r.varint('lease');
+  r.end();
+  if (lease < 1) throw r.error('lease must be at least 1');
+  return lease;
+}
+
+/** Reads a key-value record's format byte, refusing an unknown one. */
+function readKeyValueFormat(r: ByteReader): number {
+  const format = r.u8('format');
+  if (format !== keyValueFormat && format !== leasedKeyValueFormat) throw r.error(`unsupported format version ${format}`);
+  return format;
 }
 
 /** Encodes a key-value record. */
@@ -55,17 +81,29 @@ export function encodeKeyValue(kv: KeyValue): Uint8Array {
 /** Decodes a key-value record; throws `InvalidArgumentError` (field `keyValue`) if it is malformed. */
 export function decodeKeyValue(bytes: Uint8Array): KeyValue {
   const r = new ByteReader(bytes, 'keyValue');
-  const format = r.u8('format');
-  if (format !== keyValueFormat && format !== leasedKeyValueFormat) throw r.error(`unsupported format version ${format}`);
+  const format = readKeyValueFormat(r);
   const kv = readKeyValue(r);
-  if (format === keyValueFormat) {
-    r.end();
-    return kv;
-  }
-  const lease = r.varint('lease');
-  r.end();
-  if (lease < 1) throw r.error('lease must be at least 1');
-  return { ...kv, lease };
+  const lease = readLease(r, format);
+  return lease === undefined ? kv : { ...kv, lease };
+}
+
+/** A decoded key-value in the key space's form: the key as a binary string, the rest packed. */
+export interface PackedKeyValue {
+  readonly key: string;
+  readonly record: PackedRecord;
+}
+
+/**
+ * Decodes a key-value record straight into the key space's form (start-up load): the same checks
+ * as `decodeKeyValue`, with no `Uint8Array` made for the key or the value.
+ */
+export function decodePackedKeyValue(bytes: Uint8Array): PackedKeyValue {
+  const r = new ByteReader(bytes, 'keyValue');
+  const format = readKeyValueFormat(r);
+  const key = r.binaryString('key');
+  const value = r.binaryString('value');
+  const { createRevision, modRevision, version } = readKeyValueMeta(r, key.length);
+  return { key, record: new PackedRecord(value, createRevision, modRevision, version, readLease(r, format)) };
 }
 
 /** Encodes a session record. */

@@ -63,8 +63,7 @@ function recordHash(key: string, record: PackedRecord): { hi: number; lo: number
   const h = new Fnv1a64().raw(recordTag).binaryString(key).binaryString(record.value).uint(record.createRevision).uint(record.modRevision).uint(record.version);
   // A key's lease is replicated state too (stateHash hashes it the same way).
   if (record.lease !== undefined) h.raw(leaseTag).uint(record.lease);
-  const hex = h.digest();
-  return { hi: parseInt(hex.slice(0, 8), 16), lo: parseInt(hex.slice(8), 16) };
+  return h.halves();
 }
 
 const recordTag = new Uint8Array([0x6b]);

@@ -8,8 +8,10 @@ const utf8Encoder = new TextEncoder();
 /** Reused 8-byte buffer for `uint` (the hasher is synchronous, so sharing it is safe). */
 const scratch = new Uint8Array(8);
 const scratchView = new DataView(scratch.buffer);
-/** Reused buffer for `binaryString`, grown as needed. */
-let binaryScratch = new Uint8Array(256);
+/** Reused buffer for `binaryString`, grown as needed (a Buffer for its native latin1 copy). */
+let binaryScratch = Buffer.alloc(256);
+/** Shorter strings are copied char by char: faster than a native call for a few bytes. */
+const latin1CopyCharsMin = 32;
 
 /** An incremental FNV-1a 64 hasher with length-prefixed, unambiguous field encodings. */
 export class Fnv1a64 {
@@ -62,14 +64,21 @@ export class Fnv1a64 {
    * it stands for, without allocating them.
    */
   binaryString(s: string): this {
-    if (binaryScratch.length < s.length) binaryScratch = new Uint8Array(Math.max(s.length, 2 * binaryScratch.length));
-    for (let i = 0; i < s.length; i++) binaryScratch[i] = s.charCodeAt(i);
+    if (binaryScratch.length < s.length) binaryScratch = Buffer.alloc(Math.max(s.length, 2 * binaryScratch.length));
+    // Latin-1 writes each char code (all below 256 in a binary string) as the byte of that value.
+    if (s.length >= latin1CopyCharsMin) binaryScratch.write(s, 0, 'latin1');
+    else for (let i = 0; i < s.length; i++) binaryScratch[i] = s.charCodeAt(i);
     return this.uint(s.length).raw(binaryScratch, s.length);
   }
 
   /** Mixes in a string as length-prefixed UTF-8. */
   string(s: string): this {
     return this.bytes(utf8Encoder.encode(s));
+  }
+
+  /** The digest as two unsigned 32-bit halves, the same number `digest()` spells in hex. */
+  halves(): { hi: number; lo: number } {
+    return { hi: this.h3 * 0x10000 + this.h2, lo: this.h1 * 0x10000 + this.h0 };
   }
 
   /** The digest as 16 lowercase hex digits. */

@@ -314,6 +314,7 @@ export interface KvStateImage {
   readonly revision: Revision;
   /** The state machine's clock (see `ApplyOutcome.clockMs`). Added to the contract. */
   readonly clockMs: number;
+  /** The live keys; storage hands out a `LoadedKeys` (loaded-keys.ts), which the state machine adopts without a copy. */
   readonly kvs: Iterable<KeyValue>;
   /** Client sessions, the auth record once auth was changed (auth-state.ts) and the cluster limits record once limits were set (cluster-limits.ts). */
   readonly sessions: Iterable<SessionRecord>;

@@ -10,9 +10,9 @@
  */
 import { InvalidArgumentError, logIndex, revision } from '../util/index.js';
 import type { LogIndex, Revision } from '../util/index.js';
-import { decodeKeyValue, decodeSession, encodeKeyValue, encodeSession } from '../kv/index.js';
-import type { KeyValue, SessionRecord } from '../kv/index.js';
-import { describeKey, kvKey, kvKeyUserKey, sessionKey, sessionKeyClientId } from './keys.js';
+import { decodeKeyValue, decodePackedKeyValue, decodeSession, encodeKeyValue, encodeSession, fromBinaryString } from '../kv/index.js';
+import type { KeyValue, PackedKeyValue, SessionRecord } from '../kv/index.js';
+import { describeKey, kvKey, kvKeyUserKey, Prefix, sessionKey, sessionKeyClientId } from './keys.js';
 import { ByteReader, ByteWriter, frameRecord, RecordFormatError, RecordKind, unframeRecord } from './record-codec.js';
 
 /** What `meta/restoring` records: the state `replaceKvState` was installing when it started. */
@@ -50,6 +50,29 @@ export function decodeKeyValueRecord(storedKey: Uint8Array, value: Uint8Array): 
     throw new RecordFormatError(`record holds key ${describeKey(kv.key)} but is stored under ${describeKey(storedKey)}`);
   }
   return kv;
+}
+
+/**
+ * Decodes the value stored under `storedKey` (`kv/<key>`) straight into the key space's form,
+ * with the checks of `decodeKeyValueRecord` and `keyValueProblem` (start-up load).
+ */
+export function decodePackedKeyValueRecord(storedKey: Uint8Array, value: Uint8Array, revisionMax: number): PackedKeyValue {
+  const kv = decodeBody(() => decodePackedKeyValue(unframeRecord(storedKey, RecordKind.keyValue, value)));
+  if (!isStoredUnder(kv.key, storedKey)) {
+    throw new RecordFormatError(`record holds key ${describeKey(fromBinaryString(kv.key))} but is stored under ${describeKey(storedKey)}`);
+  }
+  if (kv.record.modRevision > revisionMax) {
+    throw new RecordFormatError(`key ${describeKey(fromBinaryString(kv.key))} has modRevision ${kv.record.modRevision}, after the store's revision ${revisionMax}`);
+  }
+  return kv;
+}
+
+/** True if `key` (a binary string) is the user key of the LevelDB key `storedKey`. */
+function isStoredUnder(key: string, storedKey: Uint8Array): boolean {
+  const offset = Prefix.kv.length;
+  if (storedKey.length - offset !== key.length) return false;
+  for (let i = 0; i < key.length; i++) if (storedKey[offset + i] !== key.charCodeAt(i)) return false;
+  return true;
 }
 
 /** Encodes a session as the value stored under `session/<clientId>`. */

@@ -5,8 +5,10 @@ import { Level } from 'level';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { AssertionError, CorruptionError, FailedPreconditionError, InvalidArgumentError, logIndex, nodeId, revision, term } from '../util/index.js';
 import type { ConfState, Entry } from '../raft/index.js';
+import { encodeKeyValue, LoadedKeys } from '../kv/index.js';
 import type { KeyValue, KvStateImage, SessionRecord } from '../kv/index.js';
 import { kvKey, MetaKey } from './keys.js';
+import { frameRecord, RecordKind } from './record-codec.js';
 import { LevelStorage } from './level-storage.js';
 import type { KvSnapshotRecord, KvStateSource } from './kv-state-store.js';
 import type { BytesLevel } from './load-state.js';
@@ -217,6 +219,69 @@ describe('LevelStorage: state machine persistence', () => {
     expect((error as Error).message).toContain('at kv/alpha: checksum mismatch');
     expect((error as Error).message).toContain(path);
     await again.close();
+  });
+});
+
+describe('LevelStorage: streamed start-up load', () => {
+  /** Stores `count` keys k00000.. (more than one read chunk of 1,024 records) at applied index 1. */
+  async function storeKeys(count: number): Promise<void> {
+    const s = await openCommitted(2);
+    const mutations = Array.from({ length: count }, (_, i) => ({ type: 'putKey' as const, kv: kv(`k${String(i).padStart(5, '0')}`, `v${i}`.repeat(20), 1, 1, 1) }));
+    await s.applyBatch({ appliedIndex: logIndex(1), revision: revision(1), clockMs: 1, mutations });
+    await s.close();
+  }
+
+  it('hands the keys to the state machine already checked and packed, over several read chunks', async () => {
+    // Proves issue 12's restart fix: loadKvImage no longer builds an array of every KeyValue (1,000,000 of them
+    // held 1.47 GB after a restart); it fills a LoadedKeys a chunk at a time, which the state machine adopts.
+    await storeKeys(2500);
+    const s = await open();
+    const image = await s.loadKvImage();
+    expect(image.kvs).toBeInstanceOf(LoadedKeys);
+    const keys = [...image.kvs].map((x) => text(x.key));
+    expect(keys).toHaveLength(2500);
+    expect(keys[0]).toBe('k00000');
+    expect(keys[2499]).toBe('k02499');
+    expect(text([...image.kvs][1234]?.value ?? new Uint8Array(0))).toBe('v1234'.repeat(20));
+    await s.close();
+  });
+
+  it('stops at a corrupted record in a later chunk, with a read in flight, and leaves the storage usable', async () => {
+    // Proves the read-ahead: the chunk after the bad record is already being fetched when decoding throws; the
+    // stream settles it, closes its iterator and reports the corruption; the storage still closes cleanly.
+    await storeKeys(2500);
+    const db: BytesLevel = new Level<Uint8Array, Uint8Array>(path, { keyEncoding: 'view', valueEncoding: 'view' });
+    await db.open();
+    const bad = kvKey(bytes('k01500'));
+    const value = Uint8Array.from((await db.get(bad)) as Uint8Array);
+    value[value.length - 1] = (value[value.length - 1] ?? 0) ^ 0xff;
+    await db.put(bad, value);
+    await db.close();
+    const again = await open();
+    const error = await again.loadKvImage().catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(CorruptionError);
+    expect((error as Error).message).toContain('at kv/k01500: checksum mismatch');
+    expect(again.kvAppliedIndex()).toBe(1);
+    await again.close();
+  });
+
+  it('refuses a record stored under another key, and one newer than the stored revision', async () => {
+    // Proves the packed decoder keeps the checks decodeKeyValueRecord and keyValueProblem made.
+    for (const [record, problem] of [
+      [encodeKeyValue(kv('other', 'v', 1, 1, 1)), /at kv\/k00000: record holds key other but is stored under kv\/k00000/],
+      [encodeKeyValue(kv('k00000', 'v', 1, 5, 1)), /at kv\/k00000: key k00000 has modRevision 5, after the store's revision 1/],
+    ] as const) {
+      await rm(path, { recursive: true, force: true });
+      await storeKeys(3);
+      const db: BytesLevel = new Level<Uint8Array, Uint8Array>(path, { keyEncoding: 'view', valueEncoding: 'view' });
+      await db.open();
+      // Framed and checksummed correctly for the key it is stored under: only the body is wrong.
+      await db.put(kvKey(bytes('k00000')), frameRecord(kvKey(bytes('k00000')), RecordKind.keyValue, record));
+      await db.close();
+      const again = await open();
+      await expect(again.loadKvImage()).rejects.toThrow(problem);
+      await again.close();
+    }
   });
 });
 

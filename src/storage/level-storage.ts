@@ -40,13 +40,15 @@ import { Level } from 'level';
 import { assert, CompactedError, FailedPreconditionError, InvalidArgumentError, logIndex, noopLogger, unreachable } from '../util/index.js';
 import type { LogIndex, Logger, NodeId, Revision, Term } from '../util/index.js';
 import type { ConfState, DurableRaftStorage, EntriesQuery, Entry, HardState, InitialState, PersistBatch, Snapshot } from '../raft/index.js';
-import type { KeyValue, KvStateImage, SessionRecord } from '../kv/index.js';
+import { LoadedKeys } from '../kv/index.js';
+import type { KvStateImage, PackedKeyValue, SessionRecord } from '../kv/index.js';
 import { planApplyOps } from './apply-ops.js';
 import type { BatchOp } from './apply-ops.js';
 import { confProblem, hardStateTransitionProblem, logSegmentProblem, raftStateProblem } from './invariants.js';
 import { kvKey, logKey, MetaKey, Prefix, prefixRange, sessionKey } from './keys.js';
 import {
   decodeCounter,
+  decodePackedKeyValueRecord,
   decodeSessionRecord,
   encodeCounter,
   encodeKeyValueRecord,
@@ -56,7 +58,7 @@ import {
 } from './kv-records.js';
 import type { RestoreMarker } from './kv-records.js';
 import type { ApplyBatchOptions, KvApplyBatch, KvRecovery, KvSnapshotReader, KvStateSource, KvStateStore } from './kv-state-store.js';
-import { decodeStoredKeyValue, LevelKvSnapshotReader, streamPrefix } from './level-kv-snapshot-reader.js';
+import { LevelKvSnapshotReader, streamPrefix, streamPrefixChunks } from './level-kv-snapshot-reader.js';
 import { decodeOrCorrupt, loadState } from './load-state.js';
 import type { BytesLevel, LoadedState } from './load-state.js';
 import { LogMirror } from './log-mirror.js';
@@ -487,8 +489,10 @@ export class LevelStorage implements DurableRaftStorage, KvStateStore {
         const clock = await this.readCounter(MetaKey.clockMs, snapshot);
         // Read back what the mirror says was written: a mismatch is a bug, not corruption.
         assert(applied === this.applied && rev === this.rev && clock === this.clock, () => `stored applied index/revision/clock ${applied}/${rev}/${clock} differ from the mirror ${this.applied}/${this.rev}/${this.clock}`);
-        const kvs: KeyValue[] = [];
-        for await (const kv of streamPrefix(this.db, this.path, snapshot, Prefix.kv, decodeStoredKeyValue(rev))) kvs.push(kv);
+        // Records go straight into the key space, checked and packed a chunk at a time (loaded-keys.ts).
+        const kvs = new LoadedKeys(rev);
+        const decode = (key: Uint8Array, value: Uint8Array): PackedKeyValue => decodePackedKeyValueRecord(key, value, rev);
+        for await (const chunk of streamPrefixChunks(this.db, this.path, snapshot, Prefix.kv, decode)) for (const kv of chunk) kvs.add(kv.key, kv.record);
         const sessions: SessionRecord[] = [];
         for await (const session of streamPrefix(this.db, this.path, snapshot, Prefix.session, decodeSessionRecord)) sessions.push(session);
         return { appliedIndex: this.applied, revision: this.rev, clockMs: this.clock, kvs, sessions };
