@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { fullJitterDelayMs } from './backoff.js';
-import { CircuitBreaker } from './circuit-breaker.js';
+import { CircuitBreaker, defaultCircuitBreaker } from './circuit-breaker.js';
 import type { BreakerState } from './circuit-breaker.js';
 import { RetryBudget } from './retry-budget.js';
 import { WriteSession } from './write-session.js';
@@ -83,6 +83,27 @@ describe('CircuitBreaker', () => {
       now += cooldown - 1;
       expect(b.available()).toBe(false);
       now += 1 - 100;
+    }
+  });
+});
+
+describe('defaultCircuitBreaker', () => {
+  it('probes a node that stays silent at least every 5 s, however long it stays down', () => {
+    // Proves issue 12's restart finding: the default cooldown doubled up to 30 s, so a client that saw a cluster
+    // restart of 20 s waited up to 16 s more before trying the nodes that were back.
+    let now = 0;
+    const b = new CircuitBreaker(defaultCircuitBreaker, () => {}, () => now);
+    for (let i = 0; i < defaultCircuitBreaker.failureThreshold; i++) b.onFailure();
+    for (let probe = 0; probe < 20; probe++) {
+      expect(b.state).toBe('open');
+      let waitedMs = 0;
+      while (!b.available()) {
+        now += 100;
+        waitedMs += 100;
+      }
+      expect(waitedMs).toBeLessThanOrEqual(5000);
+      expect(b.acquire()).toBe(true);
+      b.onFailure();
     }
   });
 });
