@@ -23,14 +23,27 @@ interface Row {
   readonly keys?: number;
   readonly keysPerS?: number;
   readonly failedRequests?: number;
+  readonly firstReadS?: number | null;
+  readonly keptClientFirstReadS?: number | null;
+  readonly rssBeforeBytes?: Record<string, number | null>;
 }
 
 describe('raftkv bench', () => {
   it('runs every scenario against --local and reports each figure', async () => {
-    const run = await runCli(['bench', '--local', '--scenarios', 'A,B,C,D,E,F,G,bulk,soak', '--scale', '0.001', '--json'], { timeoutMs: 240_000 });
+    const run = await runCli(['bench', '--local', '--scenarios', 'A,B,C,D,E,F,G,bulk,restart,soak', '--scale', '0.001', '--json'], { timeoutMs: 240_000 });
     expect(run.code, run.stderr).toBe(0);
-    const rows = JSON.parse(run.stdout) as Row[];
-    expect(rows.map((r) => r.scenario)).toEqual(['A-put-seq', 'B-put-c64', 'C-put-c256', 'D-get-lin-c64', 'E-get-stale-c64', 'F-mixed-c64', 'G-put-pipelined', 'bulk', 'soak']);
+    const all = JSON.parse(run.stdout) as Row[];
+    expect(all.map((r) => r.scenario)).toEqual(['A-put-seq', 'B-put-c64', 'C-put-c256', 'D-get-lin-c64', 'E-get-stale-c64', 'F-mixed-c64', 'G-put-pipelined', 'bulk', 'restart', 'soak']);
+    // The restart: both clients read again, and memory is known before and after (the nodes' new pids).
+    const restart = all.find((r) => r.scenario === 'restart') as Row;
+    expect(restart.firstReadS).toBeGreaterThan(0);
+    expect(restart.keptClientFirstReadS).toBeGreaterThan(0);
+    for (const rss of [restart.rssBytes, restart.rssBeforeBytes ?? {}]) {
+      expect(Object.keys(rss).sort()).toEqual(['n1', 'n2', 'n3']);
+      for (const v of Object.values(rss)) expect(v).toBeGreaterThan(1024 * 1024);
+    }
+    // Every other scenario, the soak after the restart included (its figures come from the new pids).
+    const rows = all.filter((r) => r !== restart);
     for (const r of rows) {
       expect(r.errors, r.scenario).toBe(0);
       expect(r.ops).toBeGreaterThan(0);
@@ -63,6 +76,10 @@ describe('raftkv bench', () => {
     const outside = await runCli(['bench', '--tls', '--scenarios', 'B', '--scale', '0.001'], { timeoutMs: 30_000 });
     expect(outside.code).not.toBe(0);
     expect(outside.stderr).toMatch(/--tls starts a TLS cluster and needs --local/);
+    // So does a restart: only a cluster this process started can be stopped and started again.
+    const restart = await runCli(['bench', '--endpoints', '127.0.0.1:1', '--scenarios', 'restart'], { timeoutMs: 30_000 });
+    expect(restart.code).not.toBe(0);
+    expect(restart.stderr).toMatch(/the restart scenario stops and starts the nodes, so it needs --local/);
   });
 
   it('reads unlabelled samples from a Prometheus page', () => {

@@ -2,7 +2,8 @@
  * `raftkv bench`: closed-loop load through the client library, for performance figures (never
  * timed assertions in tests). Each scenario (bench/scenarios.ts) reports throughput, latency
  * percentiles, server CPU per operation, resident memory per node and leader changes
- * (bench/run.ts, bench/server-stats.ts). `--local` starts a three-node cluster of its own on free
+ * (bench/run.ts, bench/server-stats.ts); `restart` (bench/restart.ts), the time from starting
+ * the stopped nodes to the first linearizable read. `--local` starts a three-node cluster of its own on free
  * loopback ports in a temporary directory and stops it afterwards (`npm run bench`); it knows the
  * nodes' pids and /metrics URLs. Against another cluster, `--pids` (same machine) or `--metrics`
  * (any machine) say where the server figures come from. `--local --tls` runs the cluster with
@@ -20,6 +21,7 @@ import { defaultEndpoints } from '../client/index.js';
 import type { ClientTlsOptions } from '../client/index.js';
 import { InvalidArgumentError } from '../util/index.js';
 import { runScenario } from './bench/run.js';
+import type { RestartableCluster } from './bench/restart.js';
 import type { AnyFigures, Figures } from './bench/run.js';
 import { chooseScenarios, defaultScenarioNames, scaled, scenarios } from './bench/scenarios.js';
 import type { StatsSources } from './bench/server-stats.js';
@@ -31,7 +33,7 @@ import { progressBar } from './progress.js';
 export function registerBenchCommand(program: Command): void {
   program
     .command('bench')
-    .description('measure throughput, latency, server CPU and memory and leader changes (scenarios A-F by default; G, bulk, soak by name)')
+    .description('measure throughput, latency, server CPU and memory and leader changes (scenarios A-F by default; G, bulk, restart, soak by name; restart needs --local)')
     .addOption(new Option('--endpoints <list>', 'cluster to load: host:port or http://host:port, comma-separated').env('RAFTKV_ENDPOINTS').default(defaultEndpoints.join(',')))
     .option('--local', 'start a three-node cluster of its own on free loopback ports, and stop it afterwards')
     .option('--tls', 'with --local: TLS on the client ports and mutual TLS between the nodes (development certificates)')
@@ -77,13 +79,12 @@ export function registerBenchCommand(program: Command): void {
           await cluster.startAll();
           await cluster.waitForLeader();
           endpoints = cluster.endpoints;
-          stats = {
-            pids: new Map(cluster.specs.flatMap((s) => (cluster.pid(s.id) === null ? [] : [[s.id, cluster.pid(s.id) as number] as const]))),
-            metricsUrls: new Map(cluster.specs.map((s) => [s.id, `http://${s.httpAddress}/metrics`] as const)),
-          };
         }
+        const restartable = local === null ? null : restartableOf(local);
         const results: AnyFigures[] = [];
         for (const s of chosen.map((c) => scaled(c, scale))) {
+          // A restart gives the nodes new pids: read them again before every scenario.
+          if (restartable !== null) stats = restartable.stats();
           const bar = progressBar(json ? 'json' : 'table', s.name.padEnd(15), s.kind === 'bulk' ? 'keys' : 'ops');
           let started = false;
           let figures: AnyFigures;
@@ -94,6 +95,7 @@ export function registerBenchCommand(program: Command): void {
               keys,
               valueBytes,
               stats,
+              cluster: restartable,
               onProgress: (done, total) => {
                 if (!started) bar?.start(total, 0);
                 started = true;
@@ -104,7 +106,7 @@ export function registerBenchCommand(program: Command): void {
             bar?.stop();
           }
           results.push(figures);
-          if (!json) process.stderr.write(`${s.name}: ${figures.opsPerS} ops/s, p50 ${figures.p50Ms} ms, p99 ${figures.p99Ms} ms\n`);
+          if (!json) process.stderr.write('firstReadS' in figures ? `${s.name}: first read after ${figures.seconds} s\n` : `${s.name}: ${figures.opsPerS} ops/s, p50 ${figures.p50Ms} ms, p99 ${figures.p99Ms} ms\n`);
         }
         if (json) printJson(results);
         else printReport(results);
@@ -117,13 +119,10 @@ export function registerBenchCommand(program: Command): void {
 
 function printReport(results: readonly AnyFigures[]): void {
   const na = (x: number | null): string => (x === null ? '-' : String(x));
-  const rssMb = (f: Figures): string => {
-    const values = Object.values(f.rssBytes).filter((v): v is number => v !== null);
-    return values.length === 0 ? '-' : values.map((v) => Math.round(v / (1024 * 1024))).join('/');
-  };
+  const rssMb = (f: Figures): string => rssMbOf(f.rssBytes);
   printTable(
     ['scenario', 'ops', 'errors', 'ops/s', 'p50 ms', 'p90 ms', 'p99 ms', 'max ms', 'cpu/op ms', 'rss MB/node', 'leader changes'],
-    results.map((r) => [r.scenario, String(r.ops), String(r.errors), String(r.opsPerS), String(r.p50Ms), String(r.p90Ms), String(r.p99Ms), String(r.maxMs), na(r.serverCpuMsPerOp), rssMb(r), na(r.leaderChanges)]),
+    results.filter((r) => !('firstReadS' in r)).map((r) => [r.scenario, String(r.ops), String(r.errors), String(r.opsPerS), String(r.p50Ms), String(r.p90Ms), String(r.p99Ms), String(r.maxMs), na(r.serverCpuMsPerOp), rssMb(r), na(r.leaderChanges)]),
   );
   for (const r of results) {
     if ('rounds' in r) {
@@ -133,8 +132,32 @@ function printReport(results: readonly AnyFigures[]): void {
         r.rounds.map((x) => [x.scenario, String(x.opsPerS), String(x.p99Ms), na(x.serverCpuMsPerOp), na(x.leaderChanges)]),
       );
     }
+    if ('firstReadS' in r) {
+      const s = (x: number | null): string => (x === null ? 'none within the wait' : `${x} s`);
+      process.stdout.write(`\n${r.scenario}: first linearizable read ${s(r.firstReadS)} after the start (a new client), ${s(r.keptClientFirstReadS)} (a client kept through the restart); resident memory per node ${rssMbOf(r.rssBeforeBytes)} MB before, ${rssMb(r)} MB after\n`);
+    }
     if ('keysPerS' in r) process.stdout.write(`\n${r.scenario}: ${r.keys} keys, ${r.keysPerS} keys/s, ${r.failedRequests} failed requests, resident memory per node ${rssMb(r)} MB\n`);
   }
+}
+
+/** Resident memory per node in MB, `a/b/c`. */
+function rssMbOf(rssBytes: Readonly<Record<string, number | null>>): string {
+  const values = Object.values(rssBytes).filter((v): v is number => v !== null);
+  return values.length === 0 ? '-' : values.map((v) => Math.round(v / (1024 * 1024))).join('/');
+}
+
+/** The local cluster as the restart scenario and the figures see it: pids read afresh at each call. */
+function restartableOf(cluster: LocalCluster): RestartableCluster {
+  return {
+    specs: cluster.specs,
+    stopAll: () => cluster.stopAll(),
+    start: (id) => cluster.start(id),
+    waitForHttp: (id, timeoutMs) => cluster.waitForHttp(id, timeoutMs),
+    stats: () => ({
+      pids: new Map(cluster.specs.flatMap((s) => (cluster.pid(s.id) === null ? [] : [[s.id, cluster.pid(s.id) as number] as const]))),
+      metricsUrls: new Map(cluster.specs.map((s) => [s.id, `http://${s.httpAddress}/metrics`] as const)),
+    }),
+  };
 }
 
 /** `a=1,b=2` or `1,2` (named n1, n2, ... in order) as a map. */

@@ -3,9 +3,12 @@
  * latency, and server-side CPU, memory and leader changes (server-stats.ts) over the same span.
  */
 import { connect, op } from '../../client/index.js';
+import { InvalidArgumentError } from '../../util/index.js';
 import type { ClientTlsOptions, RaftkvClient } from '../../client/index.js';
 import { delta, sampleNodes } from './server-stats.js';
 import type { StatsDelta, StatsSources } from './server-stats.js';
+import { runRestart } from './restart.js';
+import type { RestartableCluster, RestartFigures } from './restart.js';
 import type { BulkScenario, LoadScenario, Scenario, SoakScenario } from './scenarios.js';
 
 /**
@@ -22,6 +25,8 @@ export interface RunContext {
   readonly keys: number;
   readonly valueBytes: number;
   readonly stats: StatsSources;
+  /** The cluster, when this process started it (`--local`): only then can it be restarted. */
+  readonly cluster: RestartableCluster | null;
   /** Called with operations done so far (for a progress bar). */
   readonly onProgress: (done: number, total: number) => void;
 }
@@ -59,7 +64,7 @@ export interface BulkFigures extends Figures {
   readonly failedRequests: number;
 }
 
-export type AnyFigures = Figures | SoakFigures | BulkFigures;
+export type AnyFigures = Figures | SoakFigures | BulkFigures | RestartFigures;
 
 /** Runs one scenario. */
 export async function runScenario(s: Scenario, ctx: RunContext): Promise<AnyFigures> {
@@ -70,6 +75,9 @@ export async function runScenario(s: Scenario, ctx: RunContext): Promise<AnyFigu
       return runBulk(s, ctx);
     case 'soak':
       return runSoak(s, ctx);
+    case 'restart':
+      if (ctx.cluster === null) throw new InvalidArgumentError('scenarios', 'the restart scenario stops and starts the nodes, so it needs --local');
+      return runRestart(s.name, ctx, ctx.cluster);
   }
 }
 

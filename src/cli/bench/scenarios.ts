@@ -32,7 +32,13 @@ export interface SoakScenario {
   readonly round: LoadScenario;
 }
 
-export type Scenario = LoadScenario | BulkScenario | SoakScenario;
+/** Stop every node of the local cluster and start them again on their data (bench/restart.ts). */
+export interface RestartScenario {
+  readonly kind: 'restart';
+  readonly name: string;
+}
+
+export type Scenario = LoadScenario | BulkScenario | SoakScenario | RestartScenario;
 
 const load = (name: string, op: LoadScenario['op'], ops: number, concurrency: number, connections: number, pipeline = false): LoadScenario => ({ kind: 'load', name, op, ops, concurrency, connections, pipeline });
 
@@ -50,10 +56,12 @@ export const scenarios: readonly Scenario[] = [
   // Pipelined puts: many per message, on two long-lived streams (one per client) to the leader.
   load('G-put-pipelined', 'put', 100_000, 2048, 2, true),
   { kind: 'bulk', name: 'bulk', keys: 1_000_000, txnPuts: 128, inFlight: 16 },
+  // After bulk: the restart of a cluster holding 1,000,000 keys (needs --local).
+  { kind: 'restart', name: 'restart' },
   { kind: 'soak', name: 'soak', rounds: 10, round: scenarioB },
 ];
 
-/** The default run: A-F (what compare.sh measures); G, bulk and soak are asked for by name. */
+/** The default run: A-F (what compare.sh measures); G, bulk, restart and soak are asked for by name. */
 export const defaultScenarioNames: readonly string[] = ['A', 'B', 'C', 'D', 'E', 'F'];
 
 /** The scenarios `wanted` names (full names or leading letters), in run order. */
@@ -61,7 +69,7 @@ export function chooseScenarios(wanted: readonly string[]): Scenario[] {
   return scenarios.filter((s) => wanted.some((w) => s.name === w || s.name.startsWith(`${w}-`)));
 }
 
-/** `s` with its counts multiplied by `scale` (at least 1 of each; rounds are not scaled). */
+/** `s` with its counts multiplied by `scale` (at least 1 of each; rounds and restarts are not scaled). */
 export function scaled(s: Scenario, scale: number): Scenario {
   const n = (x: number): number => Math.max(1, Math.round(x * scale));
   switch (s.kind) {
@@ -71,5 +79,7 @@ export function scaled(s: Scenario, scale: number): Scenario {
       return { ...s, keys: n(s.keys) };
     case 'soak':
       return { ...s, round: { ...s.round, ops: n(s.round.ops) } };
+    case 'restart':
+      return s;
   }
 }
