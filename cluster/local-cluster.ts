@@ -307,10 +307,13 @@ export class LocalCluster {
     }
   }
 
-  /** Reads `/status` from node `id`; null if it does not answer within `timeoutMs`. */
-  async status(id: string, timeoutMs = 1000): Promise<NodeStatus | null> {
+  /**
+   * Reads `/status` from node `id`; null if it does not answer within `timeoutMs`. With
+   * `stateHash`, the status carries the full state hash (`/status?hash=1`, which walks every key).
+   */
+  async status(id: string, timeoutMs = 1000, options: { readonly stateHash?: boolean } = {}): Promise<NodeStatus | null> {
     try {
-      const res = await fetch(`http://${this.spec(id).httpAddress}/status`, { signal: AbortSignal.timeout(timeoutMs) });
+      const res = await fetch(`http://${this.spec(id).httpAddress}/status${options.stateHash === true ? '?hash=1' : ''}`, { signal: AbortSignal.timeout(timeoutMs) });
       return res.ok ? ((await res.json()) as NodeStatus) : null;
     } catch {
       return null;

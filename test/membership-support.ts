@@ -36,9 +36,9 @@ export async function waitFor<T>(what: string, timeoutMs: number, check: () => P
   }
 }
 
-/** The statuses of the nodes in `ids` that answer. */
-export async function statuses(cluster: LocalCluster, ids: readonly string[]): Promise<NodeStatus[]> {
-  return (await Promise.all(ids.map((id) => cluster.status(id, 1000)))).filter((s): s is NodeStatus => s !== null);
+/** The statuses of the nodes in `ids` that answer (with the full state hash if `stateHash`). */
+export async function statuses(cluster: LocalCluster, ids: readonly string[], stateHash = false): Promise<NodeStatus[]> {
+  return (await Promise.all(ids.map((id) => cluster.status(id, 1000, { stateHash })))).filter((s): s is NodeStatus => s !== null);
 }
 
 /** Waits until one of `ids` leads and a majority of its voters (among `ids`) agree; returns it. */
@@ -59,11 +59,11 @@ export async function leaderAmong(cluster: LocalCluster, ids: readonly string[],
  */
 export async function converged(cluster: LocalCluster, ids: readonly string[], timeoutMs = 30_000): Promise<NodeStatus[]> {
   return waitFor(`${ids.join(',')} to converge`, timeoutMs, async () => {
-    const all = await statuses(cluster, ids);
+    const all = await statuses(cluster, ids, true);
     if (all.length !== ids.length) return null;
     const [first] = all;
     if (!first) return null;
-    return all.every((s) => s.applied === first.applied && s['stateHash'] === first['stateHash']) ? all : null;
+    return all.every((s) => s.applied === first.applied && typeof s['stateHash'] === 'string' && s['stateHash'] === first['stateHash']) ? all : null;
   });
 }
 

@@ -97,8 +97,9 @@ function rawPeer(address: string, files: PemFiles): RawPeer {
   return p;
 }
 
+/** Every node's status, with its full state hash. */
 async function statuses(): Promise<NodeStatus[]> {
-  const all = await Promise.all(cluster.specs.map((s) => cluster.status(s.id, 2000)));
+  const all = await Promise.all(cluster.specs.map((s) => cluster.status(s.id, 2000, { stateHash: true })));
   return all.map((s, i) => {
     if (s === null) throw new Error(`node ${cluster.specs[i]?.id} did not answer /status`);
     return s;
@@ -234,7 +235,7 @@ describe('random and malformed input to every service of the peer port', () => {
 
     // Nothing changed.
     await kv.call('Put', { key: Buffer.from('after'), value: Buffer.from('fuzz') });
-    await waitUntil(async () => new Set((await statuses()).map((s) => `${s.applied}/${String(s['stateHash'])}`)).size === 1, 'every node at the same applied index and state hash');
+    await waitUntil(async () => new Set((await statuses()).map((s) => `${s.applied}/${String(s['stateHash'])}`)).size === 1 && (await statuses()).every((s) => typeof s['stateHash'] === 'string'), 'every node at the same applied index and state hash');
     for (const s of await statuses()) {
       expect({ id: s.id, leader: s.leader, term: s.term, role: s.role }).toEqual({ id: s.id, leader: L, term: t0, role: s.id === L ? 'leader' : 'follower' });
     }

@@ -81,8 +81,9 @@ function adminRaw(address: string): RawClient {
   return r;
 }
 
+/** Every node's status, with its full state hash. */
 async function statuses(): Promise<NodeStatus[]> {
-  const all = await Promise.all(cluster.specs.map((s) => cluster.status(s.id, 2000)));
+  const all = await Promise.all(cluster.specs.map((s) => cluster.status(s.id, 2000, { stateHash: true })));
   return all.map((s, i) => {
     if (s === null) throw new Error(`node ${cluster.specs[i]?.id} did not answer /status`);
     return s;
@@ -242,7 +243,7 @@ describe('mutual TLS on the peer port', () => {
 
     // Nothing changed: same leader, same term everywhere, no node jumped terms, the data as written.
     await leaderRaw.call('Put', { key: Buffer.from('after'), value: Buffer.from('attack') });
-    await waitUntil(async () => new Set((await statuses()).map((s) => `${s.applied}/${String(s['stateHash'])}`)).size === 1, 'every node at the same applied index and state hash');
+    await waitUntil(async () => new Set((await statuses()).map((s) => `${s.applied}/${String(s['stateHash'])}`)).size === 1 && (await statuses()).every((s) => typeof s['stateHash'] === 'string'), 'every node at the same applied index and state hash');
     const after = await statuses();
     for (const s of after) {
       expect({ id: s.id, leader: s.leader, term: s.term }).toEqual({ id: s.id, leader: leader.id, term: t });

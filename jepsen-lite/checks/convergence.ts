@@ -1,6 +1,6 @@
 /**
  * Convergence after the final heal: every node reaches the same applied index and the same state
- * hash (the `/status` fields), and stays there, within a time limit.
+ * hash (the `/status?hash=1` fields), and stays there, within a time limit.
  */
 import type { LocalCluster, NodeStatus } from '../../cluster/local-cluster.js';
 import type { CheckOutcome } from './check.js';
@@ -11,8 +11,8 @@ export async function checkConvergence(cluster: LocalCluster, timeoutMs = 30_000
   let last: (NodeStatus | null)[] = [];
   let agreedOnce = false;
   while (Date.now() - started < timeoutMs) {
-    last = await Promise.all(cluster.specs.map((s) => cluster.status(s.id, 1000)));
-    const agree = last.every((s) => s !== null && s.applied === last[0]?.applied && s['stateHash'] === last[0]?.['stateHash']);
+    last = await Promise.all(cluster.specs.map((s) => cluster.status(s.id, 1000, { stateHash: true })));
+    const agree = last.every((s) => s !== null && s.applied === last[0]?.applied && typeof s['stateHash'] === 'string' && s['stateHash'] === last[0]?.['stateHash']);
     if (agree && agreedOnce) {
       const s = last[0];
       return {

@@ -1,7 +1,8 @@
 /**
  * The node's HTTP endpoint: `/metrics` (Prometheus text format), `/healthz` (liveness: the process
  * is up and its loop turns) and `/readyz` (readiness: the node knows a leader and can serve
- * linearizable requests), plus `/status`, a JSON summary for scripts. Binds exactly the address it is given.
+ * linearizable requests), plus `/status`, a JSON summary for scripts (`/status?hash=1` adds the
+ * full state hash). Binds exactly the address it is given.
  */
 import { createServer } from 'node:http';
 import type { Server } from 'node:http';
@@ -13,14 +14,18 @@ export interface HealthSource {
   liveness(): string | null;
   /** Readiness: null when ready, else the reason. */
   readiness(): string | null;
-  /** A small JSON-able summary for `/status` (id, role, leader, term, indexes). */
-  status(): object;
+  /**
+   * A small JSON-able summary for `/status` (id, role, leader, term, indexes), cheap at any data
+   * size. With `stateHash` (`/status?hash=1`) it also carries the full state hash, which walks
+   * every key: for tests and small clusters, not for health checks.
+   */
+  status(options: { readonly stateHash: boolean }): object;
 }
 
 /** Starts the HTTP server on `host:port`; resolves once it listens. */
 export async function startHttpServer(address: string, registry: Registry, health: HealthSource): Promise<Server> {
   const server = createServer((req, res) => {
-    const path = (req.url ?? '/').split('?')[0];
+    const [path, query = ''] = (req.url ?? '/').split('?');
     const answer = (status: number, body: string, type = 'text/plain; charset=utf-8'): void => {
       res.writeHead(status, { 'content-type': type });
       res.end(body);
@@ -42,7 +47,7 @@ export async function startHttpServer(address: string, registry: Registry, healt
         return problem === null ? answer(200, 'ok\n') : answer(503, `${problem}\n`);
       }
       case '/status':
-        return answer(200, `${JSON.stringify(health.status())}\n`, 'application/json');
+        return answer(200, `${JSON.stringify(health.status({ stateHash: new URLSearchParams(query).get('hash') === '1' }))}\n`, 'application/json');
       default:
         return answer(404, 'not found: try /metrics, /healthz, /readyz or /status\n');
     }
