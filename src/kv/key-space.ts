@@ -18,6 +18,8 @@ import type { KeyValue } from './types.js';
 /** A live key found by a scan: its binary string, and its `KeyValue`, made only if asked for. */
 export interface ScannedKey {
   readonly key: string;
+  /** The key's packed record. */
+  readonly record: PackedRecord;
   /** The key's `KeyValue` (a fresh object at each call). */
   kv(): KeyValue;
 }
@@ -50,6 +52,11 @@ export class KeySpace {
   get(key: string): KeyValue | undefined {
     const record = this.tree.get(key);
     return record === undefined ? undefined : unpack(key, record);
+  }
+
+  /** The packed record of the live key `key` (a binary string), if any: no `KeyValue` is made. */
+  getRecord(key: string): PackedRecord | undefined {
+    return this.tree.get(key);
   }
 
   /** Stores `kv` under `key` (its binary string), replacing any previous value. */
@@ -97,13 +104,13 @@ export class KeySpace {
   scanKeys(range: ResolvedRange, visit: (found: ScannedKey) => boolean): void {
     if (range.kind === 'single') {
       const record = this.tree.get(range.key);
-      if (record !== undefined) visit({ key: range.key, kv: () => unpack(range.key, record) });
+      if (record !== undefined) visit({ key: range.key, record, kv: () => unpack(range.key, record) });
       return;
     }
     const high = range.high ?? this.tree.maxKey();
     if (high === undefined || high < range.low) return;
     // sorted-btree stops a range walk when the callback returns `{ break }` (its typings omit it).
-    const onFound = (key: string, record: PackedRecord): { break: true } | undefined => (visit({ key, kv: () => unpack(key, record) }) ? undefined : { break: true });
+    const onFound = (key: string, record: PackedRecord): { break: true } | undefined => (visit({ key, record, kv: () => unpack(key, record) }) ? undefined : { break: true });
     this.tree.forRange(range.low, high, range.high === null, onFound as (key: string, record: PackedRecord) => void);
   }
 

@@ -17,9 +17,11 @@
 import { assert, revision, unreachable } from '../util/index.js';
 import type { Revision } from '../util/index.js';
 import type { ClusterLimits } from './cluster-limits.js';
-import { toBinaryString } from './binary-key.js';
+import { fromBinaryString, toBinaryString } from './binary-key.js';
 import { resolveRange } from './key-range.js';
 import type { KeySpace } from './key-space.js';
+import { unpackRecord as unpack } from './packed-record.js';
+import type { PackedRecord } from './packed-record.js';
 import type { LeaseTable } from './lease-table.js';
 import { queryRange } from './range-query.js';
 import { compareOnKeys } from './txn-compare.js';
@@ -90,7 +92,9 @@ export interface Executed {
 /** Runs one write operation; use a new executor per command. */
 export class WriteExecutor {
   /** The state before this command of every key it touched, by binary key, in first-touch order. */
-  private readonly originals = new Map<string, KeyValue | undefined>();
+  private readonly originals = new Map<string, PackedRecord | undefined>();
+  /** The last `KeyValue` this command put under each key: the mutation carries it, so no one unpacks it again. */
+  private readonly written = new Map<string, KeyValue>();
   /** True once a put ran or a delete removed a key: the command takes a new revision. */
   private wrote = false;
   /** The revision this command's writes carry. */
@@ -171,7 +175,9 @@ export class WriteExecutor {
 
   private put(op: PutOp): Draft<PutResult> {
     const key = toBinaryString(op.key);
-    const previous = this.keys.get(key);
+    // The previous record stays packed: only its revisions, version and lease are needed, and
+    // its value only for ignoreValue or prevKv.
+    const previous = this.keys.getRecord(key);
     const keeps = op.ignoreValue === true || op.ignoreLease === true;
     // etcd's ignore_value and ignore_lease: the key must exist where the put runs (in a txn, after
     // the operations before it), or the whole command is refused and changes nothing.
@@ -183,28 +189,33 @@ export class WriteExecutor {
     this.moveLeaseKey(previous?.lease, lease);
     this.remember(key, previous);
     const kv: KeyValue = {
-      key: previous === undefined ? op.key : previous.key,
-      value: op.ignoreValue === true && previous !== undefined ? previous.value : op.value,
+      key: op.key,
+      value: op.ignoreValue === true && previous !== undefined ? fromBinaryString(previous.value) : op.value,
       createRevision: previous === undefined ? this.nextRevision : previous.createRevision,
       modRevision: this.nextRevision,
       version: previous === undefined ? 1 : previous.version + 1,
     };
-    this.keys.set(key, lease === undefined ? kv : { ...kv, lease });
+    const stored = lease === undefined ? kv : { ...kv, lease };
+    this.keys.set(key, stored);
+    this.written.set(key, stored);
     this.wrote = true;
-    return { type: 'put', prevKv: op.prevKv === true ? (previous ?? null) : null };
+    return { type: 'put', prevKv: op.prevKv === true && previous !== undefined ? unpack(key, previous) : null };
   }
 
   private delete(op: DeleteOp): Draft<DeleteResult> {
-    const victims: [string, KeyValue][] = [];
-    this.keys.scan(resolveRange(op), (key, kv) => victims.push([key, kv]));
+    const victims: [string, PackedRecord][] = [];
+    this.keys.scanKeys(resolveRange(op), (found) => {
+      victims.push([found.key, found.record]);
+      return true;
+    });
     this.deleteKeys(victims);
-    return { type: 'delete', deleted: victims.length, prevKvs: op.prevKv === true ? victims.map(([, kv]) => kv) : [] };
+    return { type: 'delete', deleted: victims.length, prevKvs: op.prevKv === true ? victims.map(([key, record]) => unpack(key, record)) : [] };
   }
 
-  private deleteKeys(victims: readonly (readonly [string, KeyValue])[]): void {
-    for (const [key, kv] of victims) {
-      if (kv.lease !== undefined) this.leaseKeyDeltas.set(kv.lease, (this.leaseKeyDeltas.get(kv.lease) ?? 0) - 1);
-      this.remember(key, kv);
+  private deleteKeys(victims: readonly (readonly [string, PackedRecord])[]): void {
+    for (const [key, record] of victims) {
+      if (record.lease !== undefined) this.leaseKeyDeltas.set(record.lease, (this.leaseKeyDeltas.get(record.lease) ?? 0) - 1);
+      this.remember(key, record);
       this.keys.delete(key);
     }
     if (victims.length > 0) this.wrote = true;
@@ -225,11 +236,11 @@ export class WriteExecutor {
   private revoke(op: LeaseRevokeOp): Draft<LeaseRevokeResult> {
     const lease = this.leases.table.get(op.id);
     if (lease === undefined) throw refuse('NOT_FOUND', `lease ${op.id} not found`);
-    const victims: [string, KeyValue][] = [];
+    const victims: [string, PackedRecord][] = [];
     for (const key of lease.keys) {
-      const kv = this.keys.get(key);
-      assert(kv !== undefined && kv.lease === op.id, () => `lease ${op.id} lists key ${JSON.stringify(key)}, which is not attached to it`);
-      victims.push([key, kv]);
+      const record = this.keys.getRecord(key);
+      assert(record !== undefined && record.lease === op.id, () => `lease ${op.id} lists key ${JSON.stringify(key)}, which is not attached to it`);
+      victims.push([key, record]);
     }
     this.deleteKeys(victims);
     return { type: 'leaseRevoke', id: op.id, deleted: victims.length };
@@ -280,14 +291,14 @@ export class WriteExecutor {
   }
 
   /** Records `key`'s state before this command, the first time the command touches it. */
-  private remember(key: string, original: KeyValue | undefined): void {
+  private remember(key: string, original: PackedRecord | undefined): void {
     if (!this.originals.has(key)) this.originals.set(key, original);
   }
 
   private rollBack(): void {
     for (const [key, original] of this.originals) {
       if (original === undefined) this.keys.delete(key);
-      else this.keys.set(key, original);
+      else this.keys.setRecord(key, original);
     }
   }
 
@@ -295,12 +306,16 @@ export class WriteExecutor {
   private mutations(): Mutation[] {
     const mutations: Mutation[] = [];
     for (const [key, original] of this.originals) {
-      const current = this.keys.get(key);
-      // The key space hands out fresh objects, so "unchanged" is judged by revision: every put of
-      // this command gives the key this command's revision, which no original has.
+      const current = this.keys.getRecord(key);
+      // "Unchanged" is judged by revision: every put of this command gives the key this
+      // command's revision, which no original has.
       if (current?.modRevision === original?.modRevision) continue;
-      if (current !== undefined) mutations.push(original === undefined ? { type: 'putKey', kv: current } : { type: 'putKey', kv: current, prev: original });
-      else if (original !== undefined) mutations.push({ type: 'deleteKey', key: original.key, prev: original });
+      const prev = original === undefined ? undefined : unpack(key, original);
+      if (current !== undefined) {
+        const kv = this.written.get(key);
+        assert(kv !== undefined && kv.modRevision === current.modRevision, () => `key ${JSON.stringify(key)} changed, but not by a put of this command`);
+        mutations.push(prev === undefined ? { type: 'putKey', kv } : { type: 'putKey', kv, prev });
+      } else if (prev !== undefined) mutations.push({ type: 'deleteKey', key: prev.key, prev });
     }
     return mutations;
   }
