@@ -15,8 +15,8 @@
  *   the apply batch of the entries it commits, so LevelDB's ordered log keeps applied <= commit
  *   (see load-state.ts for the power-loss case). An empty batch writes nothing.
  * - `createSnapshot`, `compact`, `setConfState`: one batch each, `sync: true` (they are rare).
- *   `compact` first runs a durability barrier (below), because it deletes entries that unsynced
- *   KV batches may still need for re-applying.
+ *   `compact` first runs a durability barrier (below) if any KV batch since the last one was
+ *   written unsynced, because it deletes entries such a batch may still need for re-applying.
  * - `applyBatch`: one batch, `sync: true` by default (see `ApplyBatchOptions.sync`): the applied
  *   index rides in the same batch as the mutations, and the batch is durable before any later
  *   write can be, so the stored applied index never claims a batch a power loss took away.
@@ -126,6 +126,12 @@ export class LevelStorage implements DurableRaftStorage, KvStateStore {
   private tail: Promise<void> = Promise.resolve();
   /** The first failed write; once set, every write is refused. */
   private failure: unknown = null;
+  /**
+   * True while a state machine write made since the last durability barrier may not be durable
+   * (an unsynced apply batch, a restore's bulk writes; and at open, whatever the last process
+   * left). `compact` needs the barrier only then: every other apply batch is synced on its own.
+   */
+  private unsyncedKvWrites = true;
   /** Set once `close()` ran. */
   private closed = false;
   /** The pending or finished close. */
@@ -284,7 +290,10 @@ export class LevelStorage implements DurableRaftStorage, KvStateStore {
       if (index === start.index) return;
       assert(index <= this.snap.metadata.index, () => `compact(${index}) beyond the snapshot at ${this.snap.metadata.index}: only snapshotted entries may be discarded`);
       // The state machine batches that applied the entries about to go may still be unsynced.
-      await this.durabilityBarrier();
+      // The barrier flushes the memtable, which under a heavy write load waited up to 0.7 s on
+      // LevelDB's own compactions, with the Ready loop (and so the heartbeats) waiting behind it:
+      // it runs only when some apply batch since the last one was written unsynced.
+      if (this.unsyncedKvWrites) await this.durabilityBarrier();
       const next: LogStart = { index, term: this.log.term(index) };
       const ops: BatchOp[] = [];
       for (let i = start.index + 1; i <= index; i++) ops.push({ type: 'del', key: logKey(i) });
@@ -435,6 +444,7 @@ export class LevelStorage implements DurableRaftStorage, KvStateStore {
     return this.exclusive('applyBatch', async () => {
       const ops: BatchOp[] = [];
       const commit = this.planApply(batch, this.hard.commit, ops);
+      if (options.sync === false) this.unsyncedKvWrites = true;
       await this.write(ops, options.sync ?? true);
       commit();
     });
@@ -565,6 +575,7 @@ export class LevelStorage implements DurableRaftStorage, KvStateStore {
       ops.push({ type: 'put', key, value });
       bytes += key.length + value.length;
       if (bytes >= this.restoreBatchBytesMax) {
+        this.unsyncedKvWrites = true;
         await this.write(ops, false);
         ops = [];
         bytes = 0;
@@ -592,7 +603,10 @@ export class LevelStorage implements DurableRaftStorage, KvStateStore {
       await add(sessionKey(session.clientId), value);
       sessions++;
     }
-    if (ops.length > 0) await this.write(ops, false);
+    if (ops.length > 0) {
+      this.unsyncedKvWrites = true;
+      await this.write(ops, false);
+    }
     return { keys, sessions };
   }
 
@@ -645,9 +659,10 @@ export class LevelStorage implements DurableRaftStorage, KvStateStore {
    * Returns once every earlier write is durable, even across a write-ahead log rotation (see the
    * file comment): `compactRange` flushes the memtables into synced table files first.
    */
-  private durabilityBarrier(): Promise<void> {
+  private async durabilityBarrier(): Promise<void> {
     const db = this.db as unknown as { compactRange(start: Uint8Array, end: Uint8Array): Promise<void> };
-    return this.guard(() => db.compactRange(MetaKey.barrier, MetaKey.barrier));
+    await this.guard(() => db.compactRange(MetaKey.barrier, MetaKey.barrier));
+    this.unsyncedKvWrites = false;
   }
 
   /**

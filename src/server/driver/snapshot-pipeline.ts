@@ -161,7 +161,9 @@ export class SnapshotPipeline {
     const dueByEntries = applied - this.lastIndex >= options.snapshotEntries;
     const dueByBytes = !dueByEntries && applied > this.lastIndex && storage.logDataBytes(storage.firstIndex(), applied) >= options.snapshotLogBytes;
     if (!dueByEntries && !dueByBytes && !holdsFirstEntry) return;
+    const started = this.deps.nowMs();
     await storage.createSnapshot(applied, conf, this.host.snapshotData(conf));
+    const createdMs = this.deps.nowMs() - started;
     this.lastIndex = applied;
     metrics.snapshotsTaken.inc();
     let compactTo = applied - options.snapshotCatchupEntries;
@@ -169,6 +171,7 @@ export class SnapshotPipeline {
     if (applied >= storage.firstIndex()) compactTo = Math.max(compactTo, storage.logFirstIndexWithin(applied, options.snapshotCatchupBytes) - 1);
     if (holdsFirstEntry) compactTo = Math.max(compactTo, 1);
     if (compactTo >= storage.firstIndex()) await storage.compact(logIndex(compactTo));
-    logger.info({ index: applied, firstIndex: storage.firstIndex(), by: dueByEntries ? 'entries' : dueByBytes ? 'bytes' : 'first entry' }, 'snapshot: taken, log compacted');
+    const by = dueByEntries ? 'entries' : dueByBytes ? 'bytes' : 'first entry';
+    logger.info({ index: applied, firstIndex: storage.firstIndex(), by, createMs: createdMs, compactMs: this.deps.nowMs() - started - createdMs }, 'snapshot: taken, log compacted');
   }
 }
