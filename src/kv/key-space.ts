@@ -114,6 +114,11 @@ export class KeySpace {
     this.tree.forRange(range.low, high, range.high === null, onFound as (key: string, record: PackedRecord) => void);
   }
 
+  /** Every live key and its packed record in byte order, from a copy-on-write clone taken now (O(1)). */
+  frozenEntries(): Iterator<[string, PackedRecord]> {
+    return this.tree.clone().entries();
+  }
+
   /** Every live key in byte order, as fresh `KeyValue`s. */
   *values(): IterableIterator<KeyValue> {
     for (const [key, record] of this.tree.entries()) yield unpack(key, record);

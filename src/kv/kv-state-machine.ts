@@ -37,6 +37,7 @@ import { SessionTable } from './session-table.js';
 import { DigestCheckpoints, stateDigest } from './state-digest.js';
 import type { DigestCheckpoint } from './state-digest.js';
 import { Fnv1a64 } from './state-hash.js';
+import { RecordedHash, StateHashJob } from './state-hash-job.js';
 import type { ApplyOutcome, ErrorResult, KeyValue, KvCommand, KvStateImage, Mutation, RangeOp, RangeResult, SessionRecord, WriteResult } from './types.js';
 import { validateCommand, validateRangeOp } from './validate-command.js';
 import { WriteExecutor } from './write-executor.js';
@@ -420,25 +421,38 @@ export class KvStateMachine {
    * the same commands.
    */
   stateHash(): string {
-    const hash = new Fnv1a64().string('raftkv/kv-state/1').uint(this.rev).uint(this.clock);
+    return this.stateHashJob().run();
+  }
+
+  /**
+   * `stateHash` as a job a host can run a slice of keys at a time (state-hash-job.ts): it hashes
+   * the state as of this call, however many entries are applied while it runs.
+   */
+  stateHashJob(): StateHashJob {
+    const head = new Fnv1a64().string('raftkv/kv-state/1').uint(this.rev).uint(this.clock);
     if (this.settings.setIndex > 0) {
-      hash.raw(limitsTag).uint(this.settings.setIndex);
-      for (const name of clusterLimitNames) hash.uint(this.settings.limits[name]);
+      head.raw(limitsTag).uint(this.settings.setIndex);
+      for (const name of clusterLimitNames) head.uint(this.settings.limits[name]);
     }
     // The auth state by its canonical encoding (users and roles sorted by name).
-    if (this.alarmState.setIndex > 0) hash.raw(alarmTag).bytes(alarmRecord(this.alarmState).responses[0]?.result ?? new Uint8Array(0));
-    if (this.authState.setIndex > 0) hash.raw(authTag).bytes(authRecord(this.authState).responses[0]?.result ?? new Uint8Array(0));
-    for (const kv of this.keys.values()) {
-      hash.raw(kvTag).bytes(kv.key).bytes(kv.value).uint(kv.createRevision).uint(kv.modRevision).uint(kv.version);
-      if (kv.lease !== undefined) hash.raw(kvLeaseTag).uint(kv.lease);
-    }
-    this.leaseTable.hashInto(hash);
-    for (const session of this.sessions.values()) {
-      hash.raw(sessionTag).string(session.clientId).uint(session.ackSeq).uint(session.lastSeenMs).uint(session.responses.length);
-      for (const response of session.responses) hash.uint(response.seq).bytes(response.result);
-    }
-    this.retired.hashInto(hash);
-    return hash.raw(endTag).digest();
+    if (this.alarmState.setIndex > 0) head.raw(alarmTag).bytes(alarmRecord(this.alarmState).responses[0]?.result ?? new Uint8Array(0));
+    if (this.authState.setIndex > 0) head.raw(authTag).bytes(authRecord(this.authState).responses[0]?.result ?? new Uint8Array(0));
+    // What follows the keys, captured now: the leases and retired sessions as the bytes they
+    // mix in, the sessions as a copy-on-write clone.
+    const leases = new RecordedHash();
+    this.leaseTable.hashInto(leases);
+    const sessions = this.sessions.snapshot();
+    const retired = new RecordedHash();
+    this.retired.hashInto(retired);
+    const tail = (hash: Fnv1a64): void => {
+      leases.replayInto(hash);
+      for (const session of sessions) {
+        hash.raw(sessionTag).string(session.clientId).uint(session.ackSeq).uint(session.lastSeenMs).uint(session.responses.length);
+        for (const response of session.responses) hash.uint(response.seq).bytes(response.result);
+      }
+      retired.replayInto(hash);
+    };
+    return new StateHashJob({ head, keys: this.keys.frozenEntries(), tail });
   }
 
   private advance(index: LogIndex): void {
@@ -574,13 +588,10 @@ export class KvStateMachine {
   }
 }
 
-const kvTag = new Uint8Array([1]);
 const sessionTag = new Uint8Array([2]);
-const endTag = new Uint8Array([0]);
 const limitsTag = new Uint8Array([3]);
 const authTag = new Uint8Array([4]);
 const alarmTag = new Uint8Array([5]);
-const kvLeaseTag = new Uint8Array([6]);
 
 /**
  * The clock after an entry stamped `timeMs`: it never goes back, and one entry moves it forward

@@ -19,7 +19,7 @@ export interface HealthSource {
    * size. With `stateHash` (`/status?hash=1`) it also carries the full state hash, which walks
    * every key: for tests and small clusters, not for health checks.
    */
-  status(options: { readonly stateHash: boolean }): object;
+  status(options: { readonly stateHash: boolean }): object | Promise<object>;
 }
 
 /** Starts the HTTP server on `host:port`; resolves once it listens. */
@@ -47,7 +47,11 @@ export async function startHttpServer(address: string, registry: Registry, healt
         return problem === null ? answer(200, 'ok\n') : answer(503, `${problem}\n`);
       }
       case '/status':
-        return answer(200, `${JSON.stringify(health.status({ stateHash: new URLSearchParams(query).get('hash') === '1' }))}\n`, 'application/json');
+        Promise.resolve(health.status({ stateHash: new URLSearchParams(query).get('hash') === '1' })).then(
+          (status) => answer(200, `${JSON.stringify(status)}\n`, 'application/json'),
+          (e: unknown) => answer(500, `status failed: ${String(e)}\n`),
+        );
+        return;
       default:
         return answer(404, 'not found: try /metrics, /healthz, /readyz or /status\n');
     }

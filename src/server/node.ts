@@ -47,6 +47,7 @@ import { leaseForwardedMethods, withWriteForwarding, WriteForwarder } from './fo
 import { leaseServiceImplementation } from './leases/lease-service.js';
 import type { LeaseApi } from './leases/lease-api.js';
 import { RaftDriver } from './raft-driver.js';
+import { slicedStateHash } from './sliced-state-hash.js';
 import { recoverFromStagedSnapshot, removeStagedSnapshots } from './snapshot-staging.js';
 import { WatchHub } from './watch-hub.js';
 
@@ -277,9 +278,9 @@ export class RaftkvNode {
    * full state hash walks every key (2.5 s of a blocked event loop at 1,000,000 keys, enough to
    * cost the leader its lease), so it is there only when asked for (`/status?hash=1`).
    */
-  statusSummary(options: { readonly stateHash: boolean } = { stateHash: false }): object {
+  statusSummary(options: { readonly stateHash: boolean } = { stateHash: false }): object | Promise<object> {
     const s = this.driver.status();
-    return {
+    const summary = {
       id: this.options.id,
       version: packageInfo().version,
       role: s.role,
@@ -296,10 +297,11 @@ export class RaftkvNode {
       clusterId: this.driver.clusterId,
       snapshotIndex: this.driver.snapshotIndexNow,
       clientAddress: this.options.advertiseClient,
-      ...(options.stateHash ? { stateHash: this.driver.kv.stateHash() } : {}),
       digest: this.driver.kv.digest(),
       alarms: alarmList(this.driver, this.options.id).map((a) => ({ member: a.memberId, type: a.type, reason: a.reason, raisedIndex: a.raisedIndex, local: a.local })),
     };
+    // The hash is of the state when it started, which is the state the summary describes.
+    return options.stateHash ? slicedStateHash(this.driver.kv).then((stateHash) => ({ ...summary, stateHash })) : summary;
   }
 
   private updateHealth(): void {

@@ -26,6 +26,7 @@ import { nodeOfMember } from './etcd-cluster-service.js';
 import { requireCurrentRevision } from './etcd-kv-service.js';
 import { toEtcdRevision } from './etcd-revision.js';
 import { streamEtcdSnapshot } from './etcd-snapshot.js';
+import { slicedStateHash } from '../sliced-state-hash.js';
 
 /** The version Status reports. */
 export function etcdVersion(): string {
@@ -64,11 +65,15 @@ export function etcdMaintenanceImplementation(deps: EtcdServiceDeps, proxy: Etcd
     };
   };
   const alarm = etcdAlarmHandler(deps, proxy);
-  const hash: EtcdHandler = async () => ({ header: header(), hash: stateHash32(driver.kv.stateHash()) });
+  const hash: EtcdHandler = async () => {
+    const h = header();
+    return { header: h, hash: stateHash32(await slicedStateHash(driver.kv)) };
+  };
   const hashKv: EtcdHandler = async (req) => {
     const current = driver.kv.revision;
     requireCurrentRevision(int(req.revision, 'revision'), current);
-    return { header: etcdHeader(deps, current), hash: stateHash32(driver.kv.stateHash()), compactRevision: toEtcdRevision(current) };
+    const h = etcdHeader(deps, current);
+    return { header: h, hash: stateHash32(await slicedStateHash(driver.kv)), compactRevision: toEtcdRevision(current) };
   };
   const moveLeader: EtcdHandler = async (req, deadlineMs, call) => {
     authorizer.requireRoot(authorizedCall(call), 'MoveLeader');
