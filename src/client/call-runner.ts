@@ -167,6 +167,8 @@ export class CallRunner {
     const remaining = spec.deadlineMs - Date.now();
     if (remaining <= 0) throw this.deadlineError(spec, state);
     await this.sleep(Math.min(delayMs, remaining), spec.signal);
+    // Every circuit open: probe the node due first now rather than sit out its cooldown.
+    this.router.probeWhenAllOpen();
   }
 
   /** Where the next attempt goes; may run a discovery round. */

@@ -5,6 +5,9 @@
  * exactly one call (the probe) may go through; its success CLOSES the circuit, its failure opens
  * it again with a doubled cooldown (up to `cooldownMaxMs`).
  *
+ * When every circuit of the client is open, the router ends the cooldown of the one due first
+ * (router.ts, `probeWhenAllOpen`): nothing is protected by waiting then.
+ *
  * Only a node's silence counts as a failure. A node that answers with an error (not the leader,
  * no quorum, bad input) is alive and reachable, which is what the breaker tracks.
  */
@@ -55,6 +58,19 @@ export class CircuitBreaker {
   get state(): BreakerState {
     if (this.current === 'open' && this.now() - this.openedAtMs >= this.cooldown) return 'half-open';
     return this.current;
+  }
+
+  /** When an open circuit turns half-open, in the breaker's clock (ms); 0 unless open. */
+  get halfOpenAtMs(): number {
+    return this.current === 'open' ? this.openedAtMs + this.cooldown : 0;
+  }
+
+  /**
+   * Ends an open circuit's cooldown now, so the next call is its probe. For when every circuit
+   * of the client is open: then nothing is protected by waiting, and the caller paces the probes.
+   */
+  endCooldown(): void {
+    if (this.current === 'open') this.openedAtMs = this.now() - this.cooldown;
   }
 
   /** Whether a call may go to the endpoint now (without taking the probe slot). */

@@ -5,7 +5,10 @@ import fc from 'fast-check';
 import { fullJitterDelayMs } from './backoff.js';
 import { CircuitBreaker, defaultCircuitBreaker } from './circuit-breaker.js';
 import type { BreakerState } from './circuit-breaker.js';
+import type { Endpoint } from './endpoint.js';
+import { resolveOptions } from './options.js';
 import { RetryBudget } from './retry-budget.js';
+import { Router } from './router.js';
 import { WriteSession } from './write-session.js';
 
 describe('fullJitterDelayMs', () => {
@@ -105,6 +108,29 @@ describe('defaultCircuitBreaker', () => {
       expect(b.acquire()).toBe(true);
       b.onFailure();
     }
+  });
+});
+
+describe('Router.probeWhenAllOpen', () => {
+  it('ends one cooldown when every circuit is open, and none while a node is still reachable', () => {
+    // Proves issue 12's kept-client finding: with every node down (a restart), the client waited out each
+    // breaker's cooldown after the cluster was back (17.6 s to the first read against 13.5 s for a new client).
+    const router = new Router(resolveOptions({ endpoints: ['127.0.0.1:1', '127.0.0.1:2', '127.0.0.1:3'] }));
+    const [a, b, c] = router.endpoints as [Endpoint, Endpoint, Endpoint];
+    const silence = (e: Endpoint): void => {
+      for (let i = 0; i < defaultCircuitBreaker.failureThreshold; i++) e.breaker?.onFailure();
+    };
+    silence(a);
+    silence(b);
+    expect(router.probeWhenAllOpen()).toBe(false);
+    expect([a, b, c].map((e) => e.available())).toEqual([false, false, true]);
+    silence(c);
+    expect([a, b, c].some((e) => e.available())).toBe(false);
+    expect(router.probeWhenAllOpen()).toBe(true);
+    expect([a, b, c].filter((e) => e.available())).toHaveLength(1);
+    // One node may be probed now: nothing more until that probe has failed too.
+    expect(router.probeWhenAllOpen()).toBe(false);
+    router.close();
   });
 });
 

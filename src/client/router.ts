@@ -91,6 +91,24 @@ export class Router {
     return e !== undefined && e.available() ? e : null;
   }
 
+  /**
+   * When every endpoint's circuit is open (a cluster restart, a network outage), ends the
+   * cooldown of the one due first, so the next call probes it instead of waiting up to
+   * `cooldownMaxMs` after the cluster is back (Envoy's "panic mode" in spirit: with no healthy
+   * node left, health no longer decides). Returns whether it did. The caller paces it: one probe
+   * per backoff wait.
+   */
+  probeWhenAllOpen(): boolean {
+    let due: Endpoint | null = null;
+    for (const e of this.list) {
+      if (e.available() || e.breaker === null) return false;
+      if (e.breaker.state !== 'open') continue;
+      if (due === null || e.breaker.halfOpenAtMs < (due.breaker as NonNullable<Endpoint['breaker']>).halfOpenAtMs) due = e;
+    }
+    due?.breaker?.endCooldown();
+    return due !== null;
+  }
+
   /** The next healthy endpoint in round-robin order, skipping `avoid` when there is a choice. */
   anyEndpoint(avoid: Endpoint | null = null): Endpoint | null {
     const n = this.list.length;
