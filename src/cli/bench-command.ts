@@ -21,7 +21,7 @@ import { defaultEndpoints } from '../client/index.js';
 import type { ClientTlsOptions } from '../client/index.js';
 import { InvalidArgumentError } from '../util/index.js';
 import { runScenario } from './bench/run.js';
-import type { RestartableCluster } from './bench/restart.js';
+import type { RestartableCluster } from './bench/context.js';
 import type { AnyFigures, Figures } from './bench/run.js';
 import { chooseScenarios, defaultScenarioNames, scaled, scenarios } from './bench/scenarios.js';
 import type { StatsSources } from './bench/server-stats.js';

@@ -9,8 +9,7 @@
 import { createClient } from '../../client/index.js';
 import type { RaftkvClient } from '../../client/index.js';
 import { sampleNodes } from './server-stats.js';
-import type { StatsSources } from './server-stats.js';
-import type { Figures, RunContext } from './run.js';
+import type { Figures, RestartableCluster, RunContext } from './context.js';
 
 /** Longest wait for the first read after the start, in s: past it the scenario reports null. */
 const restartReadWaitS = 180;
@@ -18,16 +17,6 @@ const restartReadWaitS = 180;
 const pollReadTimeoutMs = 1000;
 /** Pause between polling reads, in ms. */
 const pollIntervalMs = 50;
-
-/** What the scenario needs of the cluster: only one this process started can be restarted. */
-export interface RestartableCluster {
-  readonly specs: readonly { readonly id: string }[];
-  stopAll(): Promise<void>;
-  start(id: string): unknown;
-  waitForHttp(id: string, timeoutMs: number): Promise<void>;
-  /** Where the nodes' figures come from now (their pids change with the restart). */
-  stats(): StatsSources;
-}
 
 /** A restart's figures. `seconds` is the time to the first read by a new client. */
 export interface RestartFigures extends Figures {

@@ -4,11 +4,12 @@
  */
 import { connect, op } from '../../client/index.js';
 import { InvalidArgumentError } from '../../util/index.js';
-import type { ClientTlsOptions, RaftkvClient } from '../../client/index.js';
+import type { RaftkvClient } from '../../client/index.js';
 import { delta, sampleNodes } from './server-stats.js';
-import type { StatsDelta, StatsSources } from './server-stats.js';
+import type { StatsDelta } from './server-stats.js';
 import { runRestart } from './restart.js';
-import type { RestartableCluster, RestartFigures } from './restart.js';
+import type { RestartFigures } from './restart.js';
+import type { Figures, RunContext } from './context.js';
 import type { BulkScenario, LoadScenario, Scenario, SoakScenario } from './scenarios.js';
 
 /**
@@ -17,38 +18,7 @@ import type { BulkScenario, LoadScenario, Scenario, SoakScenario } from './scena
  */
 const benchOpTimeoutMs = 30_000;
 
-/** What every scenario needs. */
-export interface RunContext {
-  readonly endpoints: string;
-  /** TLS to the nodes (null: plaintext). */
-  readonly tls: ClientTlsOptions | null;
-  readonly keys: number;
-  readonly valueBytes: number;
-  readonly stats: StatsSources;
-  /** The cluster, when this process started it (`--local`): only then can it be restarted. */
-  readonly cluster: RestartableCluster | null;
-  /** Called with operations done so far (for a progress bar). */
-  readonly onProgress: (done: number, total: number) => void;
-}
-
-/** Figures every scenario reports. */
-export interface Figures {
-  readonly scenario: string;
-  readonly ops: number;
-  readonly errors: number;
-  readonly seconds: number;
-  readonly opsPerS: number;
-  readonly p50Ms: number;
-  readonly p90Ms: number;
-  readonly p99Ms: number;
-  readonly maxMs: number;
-  /** Server CPU (all nodes) per operation, in ms; null when no source gives CPU. */
-  readonly serverCpuMsPerOp: number | null;
-  /** Resident memory of each node at the end, in bytes. */
-  readonly rssBytes: Readonly<Record<string, number | null>>;
-  /** Leader changes during the scenario; null when no node's /metrics could be read. */
-  readonly leaderChanges: number | null;
-}
+export type { Figures, RunContext } from './context.js';
 
 /** A soak's figures: the whole, each round, and the last round against the first. */
 export interface SoakFigures extends Figures {
