@@ -25,7 +25,8 @@ function check(r: RunResult, name: string): CheckOutcome {
 
 function expectCaught(r: RunResult): void {
   console.log(r.summary);
-  if (r.ok) keep = true;
+  // A run that goes wrong in any way keeps its directory (node logs, history, report) for a look.
+  if (r.ok || r.results.error !== undefined || r.checks.some((c) => c.name === 'convergence' && !c.ok)) keep = true;
   expect(r.ok, `the negative control went unnoticed:\n${r.summary}`).toBe(false);
   // The violation is in the data, not in the harness: the cluster converged and the run completed.
   expect(r.results.error, r.summary).toBeUndefined();
