@@ -43,11 +43,6 @@ export class LoadedKeys implements Iterable<KeyValue> {
     return keys;
   }
 
-  /** Number of keys added. */
-  get size(): number {
-    return this.space.size;
-  }
-
   /** Adds `record` under `key` (a binary string). Asserts the record's invariants and that the key is new. */
   add(key: string, record: PackedRecord): void {
     assert(!this.adopted, 'LoadedKeys: add after the state machine adopted the keys');

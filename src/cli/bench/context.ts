@@ -1,6 +1,6 @@
 /**
- * What the benchmark scenarios share: the context a scenario runs in, and the figures every
- * scenario reports (run.ts runs them, restart.ts is the restart scenario).
+ * What the benchmark scenarios share: the context a scenario runs in, the figures every
+ * scenario reports, and how they are rounded (run.ts runs them, restart.ts is the restart scenario).
  */
 import type { ClientTlsOptions } from '../../client/index.js';
 import type { StatsSources } from './server-stats.js';
@@ -48,3 +48,7 @@ export interface Figures {
   readonly leaderChanges: number | null;
 }
 
+/** `x` rounded to `digits` decimals, as the figures report it. */
+export function round(x: number, digits: number): number {
+  return Number(x.toFixed(digits));
+}

@@ -9,6 +9,7 @@
 import { createClient } from '../../client/index.js';
 import type { RaftkvClient } from '../../client/index.js';
 import { sampleNodes } from './server-stats.js';
+import { round } from './context.js';
 import type { Figures, RestartableCluster, RunContext } from './context.js';
 
 /** Longest wait for the first read after the start, in s: past it the scenario reports null. */
@@ -82,8 +83,4 @@ export async function runRestart(name: string, ctx: RunContext, cluster: Restart
   } finally {
     kept.close();
   }
-}
-
-function round(x: number, digits: number): number {
-  return Number(x.toFixed(digits));
 }

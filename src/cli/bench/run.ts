@@ -9,6 +9,7 @@ import { delta, sampleNodes } from './server-stats.js';
 import type { StatsDelta } from './server-stats.js';
 import { runRestart } from './restart.js';
 import type { RestartFigures } from './restart.js';
+import { round } from './context.js';
 import type { Figures, RunContext } from './context.js';
 import type { BulkScenario, LoadScenario, Scenario, SoakScenario } from './scenarios.js';
 
@@ -190,8 +191,4 @@ async function runBulk(s: BulkScenario, ctx: RunContext): Promise<BulkFigures> {
   });
   client.close();
   return { ...figures, keys: keysLoaded, keysPerS: Math.round(keysLoaded / figures.seconds), failedRequests: failed };
-}
-
-function round(x: number, digits: number): number {
-  return Number(x.toFixed(digits));
 }
